@@ -1,0 +1,68 @@
+"""Gram matrices and the losses of Gatys et al.; all reductions in fp32.
+
+Two normalisations, chosen by the preset:
+- "paper": L_content = 1/2 sum (F - P)^2 and E_l = 1/(4 N^2 M^2) sum (G - A)^2 with G = F F^T
+  (N channels, M = H*W), as printed in the paper.
+- "mean": mean squared errors of the features and of Grams divided by M, as in the authors'
+  own PyTorch code (used with per-layer weights 1e3 / N^2).
+Gram targets are stored divided by M in both cases: the paper's E_l equals
+sum((G/M - A/M)^2) / (4 N^2), so one targets file serves both.
+"""
+
+from __future__ import annotations
+
+import torch
+
+NORMALISATIONS = ("paper", "mean")
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """[B, C, H, W] -> [B, C, C] Gram matrices divided by H*W, computed in fp32."""
+    b, c, h, w = features.shape
+    flat = features.float().reshape(b, c, h * w)
+    return flat @ flat.transpose(1, 2) / (h * w)
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor, normalisation: str) -> torch.Tensor:
+    diff = features.float() - target.float()
+    if normalisation == "paper":
+        return 0.5 * diff.pow(2).sum()
+    return diff.pow(2).mean()
+
+
+def style_loss(features: torch.Tensor, target_gram: torch.Tensor, normalisation: str) -> torch.Tensor:
+    """One layer's style loss; target_gram is [C, C] or [B, C, C], divided by H*W."""
+    diff = gram(features) - target_gram
+    if normalisation == "paper":
+        channels = features.shape[1]
+        return diff.pow(2).sum() / (4 * channels**2)
+    return diff.pow(2).mean()
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """Total variation: mean squared difference of neighbouring pixels."""
+    image = image.float()
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    return dy.pow(2).mean() + dx.pow(2).mean()
+
+
+# The fixed yardstick of `nst score`: independent of any run's settings, so outputs made with
+# different presets, sizes or weights can be compared.
+SCORE_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+SCORE_CONTENT_LAYER = "relu4_2"
+
+
+def relative_style_distance(features: dict, target_grams: dict) -> float:
+    """Mean over layers of ||G - A||^2 / ||A||^2 (0 = identical style statistics)."""
+    total = 0.0
+    for layer in SCORE_STYLE_LAYERS:
+        target = target_grams[layer]
+        total += float((gram(features[layer])[0] - target).pow(2).sum() / target.pow(2).sum())
+    return total / len(SCORE_STYLE_LAYERS)
+
+
+def relative_content_distance(features: dict, target: dict) -> float:
+    """||F - P||^2 / ||P||^2 at relu4_2 (0 = identical content features)."""
+    f, p = features[SCORE_CONTENT_LAYER].float(), target[SCORE_CONTENT_LAYER].float()
+    return float((f - p).pow(2).sum() / p.pow(2).sum())

@@ -1,0 +1,170 @@
+"""Optimising an image so its VGG-19 features match a photo's content and an artwork's Grams."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from . import color
+from .device import resolve_device
+from .errors import NSTError
+from .images import fit_long_side, load_image, pil_to_tensor, resize
+from .losses import content_loss, style_loss, tv_loss
+from .network import VGG19Features, autocast, load_weights
+from .settings import Settings
+from .targets import GramTargets, SourceImage, load_styles
+
+
+class StyleTransfer:
+    """The network for one Settings; makes Gram targets and stylizes photos with them.
+
+    Build it once and reuse it for many photos: weights load and the network is built once.
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings.validate()
+        self.device = resolve_device(settings.device)
+        layers = list(settings.content_layers) + list(settings.style_layers)
+        weights = load_weights(settings.weights)
+        self.extractor = VGG19Features(weights, layers, settings.pooling, settings.padding).to(self.device)
+
+    def _color_reference(self, photo: SourceImage | None) -> torch.Tensor | None:
+        if self.settings.preserve_color != "histogram":
+            return None
+        if photo is None:
+            raise NSTError("histogram colour preservation needs the photo to match the style's colours to")
+        return pil_to_tensor(photo.image.resize(fit_long_side(photo.image.size, self.settings.size), Image.LANCZOS))
+
+    def make_targets(self, style_paths, style_weights=None, photo: SourceImage | None = None) -> GramTargets:
+        s = self.settings
+        return GramTargets.compute(
+            self.extractor,
+            load_styles(style_paths, style_weights),
+            s.style_layers,
+            s.scales(),
+            style_scale=s.style_scale,
+            preserve_color=s.preserve_color,
+            color_reference=self._color_reference(photo),
+            color_reference_sha256=photo.sha256 if photo else None,
+            precision=s.precision,
+        )
+
+    def load_targets(self, path: str, photo: SourceImage | None = None, style_hashes=None) -> GramTargets:
+        """Load a targets file and check it was made for this network, these layers and sizes."""
+        s = self.settings
+        targets = GramTargets.load(path)
+        targets.check_compatible(
+            path,
+            self.extractor,
+            s.style_layers,
+            s.scales(),
+            s.style_scale,
+            s.preserve_color,
+            color_reference_sha256=photo.sha256 if photo else None,
+            style_hashes=style_hashes,
+        )
+        return targets
+
+    def loss(self, image: torch.Tensor, content_targets: dict, style_targets: dict) -> torch.Tensor:
+        s = self.settings
+        with autocast(self.device, s.precision):
+            features = self.extractor(image)
+        total = torch.zeros((), device=self.device)
+        for layer in s.content_layers:
+            total = total + s.content_weight * content_loss(features[layer], content_targets[layer], s.normalisation)
+        for layer, weight in s.layer_weights().items():
+            total = total + s.style_weight * weight * style_loss(features[layer], style_targets[layer], s.normalisation)
+        if s.tv_weight:
+            total = total + s.tv_weight * tv_loss(image)
+        return total
+
+    def _optimise(self, image, content_targets, style_targets, iterations: int, bar) -> torch.Tensor:
+        s = self.settings
+        image = image.detach().contiguous().requires_grad_(True)  # L-BFGS views grads flat
+        if s.optimizer == "lbfgs":
+            # One L-BFGS iteration per step() keeps its history across calls and lets us report
+            # progress; negative tolerances make it run exactly the iterations asked for.
+            optimizer = torch.optim.LBFGS(
+                [image], lr=s.lr(), max_iter=1, history_size=s.lbfgs_history, tolerance_grad=-1, tolerance_change=-1
+            )
+        else:
+            optimizer = torch.optim.Adam([image], lr=s.lr())
+
+        # L-BFGS in torch rejects curvature pairs below an absolute threshold and its first step
+        # is 1/|g|_1, so raw losses of ~1e9 make it diverge. Minimising loss / (initial loss) is
+        # scale-free: it converges for every preset and weight setting we tried.
+        normaliser = []
+
+        def closure():
+            optimizer.zero_grad(set_to_none=True)
+            loss = self.loss(image, content_targets, style_targets)
+            if not normaliser:
+                initial = float(loss.detach())
+                normaliser.append(1 / initial if math.isfinite(initial) and initial > 0 else 1.0)
+            (loss * normaliser[0]).backward()
+            return loss.detach()
+
+        for step in range(iterations):
+            loss = float(optimizer.step(closure))
+            if s.optimizer == "adam":
+                with torch.no_grad():
+                    image.clamp_(0, 1)
+            if not math.isfinite(loss):
+                raise NSTError(
+                    f"optimisation diverged (loss {loss} at step {step + 1} at {image.shape[-1]}x{image.shape[-2]} px): "
+                    "lower the learning rate or the loss weights"
+                )
+            bar.set_postfix_str(f"{image.shape[-1]}x{image.shape[-2]} loss {loss:.4g}", refresh=False)
+            bar.update(1)
+        return image.detach()
+
+    def _initial_image(self, content: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        init = self.settings.init
+        if init == "content":
+            return content.clone()
+        if init == "noise":
+            noise = torch.rand(content.shape, generator=generator)  # white noise, as in the paper
+            return noise.to(self.device)
+        image = load_image(init).to(self.device)
+        if self.settings.preserve_color == "luminance":
+            image = color.luminance_rgb(image)
+        return resize(image, tuple(content.shape[-2:])).clamp(0, 1)
+
+    def stylize(self, photo: SourceImage, targets: GramTargets, progress: bool | None = None) -> torch.Tensor:
+        """The stylized photo as a [1, 3, H, W] CPU tensor in [0, 1], long side = settings.size.
+
+        progress: True shows a bar, False none, None (default) a bar only on a terminal.
+        """
+        s = self.settings
+        torch.manual_seed(s.seed)
+        generator = torch.Generator().manual_seed(s.seed)
+        scales = s.scales()
+        budgets = [s.coarse_iterations] * (len(scales) - 1) + [s.iterations]
+        image = None
+        # tqdm's disable=None means "only on a terminal".
+        disable = None if progress is None else not progress
+        with tqdm(total=sum(budgets), disable=disable, unit="it", dynamic_ncols=True, leave=False) as bar:
+            for scale, iterations in zip(scales, budgets):
+                width, height = fit_long_side(photo.image.size, scale)
+                self.extractor.check_input_size(width, height, photo.path)
+                content = pil_to_tensor(photo.image.resize((width, height), Image.LANCZOS)).to(self.device)
+                if s.preserve_color == "luminance":
+                    content = color.luminance_rgb(content)
+                with torch.no_grad(), autocast(self.device, s.precision):
+                    features = self.extractor(content)
+                content_targets = {layer: features[layer].detach() for layer in s.content_layers}
+                style_targets = {layer: g.to(self.device) for layer, g in targets.grams[scale].items()}
+                if image is None:
+                    image = self._initial_image(content, generator)
+                else:  # coarse-to-fine: start from the upsampled previous result
+                    image = resize(image, (height, width)).clamp(0, 1)
+                image = self._optimise(image, content_targets, style_targets, iterations, bar)
+        result = image.clamp(0, 1)
+        if s.preserve_color == "luminance":
+            result = color.recombine_luminance(result, pil_to_tensor(photo.image.resize((width, height), Image.LANCZOS)).to(self.device))
+        if not torch.isfinite(result).all():
+            raise NSTError("optimisation produced non-finite pixels: lower the learning rate or the loss weights")
+        return result.cpu()

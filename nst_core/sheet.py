@@ -1,0 +1,60 @@
+"""Labelled contact sheets: images as thumbnails in a grid, each with its label below."""
+
+from __future__ import annotations
+
+import math
+import os
+
+from PIL import Image, ImageDraw, ImageFont
+
+from .errors import NSTError
+from .images import fit_long_side, load_pil, save_image
+
+BACKGROUND = (255, 255, 255)
+INK = (20, 20, 20)
+
+
+def _label_for(path: str) -> str:
+    return os.path.splitext(os.path.basename(str(path).rstrip("/")))[0]
+
+
+def _fit_text(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
+    """Shorten text with an ellipsis until it fits the cell width."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while text and draw.textlength(text + "…", font=font) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def make_sheet(paths, columns: int | None = None, cell: int = 256, labels=None) -> Image.Image:
+    """A grid of thumbnails (long side = cell px) with labels (default: file names)."""
+    paths = list(paths)
+    if not paths:
+        raise NSTError("a contact sheet needs at least one image")
+    if cell < 16:
+        raise NSTError(f"cell size {cell} is too small (at least 16 px)")
+    labels = [_label_for(p) for p in paths] if labels is None else list(labels)
+    if len(labels) != len(paths):
+        raise NSTError(f"{len(labels)} labels for {len(paths)} images")
+    columns = columns or math.ceil(math.sqrt(len(paths)))
+    if columns < 1:
+        raise NSTError(f"columns must be at least 1, not {columns}")
+    images = [load_pil(p) for p in paths]  # all read (and checked) before drawing
+    rows = math.ceil(len(images) / columns)
+    font = ImageFont.load_default(size=max(10, cell // 16))
+    pad, text_height = max(4, cell // 32), max(10, cell // 16) + 6
+    cell_w, cell_h = cell + 2 * pad, cell + text_height + 2 * pad
+    sheet = Image.new("RGB", (columns * cell_w, rows * cell_h), BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    for index, (image, label) in enumerate(zip(images, labels)):
+        x0, y0 = (index % columns) * cell_w, (index // columns) * cell_h
+        thumb = image.resize(fit_long_side(image.size, cell), Image.LANCZOS)
+        sheet.paste(thumb, (x0 + pad + (cell - thumb.width) // 2, y0 + pad + (cell - thumb.height) // 2))
+        text = _fit_text(draw, label, font, cell)
+        draw.text((x0 + cell_w // 2, y0 + pad + cell + 3), text, fill=INK, font=font, anchor="mt")
+    return sheet
+
+
+def write_sheet(paths, output: str, columns: int | None = None, cell: int = 256, labels=None) -> None:
+    save_image(make_sheet(paths, columns, cell, labels), output)

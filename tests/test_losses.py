@@ -1,0 +1,44 @@
+import torch
+
+from nst_core.losses import content_loss, gram, style_loss, tv_loss
+
+
+def test_gram_against_hand_computation():
+    # one image, 2 channels, 1x2 pixels: F = [[1, 2], [3, 4]]
+    features = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])
+    # F F^T = [[1+4, 3+8], [3+8, 9+16]] = [[5, 11], [11, 25]], divided by M = 2
+    assert torch.equal(gram(features), torch.tensor([[[2.5, 5.5], [5.5, 12.5]]]))
+
+
+def test_gram_is_fp32_even_for_bf16_features():
+    features = torch.rand(1, 4, 3, 3).bfloat16()
+    assert gram(features).dtype == torch.float32
+
+
+def test_content_loss_normalisations():
+    f = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])
+    p = torch.tensor([[[[0.0, 2.0]], [[3.0, 6.0]]]])
+    # squared differences: 1, 0, 0, 4
+    assert content_loss(f, p, "paper").item() == 0.5 * 5  # 1/2 sum, as in the paper
+    assert content_loss(f, p, "mean").item() == 5 / 4
+
+
+def test_style_loss_paper_matches_the_papers_formula():
+    torch.manual_seed(0)
+    features = torch.rand(1, 3, 4, 5)
+    style = torch.rand(1, 3, 4, 5)
+    n, m = 3, 20
+    f, s = features.reshape(n, m), style.reshape(n, m)
+    g_raw, a_raw = f @ f.T, s @ s.T  # unnormalised Grams, as printed in the paper
+    expected = ((g_raw - a_raw) ** 2).sum() / (4 * n**2 * m**2)
+    target = gram(style)[0]
+    torch.testing.assert_close(style_loss(features, target, "paper"), expected)
+    # "mean": MSE of the M-normalised Grams (the authors' code)
+    torch.testing.assert_close(style_loss(features, target, "mean"), ((g_raw / m - a_raw / m) ** 2).mean())
+
+
+def test_tv_loss_against_hand_computation():
+    image = torch.tensor([[[[0.0, 1.0], [2.0, 4.0]]]])
+    # vertical diffs: 2, 3 -> mean sq 6.5; horizontal diffs: 1, 2 -> mean sq 2.5
+    assert tv_loss(image).item() == 6.5 + 2.5
+    assert tv_loss(torch.ones(1, 3, 5, 5)).item() == 0

@@ -1,0 +1,157 @@
+import pytest
+import torch
+from PIL import Image
+
+from nst_core import NSTError, StyleTransfer, load_source, preset, save_image, score
+from nst_core.color import match_color, rgb_to_yiq
+from nst_core.images import fit_long_side, pil_to_tensor
+from conftest import PHOTO, STYLE, tiny
+
+
+def _content_targets(transfer, photo):
+    s = transfer.settings
+    image = pil_to_tensor(photo.image.resize(fit_long_side(photo.image.size, s.size), Image.LANCZOS))
+    features = transfer.extractor(image)
+    return image, {layer: features[layer] for layer in s.content_layers}
+
+
+def test_loss_decreases_and_style_score_drops_far_below_the_photos(tmp_path):
+    transfer = StyleTransfer(tiny(size=64, iterations=30))
+    photo = load_source(str(PHOTO))
+    targets = transfer.make_targets([STYLE])
+    result = transfer.stylize(photo, targets, progress=False)
+    assert result.shape == (1, 3, 48, 64)
+    image, content_targets = _content_targets(transfer, photo)
+    with torch.no_grad():
+        before = transfer.loss(image, content_targets, targets.grams[64])
+        after = transfer.loss(result, content_targets, targets.grams[64])
+    assert after < 0.5 * before
+    out = tmp_path / "out.png"
+    save_image(result, str(out))
+    photo_png = tmp_path / "photo.png"
+    save_image(image, str(photo_png))
+    stylized, original = score(str(out), str(PHOTO), str(STYLE)), score(str(photo_png), str(PHOTO), str(STYLE))
+    assert stylized["style"] < 0.5 * original["style"]
+    assert original["content"] < 0.05  # the photo is (almost) its own content
+
+
+def test_score_is_one_json_friendly_pair_of_floats():
+    result = score(str(PHOTO), str(PHOTO), str(STYLE))
+    assert set(result) == {"style", "content"}
+    assert result["content"] == pytest.approx(0, abs=1e-6) and result["style"] > 0
+
+
+@pytest.mark.parametrize("init", ["content", "noise"])
+def test_same_seed_gives_same_bytes_on_cpu(init):
+    photo = load_source(str(PHOTO))
+
+    def run(seed):
+        transfer = StyleTransfer(tiny(init=init, seed=seed, size=32, iterations=5))
+        return transfer.stylize(photo, transfer.make_targets([STYLE]), progress=False)
+
+    first, second = run(3), run(3)
+    assert torch.equal(first, second)
+    if init == "noise":
+        assert not torch.equal(first, run(4))
+
+
+def test_coarse_to_fine_runs_every_scale():
+    transfer = StyleTransfer(tiny(size=64, min_size=32, iterations=3, coarse_iterations=2))
+    assert transfer.settings.scales() == [32, 45, 64]
+    result = transfer.stylize(load_source(str(PHOTO)), transfer.make_targets([STYLE]), progress=False)
+    assert result.shape == (1, 3, 48, 64)
+
+
+def test_bf16_is_close_to_fp32():
+    photo = load_source(str(PHOTO))
+    results = {}
+    for precision in ("fp32", "bf16"):
+        transfer = StyleTransfer(tiny(precision=precision, size=32, iterations=3))
+        results[precision] = transfer.stylize(photo, transfer.make_targets([STYLE]), progress=False)
+    assert torch.isfinite(results["bf16"]).all()
+    assert (results["bf16"] - results["fp32"]).abs().mean() < 0.05
+
+
+def test_adam_and_paper_preset_run():
+    photo = load_source(str(PHOTO))
+    adam = StyleTransfer(tiny(optimizer="adam", size=32, iterations=5))
+    assert adam.stylize(photo, adam.make_targets([STYLE]), progress=False).shape == (1, 3, 24, 32)
+    paper = StyleTransfer(preset("paper", size=32, iterations=5, device="cpu"))
+    assert paper.settings.pooling == "avg" and paper.settings.init == "noise"
+    assert paper.stylize(photo, paper.make_targets([STYLE]), progress=False).shape == (1, 3, 24, 32)
+
+
+def test_init_from_a_file(tmp_path):
+    init = tmp_path / "init.png"
+    save_image(torch.zeros(1, 3, 10, 10), str(init))
+    transfer = StyleTransfer(tiny(init=str(init), size=32, iterations=0))
+    result = transfer.stylize(load_source(str(PHOTO)), transfer.make_targets([STYLE]), progress=False)
+    assert result.shape == (1, 3, 24, 32) and result.max() == 0  # zero iterations: the init itself
+
+
+def test_luminance_preservation_keeps_the_photos_chroma():
+    photo = load_source(str(PHOTO))
+    transfer = StyleTransfer(tiny(preserve_color="luminance", size=32, iterations=10))
+    result = transfer.stylize(photo, transfer.make_targets([STYLE]), progress=False)
+    original = pil_to_tensor(photo.image.resize((32, 24), Image.LANCZOS))
+    chroma = rgb_to_yiq(result)[:, 1:] - rgb_to_yiq(original)[:, 1:]
+    assert chroma.abs().mean() < 0.001  # only clamping to [0, 1] may move it
+    plain = StyleTransfer(tiny(size=32, iterations=10))
+    unpreserved = plain.stylize(photo, plain.make_targets([STYLE]), progress=False)
+    assert (rgb_to_yiq(unpreserved)[:, 1:] - rgb_to_yiq(original)[:, 1:]).abs().mean() > 0.01
+
+
+def test_histogram_matching_gives_the_photos_colour_statistics():
+    style = pil_to_tensor(Image.open(STYLE).convert("RGB"))
+    photo = pil_to_tensor(Image.open(PHOTO).convert("RGB"))
+    matched = match_color(style, photo)
+
+    def stats(image):
+        pixels = image[0].reshape(3, -1).double()
+        return pixels.mean(1), torch.cov(pixels)
+
+    mean_m, cov_m = stats(matched)
+    mean_p, cov_p = stats(photo)
+    torch.testing.assert_close(mean_m, mean_p, atol=0.02, rtol=0)
+    torch.testing.assert_close(cov_m, cov_p, atol=0.01, rtol=0)
+
+
+def test_histogram_preservation_targets_depend_on_the_photo(tmp_path):
+    transfer = StyleTransfer(tiny(preserve_color="histogram", size=32, iterations=2))
+    photo, other = load_source(str(PHOTO)), load_source(str(STYLE))
+    path = tmp_path / "t.pt"
+    transfer.make_targets([STYLE], photo=photo).save(str(path))
+    assert transfer.stylize(photo, transfer.load_targets(str(path), photo), progress=False).shape[-1] == 32
+    with pytest.raises(NSTError, match="made for colour reference photo"):
+        transfer.load_targets(str(path), other)
+    with pytest.raises(NSTError, match="histogram colour preservation needs the photo"):
+        transfer.make_targets([STYLE])
+
+
+def test_divergence_is_reported_not_written():
+    transfer = StyleTransfer(tiny(learning_rate=1e30, size=32, iterations=3))
+    with pytest.raises(NSTError, match="diverged|non-finite"):
+        transfer.stylize(load_source(str(PHOTO)), transfer.make_targets([STYLE]), progress=False)
+
+
+def test_schedule_of_scales():
+    assert preset("default", size=512).scales() == [128, 181, 256, 362, 512]
+    assert preset("default", size=384).scales() == [128, 181, 256, 384]
+    assert preset("default", size=100).scales() == [100]
+    assert preset("paper", size=512).scales() == [512]
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(pooling="median"), "pooling 'median' is not one of max, avg"),
+        (dict(size=0), "size must be positive"),
+        (dict(style_layers=("relu1_1",), style_layer_weights=(1.0, 2.0)), "2 style layer weights for 1 style layers"),
+        (dict(content_layers=("conv9_9",)), "unknown VGG-19 layer 'conv9_9'"),
+        (dict(device="tpu"), "unknown device 'tpu'|unsupported device 'tpu'"),
+        (dict(device="cuda:3"), "CUDA"),
+    ],
+)
+def test_bad_settings_are_clear_errors(overrides, message):
+    with pytest.raises(NSTError, match=message):
+        StyleTransfer(tiny(**overrides)) if "device" in overrides else preset("default", **overrides)

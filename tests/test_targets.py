@@ -1,0 +1,117 @@
+import pickle
+
+import pytest
+import torch
+
+from nst_core import GramTargets, NSTError, StyleTransfer
+from nst_core.losses import gram
+from nst_core.images import fit_long_side, pil_to_tensor
+from conftest import STYLE, STYLE2, tiny
+
+
+@pytest.fixture(scope="module")
+def transfer():
+    return StyleTransfer(tiny())
+
+
+def test_targets_round_trip(transfer, tmp_path):
+    targets = transfer.make_targets([STYLE])
+    path = tmp_path / "starry.targets.pt"
+    targets.save(str(path))
+    loaded = transfer.load_targets(str(path))
+    assert loaded.meta == targets.meta
+    assert loaded.meta["layers"] == list(transfer.settings.style_layers)
+    assert loaded.meta["sizes"] == [48] and loaded.meta["styles"][0]["sha256"]
+    for layer, matrix in targets.grams[48].items():
+        assert torch.equal(loaded.grams[48][layer], matrix)
+        assert matrix.shape == (matrix.shape[0], matrix.shape[0])
+
+
+def test_targets_are_the_style_images_grams(transfer):
+    from PIL import Image
+
+    targets = transfer.make_targets([STYLE])
+    style = Image.open(STYLE).convert("RGB")
+    image = pil_to_tensor(style.resize(fit_long_side(style.size, 48), Image.LANCZOS))
+    expected = gram(transfer.extractor(image)["relu3_1"])[0]
+    torch.testing.assert_close(targets.grams[48]["relu3_1"], expected)
+
+
+def test_blended_targets_are_weighted_sums(transfer):
+    one, two = transfer.make_targets([STYLE]), transfer.make_targets([STYLE2])
+    blend = transfer.make_targets([STYLE, STYLE2], [0.7, 0.3])
+    expected = 0.7 * one.grams[48]["relu2_1"] + 0.3 * two.grams[48]["relu2_1"]
+    torch.testing.assert_close(blend.grams[48]["relu2_1"], expected)
+    assert [s["weight"] for s in blend.meta["styles"]] == pytest.approx([0.7, 0.3])
+
+
+def test_targets_for_every_scale_of_the_schedule():
+    transfer = StyleTransfer(tiny(size=64, min_size=32, style_scale=1.5))
+    targets = transfer.make_targets([STYLE])
+    assert sorted(targets.grams) == [32, 45, 64] == transfer.settings.scales()
+    assert targets.meta["style_sizes"] == [48, 68, 96]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(pooling="avg"), "made for pooling max, this run uses avg"),
+        (dict(style_layers=("relu1_1", "relu4_3")), "made for layers .* this run needs relu1_1,relu4_3"),
+        (dict(size=64), r"made for output sizes \[48\], this run needs \[64\]"),
+        (dict(padding="zeros"), "made for padding replicate"),
+        (dict(preserve_color="luminance"), "made for colour preservation none"),
+        (dict(style_scale=2.0), "made for style scale 1.0"),
+    ],
+)
+def test_targets_mismatch_is_a_clear_error(transfer, tmp_path, change, message):
+    path = tmp_path / "t.pt"
+    transfer.make_targets([STYLE]).save(str(path))
+    other = StyleTransfer(tiny(**change))
+    with pytest.raises(NSTError, match=f"t.pt: targets were {message}"):
+        other.load_targets(str(path))
+
+
+def test_targets_for_other_network_weights_is_a_clear_error(transfer, tmp_path):
+    from nst_core import load_weights, to_torchvision_layout
+
+    weights_path = tmp_path / "tv.pth"
+    torch.save(to_torchvision_layout(load_weights()), weights_path)
+    path = tmp_path / "t.pt"
+    transfer.make_targets([STYLE]).save(str(path))
+    with pytest.raises(NSTError, match="made for network weights sha256:"):
+        StyleTransfer(tiny(weights=str(weights_path))).load_targets(str(path))
+
+
+def test_targets_for_other_style_images_is_a_clear_error(transfer, tmp_path):
+    path = tmp_path / "t.pt"
+    transfer.make_targets([STYLE]).save(str(path))
+    other = transfer.make_targets([STYLE2])
+    with pytest.raises(NSTError, match="made for style images"):
+        transfer.load_targets(str(path), style_hashes=[s["sha256"] for s in other.meta["styles"]])
+
+
+class Exploit:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"garbage bytes", pickle.dumps(Exploit()), pickle.dumps({"meta": "{}", "grams": {}})],
+    ids=["empty", "garbage", "pickle-exploit", "foreign-dict"],
+)
+def test_corrupt_targets_file_is_a_clear_error(transfer, tmp_path, capsys, content):
+    path = tmp_path / "bad.pt"
+    path.write_bytes(content)
+    with pytest.raises(NSTError, match="bad.pt: (not a valid Gram targets file|empty)"):
+        GramTargets.load(str(path))
+    assert "must never run" not in capsys.readouterr().out
+
+
+def test_targets_of_a_newer_format_version_is_a_clear_error(transfer, tmp_path):
+    targets = transfer.make_targets([STYLE])
+    targets.meta["format_version"] = 99
+    path = tmp_path / "new.pt"
+    targets.save(str(path))
+    with pytest.raises(NSTError, match="targets format version 99"):
+        GramTargets.load(str(path))
