@@ -43,7 +43,7 @@ SETTING_HELP = {
     "style_layer_weights": "comma-separated explicit weights, one per style layer",
     "style_weight": "style loss weight (beta); --style-weight is the blend of style images",
     "tv_weight": "total-variation loss weight",
-    "normalisation": "loss normalisation: paper (1/2 sum; 1/(4N^2M^2)) or mean (MSE)",
+    "normalisation": "loss normalisation: paper (1/2 sum; 1/(4N^2M^2)), mean (MSE) or scaled (sum d^2 / sum abs d)",
     "pooling": "VGG pooling",
     "padding": "padding of the first conv layer",
     "optimizer": "optimiser",

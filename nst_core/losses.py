@@ -1,10 +1,13 @@
 """Gram matrices and the losses of Gatys et al.; all reductions in fp32.
 
-Two normalisations, chosen by the preset:
+Three normalisations, chosen by the preset:
 - "paper": L_content = 1/2 sum (F - P)^2 and E_l = 1/(4 N^2 M^2) sum (G - A)^2 with G = F F^T
   (N channels, M = H*W), as printed in the paper.
 - "mean": mean squared errors of the features and of Grams divided by M, as in the authors'
-  own PyTorch code (used with per-layer weights 1e3 / N^2).
+  own PyTorch code (used with per-layer weights 1e3 / N^2 on their normalised VGG).
+- "scaled": sum d^2 / sum |d| (crowsonkb's ScaledMSELoss): grows linearly, not quadratically, with
+  a layer's activation scale, so the raw (unnormalised) Oxford network's shallow layers, whose
+  Grams are orders of magnitude larger, do not drown the deep ones and the content.
 Gram targets are stored divided by M in both cases: the paper's E_l equals
 sum((G/M - A/M)^2) / (4 N^2), so one targets file serves both.
 """
@@ -13,7 +16,12 @@ from __future__ import annotations
 
 import torch
 
-NORMALISATIONS = ("paper", "mean")
+NORMALISATIONS = ("paper", "mean", "scaled")
+_EPS = 1e-8
+
+
+def _scaled_mse(diff: torch.Tensor) -> torch.Tensor:
+    return diff.pow(2).sum() / (diff.abs().sum() + _EPS)
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
@@ -27,6 +35,8 @@ def content_loss(features: torch.Tensor, target: torch.Tensor, normalisation: st
     diff = features.float() - target.float()
     if normalisation == "paper":
         return 0.5 * diff.pow(2).sum()
+    if normalisation == "scaled":
+        return _scaled_mse(diff)
     return diff.pow(2).mean()
 
 
@@ -36,6 +46,8 @@ def style_loss(features: torch.Tensor, target_gram: torch.Tensor, normalisation:
     if normalisation == "paper":
         channels = features.shape[1]
         return diff.pow(2).sum() / (4 * channels**2)
+    if normalisation == "scaled":
+        return _scaled_mse(diff)
     return diff.pow(2).mean()
 
 

@@ -42,3 +42,16 @@ def test_tv_loss_against_hand_computation():
     # vertical diffs: 2, 3 -> mean sq 6.5; horizontal diffs: 1, 2 -> mean sq 2.5
     assert tv_loss(image).item() == 6.5 + 2.5
     assert tv_loss(torch.ones(1, 3, 5, 5)).item() == 0
+
+
+def test_scaled_normalisation_is_sum_of_squares_over_sum_of_abs():
+    f = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])
+    p = torch.tensor([[[[0.0, 2.0]], [[3.0, 6.0]]]])
+    # diffs 1, 0, 0, -2: (1 + 4) / (1 + 2)
+    torch.testing.assert_close(content_loss(f, p, "scaled"), torch.tensor(5 / 3))
+    target = torch.zeros(2, 2)
+    g = gram(f)[0]
+    torch.testing.assert_close(style_loss(f, target, "scaled"), g.pow(2).sum() / g.abs().sum())
+    # linear, not quadratic, in the activation scale: x10 features -> x100 Grams -> x100 loss
+    torch.testing.assert_close(style_loss(10 * f, target, "scaled"), 100 * style_loss(f, target, "scaled"))
+    torch.testing.assert_close(style_loss(10 * f, target, "mean"), 10**4 * style_loss(f, target, "mean"))
