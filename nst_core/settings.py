@@ -58,6 +58,8 @@ class Settings:
         if not self.style_layers:
             raise NSTError("at least one style layer is needed")
         positive = {"size": self.size, "style_scale": self.style_scale, "lbfgs_history": self.lbfgs_history}
+        # Optional ones only when set; a min_size of 0 would make an endless schedule.
+        positive.update({n: getattr(self, n) for n in ("min_size", "learning_rate") if getattr(self, n) is not None})
         for name, value in positive.items():
             if not value > 0:
                 raise NSTError(f"{name} must be positive, not {value}")

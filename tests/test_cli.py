@@ -107,3 +107,23 @@ def test_bad_input_through_the_console_script(tmp_path):
     result = run_cli("stylize", tmp_path / "missing.jpg", "--style", STYLE, "-o", tmp_path / "o.png")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"nst stylize: error: {tmp_path / 'missing.jpg'}: no such file"]
+
+
+def test_same_seed_same_bytes_through_the_command(tmp_path, cli):
+    outputs = []
+    for name in ("a.png", "b.png"):
+        code, _, err = cli("stylize", PHOTO, "--style", STYLE, "-o", tmp_path / name, "-q", *FAST, "--init", "noise", "--seed", "5")
+        assert code == 0, err
+        outputs.append((tmp_path / name).read_bytes())
+    assert outputs[0] == outputs[1]
+
+
+def test_fsspec_urls_in_and_out(cli):
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/cli/photo.jpg", PHOTO.read_bytes())
+    fs.pipe("/cli/art.jpg", STYLE.read_bytes())
+    code, _, err = cli("stylize", "memory://cli/photo.jpg", "--style", "memory://cli/art.jpg", "-o", "memory://cli/out/x.png", "-q", *FAST)
+    assert code == 0, err
+    assert fs.cat("/cli/out/x.png").startswith(b"\x89PNG")

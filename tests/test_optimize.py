@@ -146,6 +146,8 @@ def test_schedule_of_scales():
     [
         (dict(pooling="median"), "pooling 'median' is not one of max, avg"),
         (dict(size=0), "size must be positive"),
+        (dict(min_size=0), "min_size must be positive"),
+        (dict(learning_rate=-1.0), "learning_rate must be positive"),
         (dict(style_layers=("relu1_1",), style_layer_weights=(1.0, 2.0)), "2 style layer weights for 1 style layers"),
         (dict(content_layers=("conv9_9",)), "unknown VGG-19 layer 'conv9_9'"),
         (dict(device="tpu"), "unknown device 'tpu'|unsupported device 'tpu'"),
