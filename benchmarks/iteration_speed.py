@@ -1,7 +1,8 @@
 """Seconds per optimisation iteration at 256 and 512 px, fp32 and bf16 (issue 2).
 
 Runs the real stylize path (default preset, one scale) and times the difference between a run
-with 1 and with 1 + N iterations, so loading, targets and start-up are excluded.
+with 1 and with 1 + N iterations (best of two each, after a warm-up run), so loading, targets,
+start-up and one-time kernel selection are excluded.
 
     python benchmarks/iteration_speed.py [--iterations N] [--sizes 256 512] [--device cpu]
 """
@@ -23,14 +24,17 @@ STYLE = next(p for p in [SHARED / "style" / "starry_night.jpg", HERE / "tests" /
 
 def seconds_per_iteration(size: int, precision: str, iterations: int, device: str) -> float:
     photo = load_source(str(PHOTO))
-    timings = []
-    for count in (1, 1 + iterations):
-        transfer = StyleTransfer(preset("default", size=size, min_size=None, iterations=count, precision=precision, device=device))
+
+    def run(count: int) -> float:
+        settings = preset("default", size=size, min_size=None, iterations=count, precision=precision, device=device)
+        transfer = StyleTransfer(settings)
         targets = transfer.make_targets([str(STYLE)])
         started = time.perf_counter()
         transfer.stylize(photo, targets, progress=False)
-        timings.append(time.perf_counter() - started)
-    return (timings[1] - timings[0]) / iterations
+        return time.perf_counter() - started
+
+    run(2)  # warm-up: one-time kernel selection and allocations must not count
+    return (min(run(1 + iterations) for _ in range(2)) - min(run(1) for _ in range(2))) / iterations
 
 
 def main():
