@@ -95,6 +95,7 @@ class Exploit:
         return (print, ("this must never run",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # the foreign pickles are the point
 @pytest.mark.parametrize(
     "content",
     [b"", b"garbage bytes", pickle.dumps(Exploit()), pickle.dumps({"meta": "{}", "grams": {}})],
