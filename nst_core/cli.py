@@ -24,7 +24,9 @@ EXAMPLES = {
   nst targets starry_night.jpg --output starry.targets.pt --size 512
   nst stylize photo.jpg --targets starry.targets.pt --size 512 --output out.png""",
     "sheet": """examples:
-  nst sheet results/*.png --output sheet.jpg --columns 4""",
+  nst sheet results/*.png --output sheet.jpg --columns 4
+  nst sheet - art1.jpg art2.jpg photo.jpg out1.png out2.png --columns 3 \\
+      --label "" --label "Starry Night" --label "The Scream" --label photo --label "" --label "" -o grid.jpg""",
     "score": """examples:
   nst score out.png --content photo.jpg --style starry_night.jpg
   {"style": 0.0123, "content": 0.456}   (lower is closer, for both)""",
@@ -144,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings_options(targets)
 
     sheet = command("sheet", "write a labelled contact sheet of images")
-    sheet.add_argument("images", nargs="+")
+    sheet.add_argument("images", nargs="+", help="images in reading order; - leaves a cell empty")
+    sheet.add_argument("--label", action="append", help="label per image, in order (default: file names)")
     sheet.add_argument("--output", "-o", required=True)
     sheet.add_argument("--columns", type=int, help="images per row (default: about square)")
     sheet.add_argument("--cell", type=int, default=256, help="thumbnail long side in px (default: 256)")
@@ -198,7 +201,7 @@ def _run_sheet(args) -> None:
     from .sheet import write_sheet
 
     output_format(args.output)
-    write_sheet(args.images, args.output, columns=args.columns, cell=args.cell)
+    write_sheet(args.images, args.output, columns=args.columns, cell=args.cell, labels=args.label)
 
 
 def _run_score(args) -> None:

@@ -1,4 +1,7 @@
-"""Labelled contact sheets: images as thumbnails in a grid, each with its label below."""
+"""Labelled contact sheets: images as thumbnails in a grid, each with its label below.
+
+A path of "-" leaves its cell empty (the corner of an overview grid).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +13,13 @@ from PIL import Image, ImageDraw, ImageFont
 from .errors import NSTError
 from .images import fit_long_side, load_pil, save_image
 
+EMPTY = "-"
 BACKGROUND = (255, 255, 255)
 INK = (20, 20, 20)
 
 
 def _label_for(path: str) -> str:
-    return os.path.splitext(os.path.basename(str(path).rstrip("/")))[0]
+    return "" if path == EMPTY else os.path.splitext(os.path.basename(str(path).rstrip("/")))[0]
 
 
 def _fit_text(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
@@ -40,7 +44,8 @@ def make_sheet(paths, columns: int | None = None, cell: int = 256, labels=None) 
     columns = columns or math.ceil(math.sqrt(len(paths)))
     if columns < 1:
         raise NSTError(f"columns must be at least 1, not {columns}")
-    images = [load_pil(p) for p in paths]  # all read (and checked) before drawing
+    columns = min(columns, len(paths))  # no empty columns on a short sheet
+    images = [None if p == EMPTY else load_pil(p) for p in paths]  # all read (and checked) before drawing
     rows = math.ceil(len(images) / columns)
     font = ImageFont.load_default(size=max(10, cell // 16))
     pad, text_height = max(4, cell // 32), max(10, cell // 16) + 6
@@ -49,6 +54,8 @@ def make_sheet(paths, columns: int | None = None, cell: int = 256, labels=None) 
     draw = ImageDraw.Draw(sheet)
     for index, (image, label) in enumerate(zip(images, labels)):
         x0, y0 = (index % columns) * cell_w, (index // columns) * cell_h
+        if image is None:
+            continue
         thumb = image.resize(fit_long_side(image.size, cell), Image.LANCZOS)
         sheet.paste(thumb, (x0 + pad + (cell - thumb.width) // 2, y0 + pad + (cell - thumb.height) // 2))
         text = _fit_text(draw, label, font, cell)

@@ -1,0 +1,22 @@
+# Neural style transfer for many photos x many artworks. Configuration: config.yaml.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/targets.smk"
+include: "workflow/rules/stylize.smk"
+include: "workflow/rules/sheets.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_outputs(),

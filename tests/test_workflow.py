@@ -1,0 +1,192 @@
+"""The real `snakemake` command on a tiny config: outputs, reruns, bad photos and bad configs."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from PIL import Image
+
+from conftest import DATA, PHOTO, PHOTO2, STYLE, STYLE2
+
+REPO = Path(__file__).resolve().parent.parent
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+CONFIG = {
+    "content": ["photos/*"],
+    "styles": {"starry": "art/starry_night.jpg", "scream": {"image": "art/the_scream.jpg", "style_weight": 2.0}},
+    "nst": {"size": 32, "iterations": 2, "coarse_iterations": 1, "min_size": None, "device": "cpu"},
+    "sheets": {"cell": 32, "columns": 4},
+}
+
+
+def snakemake(workdir: Path, *args):
+    return subprocess.run(
+        [str(SNAKEMAKE), "-s", str(workdir / "Snakefile"), "--cores", "2", *args],
+        cwd=workdir, capture_output=True, text=True,
+    )
+
+
+def planned_outputs(workdir: Path) -> set:
+    """Outputs of the jobs a dry run schedules (relative paths)."""
+    result = snakemake(workdir, "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {out.strip() for line in re.findall(r"^\s+output: (.+)$", result.stdout, re.M) for out in line.split(",")}
+
+
+def write_config(workdir: Path, config: dict):
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def make_project(workdir: Path, config=CONFIG) -> Path:
+    """A copy of the workflow and nst_core (so tests may change the code) with tiny images."""
+    for name in ("Snakefile", "workflow", "nst_core"):
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, workdir / name)
+    (workdir / "photos").mkdir()
+    (workdir / "art").mkdir()
+    shutil.copy2(PHOTO, workdir / "photos")
+    shutil.copy2(PHOTO2, workdir / "photos")
+    shutil.copy2(STYLE, workdir / "art")
+    shutil.copy2(STYLE2, workdir / "art")
+    write_config(workdir, config)
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One complete run; tests that change things work on copies of it."""
+    workdir = make_project(tmp_path_factory.mktemp("finished"))
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return workdir
+
+
+@pytest.fixture
+def project(finished, tmp_path):
+    copy = tmp_path / "project"
+    shutil.copytree(finished, copy)  # copy2 keeps modification times
+    return copy
+
+
+def stylized(styles=("starry", "scream"), photos=("tubingen", "chelsea")):
+    return {f"results/stylized/{s}/{p}.png" for s in styles for p in photos}
+
+
+def sheets(*styles):
+    return {f"results/sheets/{s}.jpg" for s in styles} | {"results/sheets/overview.jpg"}
+
+
+def test_outputs_and_sheets_have_the_right_sizes(finished):
+    sizes = {"tubingen": (32, 24), "chelsea": (32, 21)}  # long side 32, aspect kept
+    for path in stylized():
+        with Image.open(finished / path) as image:
+            assert image.size == sizes[Path(path).stem]
+    assert (finished / "results/targets/starry.pt").is_file()
+    # per-style sheet: 2 photos in one row (columns capped at the number of images)
+    with Image.open(finished / "results/sheets/starry.jpg") as sheet:
+        assert sheet.size == (2 * (32 + 8), 32 + 8 + 16)
+    # overview: (1 + 2 styles) columns x (1 + 2 photos) rows
+    with Image.open(finished / "results/sheets/overview.jpg") as overview:
+        assert overview.size == (3 * (32 + 8), 3 * (32 + 8 + 16))
+    for log in ["logs/style_targets/starry.log", "logs/stylize/scream/chelsea.log", "logs/sheets/overview.log"]:
+        assert (finished / log).is_file()
+    for bench in ["logs/benchmarks/style_targets/scream.tsv", "logs/benchmarks/stylize/starry/tubingen.tsv"]:
+        assert (finished / bench).read_text().startswith("s\t")
+
+
+def test_second_run_has_nothing_to_do(project):
+    result = snakemake(project, "--dry-run")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_adding_a_photo_runs_only_its_jobs_and_the_sheets(project):
+    shutil.copy2(DATA / "starry_night.jpg", project / "photos" / "night.jpg")
+    assert planned_outputs(project) == stylized(photos=["night"]) | sheets("starry", "scream")
+
+
+def test_changing_an_artworks_style_weight_reruns_only_its_images(project):
+    config = yaml.safe_load((project / "config.yaml").read_text())
+    config["styles"]["scream"]["style_weight"] = 3.0
+    write_config(project, config)
+    assert planned_outputs(project) == stylized(styles=["scream"]) | sheets("scream")
+
+
+def test_changing_an_artworks_style_scale_reruns_its_targets_too(project):
+    config = yaml.safe_load((project / "config.yaml").read_text())
+    config["styles"]["scream"]["style_scale"] = 1.5
+    write_config(project, config)
+    expected = {"results/targets/scream.pt"} | stylized(styles=["scream"]) | sheets("scream")
+    assert planned_outputs(project) == expected
+
+
+def test_changing_an_artworks_image_reruns_its_targets_images_and_sheets(project):
+    shutil.copy(DATA / "chelsea.png", project / "art" / "starry_night.jpg")  # new content, new mtime
+    expected = {"results/targets/starry.pt"} | stylized(styles=["starry"]) | sheets("starry")
+    assert planned_outputs(project) == expected
+
+
+def test_changing_iterations_reruns_images_not_targets(project):
+    config = yaml.safe_load((project / "config.yaml").read_text())
+    config["nst"]["iterations"] = 3
+    write_config(project, config)
+    assert planned_outputs(project) == stylized() | sheets("starry", "scream")
+
+
+def test_changing_size_reruns_targets_and_images(project):
+    config = yaml.safe_load((project / "config.yaml").read_text())
+    config["nst"]["size"] = 40
+    write_config(project, config)
+    targets = {"results/targets/starry.pt", "results/targets/scream.pt"}
+    assert planned_outputs(project) == targets | stylized() | sheets("starry", "scream")
+
+
+def test_changing_nst_core_code_reruns_the_jobs_that_use_it(project):
+    with open(project / "nst_core" / "losses.py", "a") as source:
+        source.write("\n# a changed line\n")
+    targets = {"results/targets/starry.pt", "results/targets/scream.pt"}
+    assert planned_outputs(project) == targets | stylized() | sheets("starry", "scream")
+
+
+def test_report_is_a_gallery(finished):
+    result = snakemake(finished, "--report", "report.html")
+    assert result.returncode == 0, result.stderr
+    assert (finished / "report.html").stat().st_size > 10_000
+
+
+def test_bad_photo_does_not_stop_the_others(tmp_path):
+    workdir = make_project(tmp_path)
+    (workdir / "photos" / "broken.jpg").write_text("not a picture")
+    result = snakemake(workdir, "--keep-going")
+    assert result.returncode != 0
+    assert "broken.jpg: not an image" in result.stdout + result.stderr
+    for path in stylized():
+        assert (workdir / path).is_file(), path
+    assert not (workdir / "results/stylized/starry/broken.png").exists()
+    # without --keep-going the error names the file too
+    result = snakemake(workdir)
+    assert result.returncode != 0 and "broken.jpg: not an image" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda c: c["nst"].update(sizee=64), "'sizee' was unexpected"),
+        (lambda c: c["nst"].update(size="big"), "'big' is not of type 'integer'"),
+        (lambda c: c["styles"].update({"../evil": "art/starry_night.jpg"}), "'../evil' does not match"),
+        (lambda c: c["styles"].update(overview="art/starry_night.jpg"), "'overview' is reserved"),
+        (lambda c: c.update(content=["nowhere/*.jpg"]), "'nowhere/*.jpg' matches no files"),
+        (lambda c: c["styles"].update(gone="art/missing.jpg"), "gone: art/missing.jpg: no such file"),
+    ],
+    ids=["unknown-key", "wrong-type", "path-in-style-name", "reserved-name", "empty-glob", "missing-style-image"],
+)
+def test_bad_config_fails_before_any_job(tmp_path, change, message):
+    config = yaml.safe_load(yaml.safe_dump(CONFIG))
+    change(config)
+    workdir = make_project(tmp_path, config)
+    result = snakemake(workdir)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+    assert not (workdir / "results").exists()

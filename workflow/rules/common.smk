@@ -1,0 +1,179 @@
+import glob
+import hashlib
+import os
+import re
+import shlex
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+RESERVED_STYLE_NAMES = {"overview"}  # results/sheets/overview.jpg
+# Settings whose option name differs from --setting-name (as in `nst stylize --help`).
+OPTION_NAMES = {"style_weight": "--style-loss-weight", "learning_rate": "--lr"}
+# Settings that define a style's Gram targets; the others only affect stylize jobs, so changing
+# them (iterations, weights ...) does not recompute targets.
+TARGET_SETTINGS = {
+    "preset",
+    "size",
+    "min_size",
+    "style_layers",
+    "pooling",
+    "padding",
+    "weights",
+    "style_scale",
+    "preserve_color",
+    "precision",
+    "device",
+}
+STYLE_OVERRIDES = {
+    "style_weight",
+    "style_scale",
+    "preserve_color",
+    "content_weight",
+    "tv_weight",
+}
+
+
+def find_photos(patterns):
+    """Photo name (file name without extension) -> path, from paths and glob patterns."""
+    photos = {}
+    for pattern in [patterns] if isinstance(patterns, str) else patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not matches:
+            raise WorkflowError(f"content: {pattern!r} matches no files")
+        for path in matches:
+            if not Path(path).is_file():
+                raise WorkflowError(f"content: {path}: no such file")
+            name = Path(path).stem
+            if photos.get(name, path) != path:
+                raise WorkflowError(
+                    f"content: {photos[name]} and {path} would both be named {name!r}; rename one"
+                )
+            photos[name] = path
+    return dict(sorted(photos.items()))
+
+
+def style_spec(name, value):
+    """A style's images, blend weights and settings overrides, whatever form config gave."""
+    if name in RESERVED_STYLE_NAMES:
+        raise WorkflowError(f"styles: {name!r} is reserved (results/sheets/{name}.jpg)")
+    if isinstance(value, str):
+        value = {"image": value}
+    images = [value["image"]] if "image" in value else value["images"]
+    blend = value.get("blend", [])
+    if blend and len(blend) != len(images):
+        raise WorkflowError(
+            f"styles: {name}: {len(blend)} blend weights for {len(images)} images"
+        )
+    for image in images:
+        if not Path(image).is_file():
+            raise WorkflowError(f"styles: {name}: {image}: no such file")
+    overrides = {key: value[key] for key in STYLE_OVERRIDES if key in value}
+    return {
+        "images": images,
+        "blend": blend,
+        "settings": {**config["nst"], **overrides},
+    }
+
+
+def command_options(settings):
+    """`nst` command-line options for a settings mapping, shell-quoted."""
+    options = []
+    for key, value in sorted(settings.items()):
+        if isinstance(value, (list, tuple)):
+            value = ",".join(map(str, value))
+        elif value is None:
+            value = "none"
+        options += [OPTION_NAMES.get(key, f"--{key.replace('_', '-')}"), str(value)]
+    return shlex.join(options)
+
+
+def source_fingerprint(folder):
+    """Hash of a package's sources: Snakemake does not track imported modules by itself, so
+    rules carry it as a param and a code change reruns the jobs that use the code."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+PHOTOS = find_photos(config["content"])
+STYLES = {name: style_spec(name, value) for name, value in config["styles"].items()}
+NST_CORE_CODE = source_fingerprint(Path(workflow.basedir) / "nst_core")
+# Jobs (which inherit this environment) run the nst_core next to this Snakefile, the code
+# fingerprinted above, whether or not it is installed.
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])
+    )
+)
+
+
+wildcard_constraints:
+    style="|".join(map(re.escape, STYLES)),
+    content="[^/]+",
+
+
+def targets_per_photo(style):
+    """Histogram colour matching makes a style's targets depend on each photo."""
+    return STYLES[style]["settings"].get("preserve_color") == "histogram"
+
+
+def target_settings(style):
+    settings = STYLES[style]["settings"]
+    return {key: value for key, value in settings.items() if key in TARGET_SETTINGS}
+
+
+def blend_options(style):
+    return shlex.join(
+        [
+            arg
+            for weight in STYLES[style]["blend"]
+            for arg in ("--style-weight", str(weight))
+        ]
+    )
+
+
+def stylize_inputs(wildcards):
+    inputs = {"photo": PHOTOS[wildcards.content]}
+    if targets_per_photo(wildcards.style):
+        inputs["styles"] = STYLES[wildcards.style]["images"]
+    else:  # the cached Gram targets: computed once per artwork
+        inputs["targets"] = f"results/targets/{wildcards.style}.pt"
+    return inputs
+
+
+def style_arguments(wildcards, input):
+    if targets_per_photo(wildcards.style):
+        styles = [arg for path in input.styles for arg in ("--style", path)]
+        return f"{shlex.join(styles)} {blend_options(wildcards.style)}"
+    return shlex.join(["--targets", input.targets])
+
+
+def stylized(style, photos=None):
+    return [f"results/stylized/{style}/{name}.png" for name in (photos or PHOTOS)]
+
+
+def sheet_photos(limit):
+    return list(PHOTOS)[:limit]
+
+
+def overview_cells():
+    """Cells of the overview grid in reading order, with their labels: the artworks along the
+    first row, each photo down the first column followed by its stylized versions."""
+    photos = sheet_photos(config["sheets"]["overview_photos"])
+    cells = [("-", "")] + [(STYLES[s]["images"][0], s) for s in STYLES]
+    for name in photos:
+        cells.append((PHOTOS[name], name))
+        cells += [(f"results/stylized/{s}/{name}.png", "") for s in STYLES]
+    return cells
+
+
+def final_outputs():
+    outputs = [path for style in STYLES for path in stylized(style)]
+    outputs += [f"results/sheets/{style}.jpg" for style in STYLES]
+    return outputs + ["results/sheets/overview.jpg"]

@@ -1,0 +1,25 @@
+rule stylize:
+    input:
+        unpack(stylize_inputs),
+    output:
+        report(
+            "results/stylized/{style}/{content}.png",
+            caption="../report/stylized.rst",
+            category="Stylized",
+            subcategory="{style}",
+            labels={"photo": "{content}", "artwork": "{style}"},
+        ),
+    log:
+        "logs/stylize/{style}/{content}.log",
+    benchmark:
+        "logs/benchmarks/stylize/{style}/{content}.tsv"
+    conda:
+        "../../envs/nst.yaml"
+    threads: config["stylize_threads"]
+    params:
+        style=style_arguments,
+        options=lambda wildcards: command_options(STYLES[wildcards.style]["settings"]),
+        code=NST_CORE_CODE,
+    shell:
+        "OMP_NUM_THREADS={threads} python -m nst_core stylize {input.photo:q} {params.style} {params.options}"
+        " --quiet --output {output:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"

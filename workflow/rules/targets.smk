@@ -1,0 +1,19 @@
+rule style_targets:
+    input:
+        images=lambda wildcards: STYLES[wildcards.style]["images"],
+    output:
+        "results/targets/{style}.pt",
+    log:
+        "logs/style_targets/{style}.log",
+    benchmark:
+        "logs/benchmarks/style_targets/{style}.tsv"
+    conda:
+        "../../envs/nst.yaml"
+    threads: config["stylize_threads"]
+    params:
+        blend=lambda wildcards: blend_options(wildcards.style),
+        options=lambda wildcards: command_options(target_settings(wildcards.style)),
+        code=NST_CORE_CODE,
+    shell:
+        "OMP_NUM_THREADS={threads} python -m nst_core targets {input.images:q} {params.blend} {params.options}"
+        " --output {output:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"
