@@ -1,34 +1,38 @@
 """Neural style transfer (Gatys, Ecker & Bethge, CVPR 2016) in pure PyTorch.
 
-    from nst_core import StyleTransfer, preset, load_source
+    from nst_core import StyleTransfer, preset, load_source, save_image
     transfer = StyleTransfer(preset("default", size=512))
     photo = load_source("photo.jpg")
     targets = transfer.make_targets(["starry_night.jpg"])   # or transfer.load_targets(FILE)
     save_image(transfer.stylize(photo, targets), "out.png")
+
+Names are imported on first use, so `nst_core.storage` (used by the pipeline to list photos)
+does not pay for importing torch.
 """
 
-from .errors import NSTError
-from .images import load_image, save_image
-from .network import LAYER_NAMES, VGG19Features, load_weights, to_torchvision_layout
-from .optimize import StyleTransfer
-from .score import score
-from .settings import PRESETS, Settings, preset
-from .targets import GramTargets, load_source, load_styles
+import importlib
 
-__all__ = [
-    "NSTError",
-    "load_image",
-    "save_image",
-    "LAYER_NAMES",
-    "VGG19Features",
-    "load_weights",
-    "to_torchvision_layout",
-    "StyleTransfer",
-    "score",
-    "PRESETS",
-    "Settings",
-    "preset",
-    "GramTargets",
-    "load_source",
-    "load_styles",
-]
+_EXPORTS = {
+    "NSTError": "errors",
+    "load_image": "images",
+    "save_image": "images",
+    "LAYER_NAMES": "network",
+    "VGG19Features": "network",
+    "load_weights": "network",
+    "to_torchvision_layout": "network",
+    "StyleTransfer": "optimize",
+    "score": "scoring",
+    "PRESETS": "settings",
+    "Settings": "settings",
+    "preset": "settings",
+    "GramTargets": "targets",
+    "load_source": "targets",
+    "load_styles": "targets",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'nst_core' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)

@@ -159,12 +159,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_output(path: str) -> None:
+    """An unknown extension or an unwritable bucket fails before any work is done."""
+    from .images import output_format
+    from .storage import check_location
+
+    output_format(path)
+    check_location(path)
+
+
 def _run_stylize(args) -> None:
-    from .images import output_format, save_image
+    from .images import save_image
     from .optimize import StyleTransfer
     from .targets import load_source
 
-    output_format(args.output)  # an unknown extension fails before any work
+    _check_output(args.output)
     if not args.style and not args.targets:
         raise NSTError("give --style STYLE (one or more) or --targets FILE")
     settings = _settings(args)
@@ -191,21 +200,23 @@ def _run_targets(args) -> None:
     from .optimize import StyleTransfer
     from .targets import load_source
 
+    from .storage import check_location
+
+    check_location(args.output)
     settings = _settings(args)
     photo = load_source(args.color_reference) if args.color_reference else None
     StyleTransfer(settings).make_targets(args.style, args.blend, photo).save(args.output)
 
 
 def _run_sheet(args) -> None:
-    from .images import output_format
     from .sheet import write_sheet
 
-    output_format(args.output)
+    _check_output(args.output)
     write_sheet(args.images, args.output, columns=args.columns, cell=args.cell, labels=args.label)
 
 
 def _run_score(args) -> None:
-    from .score import score
+    from .scoring import score
 
     print(json.dumps(score(args.image, args.content, args.style)))
 

@@ -1,7 +1,13 @@
-"""Reading and atomically writing files by local path or fsspec URL (file://, memory://, s3://)."""
+"""Reading, listing and atomically writing files by local path or fsspec URL (file://, memory://, s3://).
+
+Object stores take their endpoint and credentials from the usual places (for S3: AWS_ENDPOINT_URL,
+AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws); errors name the URL, never a secret.
+"""
 
 from __future__ import annotations
 
+import functools
+import glob
 import os
 import tempfile
 
@@ -15,6 +21,10 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def is_url(path) -> bool:
+    return "://" in str(path)
+
+
 def _filesystem(path: str):
     try:
         return fsspec.core.url_to_fs(path)
@@ -22,19 +32,71 @@ def _filesystem(path: str):
         raise NSTError(f"{path}: cannot open this kind of URL ({error})") from None
 
 
+def _problem(error: Exception) -> str:
+    """What went wrong, in a few words (library messages can be long or multi-line)."""
+    if isinstance(error, FileNotFoundError):
+        return "bucket does not exist" if "bucket does not exist" in str(error).lower() else "no such file"
+    if isinstance(error, PermissionError):
+        return "access denied (check the credentials and their permissions)"
+    if isinstance(error, IsADirectoryError):
+        return "is a directory, not a file"
+    if "Connect" in type(error).__name__ or "connect" in str(error).lower():
+        return "cannot connect to the storage endpoint"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return f"{type(error).__name__}: {error}"
+
+
 def read_bytes(path: str) -> bytes:
-    """The whole file; a missing file, a folder or an unreadable URL is an NSTError."""
+    """The whole file; a missing file, a folder or an unreachable URL is an NSTError."""
     fs, fs_path = _filesystem(str(path))
     try:
         if fs.isdir(fs_path):
-            raise NSTError(f"{path}: is a directory, not a file")
+            raise IsADirectoryError(fs_path)
         return fs.cat_file(fs_path)
-    except FileNotFoundError:
-        raise NSTError(f"{path}: no such file") from None
-    except PermissionError:
-        raise NSTError(f"{path}: permission denied") from None
-    except OSError as error:
-        raise NSTError(f"{path}: cannot read ({error.strerror or error})") from None
+    except Exception as error:  # any storage failure becomes one line naming the URL
+        raise NSTError(f"{path}: {_problem(error)}") from None
+
+
+@functools.lru_cache(maxsize=64)
+def check_location(url: str) -> None:
+    """For a URL, an NSTError if its bucket is missing, forbidden or unreachable.
+
+    Listings and existence checks of object stores report all three as "nothing there";
+    this is what tells the user which one it is. Local paths are not checked.
+    """
+    if not is_url(url):
+        return
+    fs, fs_path = _filesystem(url)
+    try:
+        fs.ls(fs_path.split("/", 1)[0], detail=False)
+    except Exception as error:
+        raise NSTError(f"{url}: {_problem(error)}") from None
+
+
+def expand(pattern: str) -> list[str]:
+    """Paths or URLs matching a glob pattern (sorted), or the path itself if it has no wildcard."""
+    if not glob.has_magic(pattern):
+        return [pattern]
+    if not is_url(pattern):
+        return sorted(glob.glob(pattern))
+    check_location(pattern)
+    fs, fs_path = _filesystem(pattern)
+    protocol = pattern.split("://", 1)[0]
+    try:
+        return sorted(f"{protocol}://{match}" for match in fs.glob(fs_path))
+    except Exception as error:
+        raise NSTError(f"{pattern}: {_problem(error)}") from None
+
+
+def exists(path: str) -> bool:
+    """Whether a file exists; a URL whose bucket cannot be read is an NSTError, not False."""
+    check_location(str(path))
+    fs, fs_path = _filesystem(str(path))
+    try:
+        return fs.isfile(fs_path)
+    except Exception as error:
+        raise NSTError(f"{path}: {_problem(error)}") from None
 
 
 def write_atomic(path: str, data: bytes) -> None:
@@ -61,5 +123,5 @@ def write_atomic(path: str, data: bytes) -> None:
                 raise
         else:
             fs.pipe_file(fs_path, data)
-    except OSError as error:
-        raise NSTError(f"{path}: cannot write ({error.strerror or error})") from None
+    except Exception as error:
+        raise NSTError(f"{path}: cannot write: {_problem(error)}") from None

@@ -1,9 +1,12 @@
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 DATA = Path(__file__).parent / "data"
 PHOTO = DATA / "tubingen.jpg"
@@ -21,10 +24,10 @@ def tiny(**overrides):
     return preset("default", **{**TINY, **overrides})
 
 
-def run_cli(*args, check=False):
+def run_cli(*args, check=False, env=None):
     """The real `nst` console script in a fresh process."""
     nst = Path(sys.executable).parent / "nst"
-    result = subprocess.run([str(nst), *map(str, args)], capture_output=True, text=True, env={**os.environ})
+    result = subprocess.run([str(nst), *map(str, args)], capture_output=True, text=True, env=env or {**os.environ})
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -44,3 +47,48 @@ def cli(capsys):
         return code, out, err
 
     return run
+
+
+# The pipeline: a tiny project in a temporary folder, run by the real `snakemake` command.
+REPO = Path(__file__).resolve().parent.parent
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+CONFIG = {
+    "content": ["photos/*"],
+    "styles": {"starry": "art/starry_night.jpg", "scream": {"image": "art/the_scream.jpg", "style_weight": 2.0}},
+    "nst": {"size": 32, "iterations": 2, "coarse_iterations": 1, "min_size": None, "device": "cpu"},
+    "sheets": {"cell": 32, "columns": 4},
+}
+
+
+def snakemake(workdir: Path, *args, env=None):
+    """The real `snakemake` command on a project made by make_project."""
+    return subprocess.run(
+        [str(SNAKEMAKE), "-s", str(workdir / "Snakefile"), "--cores", "2", *args],
+        cwd=workdir, capture_output=True, text=True, env=env,
+    )
+
+
+def planned_outputs(workdir: Path, *args, env=None) -> set:
+    """Outputs of the jobs a dry run schedules."""
+    result = snakemake(workdir, "--dry-run", *args, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {out.strip() for line in re.findall(r"^\s+output: (.+)$", result.stdout, re.M) for out in line.split(",")}
+
+
+def write_config(workdir: Path, config: dict):
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def make_project(workdir: Path, config=CONFIG) -> Path:
+    """A copy of the workflow and nst_core (so tests may change the code) with tiny images."""
+    for name in ("Snakefile", "workflow", "nst_core", "envs"):
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, workdir / name)
+    (workdir / "photos").mkdir()
+    (workdir / "art").mkdir()
+    shutil.copy2(PHOTO, workdir / "photos")
+    shutil.copy2(PHOTO2, workdir / "photos")
+    shutil.copy2(STYLE, workdir / "art")
+    shutil.copy2(STYLE2, workdir / "art")
+    write_config(workdir, config)
+    return workdir

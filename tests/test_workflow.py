@@ -1,59 +1,13 @@
 """The real `snakemake` command on a tiny config: outputs, reruns, bad photos and bad configs."""
 
-import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from PIL import Image
 
-from conftest import DATA, PHOTO, PHOTO2, STYLE, STYLE2
-
-REPO = Path(__file__).resolve().parent.parent
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
-CONFIG = {
-    "content": ["photos/*"],
-    "styles": {"starry": "art/starry_night.jpg", "scream": {"image": "art/the_scream.jpg", "style_weight": 2.0}},
-    "nst": {"size": 32, "iterations": 2, "coarse_iterations": 1, "min_size": None, "device": "cpu"},
-    "sheets": {"cell": 32, "columns": 4},
-}
-
-
-def snakemake(workdir: Path, *args):
-    return subprocess.run(
-        [str(SNAKEMAKE), "-s", str(workdir / "Snakefile"), "--cores", "2", *args],
-        cwd=workdir, capture_output=True, text=True,
-    )
-
-
-def planned_outputs(workdir: Path) -> set:
-    """Outputs of the jobs a dry run schedules (relative paths)."""
-    result = snakemake(workdir, "--dry-run")
-    assert result.returncode == 0, result.stdout + result.stderr
-    return {out.strip() for line in re.findall(r"^\s+output: (.+)$", result.stdout, re.M) for out in line.split(",")}
-
-
-def write_config(workdir: Path, config: dict):
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-
-
-def make_project(workdir: Path, config=CONFIG) -> Path:
-    """A copy of the workflow and nst_core (so tests may change the code) with tiny images."""
-    for name in ("Snakefile", "workflow", "nst_core", "envs"):
-        source = REPO / name
-        (shutil.copytree if source.is_dir() else shutil.copy2)(source, workdir / name)
-    (workdir / "photos").mkdir()
-    (workdir / "art").mkdir()
-    shutil.copy2(PHOTO, workdir / "photos")
-    shutil.copy2(PHOTO2, workdir / "photos")
-    shutil.copy2(STYLE, workdir / "art")
-    shutil.copy2(STYLE2, workdir / "art")
-    write_config(workdir, config)
-    return workdir
-
+from conftest import CONFIG, DATA, make_project, planned_outputs, snakemake, write_config
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):

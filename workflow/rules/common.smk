@@ -1,12 +1,16 @@
-import glob
 import hashlib
 import os
 import re
 import shlex
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
+
+sys.path.insert(0, workflow.basedir)  # the nst_core next to this Snakefile
+import nst_core.storage as nst_storage  # listing and existence checks; no torch import
+from nst_core.errors import NSTError
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -38,15 +42,14 @@ STYLE_OVERRIDES = {
 
 
 def find_photos(patterns):
-    """Photo name (file name without extension) -> path, from paths and glob patterns."""
+    """Photo name (file name without extension) -> path or URL, from paths and glob patterns."""
     photos = {}
     for pattern in [patterns] if isinstance(patterns, str) else patterns:
-        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        matches = nst_storage.expand(pattern)
         if not matches:
             raise WorkflowError(f"content: {pattern!r} matches no files")
         for path in matches:
-            if not Path(path).is_file():
-                raise WorkflowError(f"content: {path}: no such file")
+            check_exists("content", path)
             name = Path(path).stem
             if photos.get(name, path) != path:
                 raise WorkflowError(
@@ -54,6 +57,18 @@ def find_photos(patterns):
                 )
             photos[name] = path
     return dict(sorted(photos.items()))
+
+
+def check_exists(section, path):
+    if not nst_storage.exists(path):
+        raise WorkflowError(f"{section}: {path}: no such file")
+
+
+def source_file(path):
+    """An input given by the user: a storage object for URLs (downloaded for the job, tracked by
+    its modification time), a local file otherwise, also when results go to a default storage.
+    """
+    return storage(path) if nst_storage.is_url(path) else local(path)
 
 
 def style_spec(name, value):
@@ -69,8 +84,7 @@ def style_spec(name, value):
             f"styles: {name}: {len(blend)} blend weights for {len(images)} images"
         )
     for image in images:
-        if not Path(image).is_file():
-            raise WorkflowError(f"styles: {name}: {image}: no such file")
+        check_exists(f"styles: {name}", image)
     overrides = {key: value[key] for key in STYLE_OVERRIDES if key in value}
     return {
         "images": images,
@@ -101,8 +115,19 @@ def source_fingerprint(folder):
     return digest.hexdigest()[:16]
 
 
-PHOTOS = find_photos(config["content"])
-STYLES = {name: style_spec(name, value) for name, value in config["styles"].items()}
+def check_results_prefix(prefix):
+    """With results in an object store, a missing bucket is an error before any job starts
+    (the storage plugin would otherwise create it)."""
+    if prefix:
+        nst_storage.check_location(prefix)
+
+
+try:
+    check_results_prefix(workflow.storage_settings.default_storage_prefix)
+    PHOTOS = find_photos(config["content"])
+    STYLES = {name: style_spec(name, value) for name, value in config["styles"].items()}
+except NSTError as error:  # one line naming the file or URL, before any job starts
+    raise WorkflowError(str(error)) from None
 NST_CORE_CODE = source_fingerprint(Path(workflow.basedir) / "nst_core")
 # Jobs (which inherit this environment) run the nst_core next to this Snakefile, the code
 # fingerprinted above, whether or not it is installed.
@@ -139,9 +164,9 @@ def blend_options(style):
 
 
 def stylize_inputs(wildcards):
-    inputs = {"photo": PHOTOS[wildcards.content]}
+    inputs = {"photo": source_file(PHOTOS[wildcards.content])}
     if targets_per_photo(wildcards.style):
-        inputs["styles"] = STYLES[wildcards.style]["images"]
+        inputs["styles"] = [source_file(p) for p in STYLES[wildcards.style]["images"]]
     else:  # the cached Gram targets: computed once per artwork
         inputs["targets"] = f"results/targets/{wildcards.style}.pt"
     return inputs
@@ -163,14 +188,23 @@ def sheet_photos(limit):
 
 
 def overview_cells():
-    """Cells of the overview grid in reading order, with their labels: the artworks along the
-    first row, each photo down the first column followed by its stylized versions."""
+    """Cells of the overview grid in reading order, as (input or None for the empty corner,
+    label): the artworks along the first row, each photo down the first column followed by
+    its stylized versions."""
     photos = sheet_photos(config["sheets"]["overview_photos"])
-    cells = [("-", "")] + [(STYLES[s]["images"][0], s) for s in STYLES]
+    cells = [(None, "")] + [(source_file(STYLES[s]["images"][0]), s) for s in STYLES]
     for name in photos:
-        cells.append((PHOTOS[name], name))
+        cells.append((source_file(PHOTOS[name]), name))
         cells += [(f"results/stylized/{s}/{name}.png", "") for s in STYLES]
     return cells
+
+
+def overview_arguments(wildcards, input):
+    """`nst sheet` arguments: the jobs' local copies of the inputs, '-' for the empty corner."""
+    paths = iter(input)
+    cells = ["-" if cell is None else next(paths) for cell, label in overview_cells()]
+    labels = [arg for cell, label in overview_cells() for arg in ("--label", label)]
+    return shlex.join(cells + labels)
 
 
 def final_outputs():

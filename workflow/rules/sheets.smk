@@ -25,7 +25,7 @@ rule style_sheet:
 
 rule overview_sheet:
     input:
-        [path for path, label in overview_cells() if path != "-"],
+        [cell for cell, label in overview_cells() if cell is not None],
     output:
         report(
             "results/sheets/overview.jpg",
@@ -38,13 +38,10 @@ rule overview_sheet:
     conda:
         "../../envs/nst.yaml"
     params:
-        cells=shlex.join(path for path, label in overview_cells()),
-        labels=shlex.join(
-            arg for path, label in overview_cells() for arg in ("--label", label)
-        ),
+        cells=overview_arguments,
         columns=len(STYLES) + 1,
         cell=config["sheets"]["cell"],
         code=NST_CORE_CODE,
     shell:
-        "python -m nst_core sheet {params.cells} {params.labels} --columns {params.columns} --cell {params.cell}"
+        "python -m nst_core sheet {params.cells} --columns {params.columns} --cell {params.cell}"
         " --output {output:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"

@@ -1,6 +1,8 @@
 rule style_targets:
     input:
-        images=lambda wildcards: STYLES[wildcards.style]["images"],
+        images=lambda wildcards: [
+            source_file(p) for p in STYLES[wildcards.style]["images"]
+        ],
     output:
         "results/targets/{style}.pt",
     log:

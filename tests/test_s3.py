@@ -1,0 +1,188 @@
+"""Photos in and results out of a real S3 API (moto server on 127.0.0.1), through the real
+`nst` and `snakemake` commands. The tests start and stop the servers themselves."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import DATA, PHOTO, STYLE, make_project, planned_outputs, run_cli, snakemake
+
+boto3 = pytest.importorskip("boto3")
+pytest.importorskip("s3fs")
+pytest.importorskip("snakemake_storage_plugin_s3")
+
+SECRET = "s3cr3t-never-in-logs-7Q"
+BUCKET = "nst-test"
+FAST = ["--size", "32", "--iterations", "2", "--min-size", "none", "--device", "cpu"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_moto(extra_env=None):
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, **(extra_env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("moto_server did not start")
+
+
+def _env(endpoint):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return {
+        **env,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_MAX_ATTEMPTS": "2",  # an unreachable endpoint fails in seconds, not minutes
+    }
+
+
+@pytest.fixture(scope="module")
+def s3():
+    server, endpoint = _start_moto()
+    env = _env(endpoint)
+    client = boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key=SECRET, region_name="us-east-1"
+    )
+    client.create_bucket(Bucket=BUCKET)
+    for path, key in [(PHOTO, "photos/tubingen.jpg"), (DATA / "chelsea.png", "photos/chelsea.png"), (STYLE, "art/starry.jpg")]:
+        client.upload_file(str(path), BUCKET, key)
+    yield client, env
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def _keys(client, prefix=""):
+    return sorted(o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
+
+
+def test_nst_stylize_reads_and_writes_s3(s3):
+    client, env = s3
+    url = f"s3://{BUCKET}"
+    result = run_cli("stylize", f"{url}/photos/tubingen.jpg", "--style", f"{url}/art/starry.jpg", "-o", f"{url}/cli/out.png", *FAST, env=env)
+    assert result.returncode == 0, result.stderr
+    assert client.get_object(Bucket=BUCKET, Key="cli/out.png")["Body"].read().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    "photo, output, message",
+    [
+        ("photos/missing.jpg", f"s3://{BUCKET}/cli/a.png", f"s3://{BUCKET}/photos/missing.jpg: no such file"),
+        ("photos/tubingen.jpg", "s3://no-such-bucket/a.png", "s3://no-such-bucket/a.png: bucket does not exist"),
+    ],
+)
+def test_nst_s3_errors_are_one_line_and_leave_nothing(s3, photo, output, message):
+    client, env = s3
+    result = run_cli("stylize", f"s3://{BUCKET}/{photo}", "--style", f"s3://{BUCKET}/art/starry.jpg", "-o", output, *FAST, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"nst stylize: error: {message}"]
+    assert _keys(client, "cli/a") == []
+
+
+def _s3_project(tmp_path, photos_prefix="photos"):
+    config = {
+        "content": [f"s3://{BUCKET}/{photos_prefix}/*"],
+        "styles": {"starry": f"s3://{BUCKET}/art/starry.jpg"},
+        "nst": {"size": 32, "iterations": 2, "coarse_iterations": 1, "min_size": None, "device": "cpu"},
+        "sheets": {"cell": 32},
+    }
+    return make_project(tmp_path, config)
+
+
+def _on_s3(prefix):
+    return ["--workflow-profile", "workflow/profiles/s3", "--default-storage-prefix", f"s3://{BUCKET}/{prefix}"]
+
+
+def test_pipeline_end_to_end_with_reruns(s3, tmp_path):
+    client, env = s3
+    workdir = _s3_project(tmp_path)
+    result = snakemake(workdir, *_on_s3("run1"), env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = _keys(client, "run1/results/")
+    for key in ["targets/starry.pt", "stylized/starry/tubingen.png", "stylized/starry/chelsea.png",
+                "sheets/starry.jpg", "sheets/overview.jpg"]:
+        assert f"run1/results/{key}" in results
+    assert not (workdir / "results").exists(), "results live in the bucket, not on local disk"
+    # a second run has nothing to do
+    second = snakemake(workdir, *_on_s3("run1"), "--dry-run", env=env)
+    assert "Nothing to be done" in second.stdout + second.stderr
+    # one new object in the photo prefix runs only its jobs (and the sheets)
+    client.upload_file(str(STYLE), BUCKET, "photos/night.jpg")
+    try:
+        planned = planned_outputs(workdir, *_on_s3("run1"), env=env)
+    finally:
+        client.delete_object(Bucket=BUCKET, Key="photos/night.jpg")
+    prefix = f"s3://{BUCKET}/run1/results"
+    assert {p.split(" ")[0] for p in planned} == {
+        f"{prefix}/stylized/starry/night.png", f"{prefix}/sheets/starry.jpg", f"{prefix}/sheets/overview.jpg"
+    }
+    # credentials never appear in anything the run wrote or printed
+    texts = [result.stdout, result.stderr]
+    texts += [p.read_text(errors="replace") for p in workdir.rglob("*") if p.is_file() and p.suffix in ("", ".log", ".tsv", ".txt", ".yaml")]
+    texts += [client.get_object(Bucket=BUCKET, Key=k)["Body"].read().decode(errors="replace") for k in results if k.endswith((".log", ".tsv"))]
+    assert not any(SECRET in text for text in texts)
+
+
+def test_bad_photo_in_the_bucket_leaves_nothing_partial(s3, tmp_path):
+    client, env = s3
+    for key, path in [("mixed/tubingen.jpg", PHOTO)]:
+        client.upload_file(str(path), BUCKET, key)
+    client.put_object(Bucket=BUCKET, Key="mixed/broken.jpg", Body=b"not an image")
+    workdir = _s3_project(tmp_path, photos_prefix="mixed")
+    result = snakemake(workdir, *_on_s3("run2"), "--keep-going", env=env)
+    assert result.returncode != 0
+    assert "broken.jpg: not an image" in result.stdout + result.stderr
+    keys = _keys(client, "run2/results/stylized/")
+    assert keys == ["run2/results/stylized/starry/tubingen.png"]
+
+
+@pytest.mark.parametrize("case", ["missing results bucket", "missing photo bucket", "wrong credentials", "unreachable"])
+def test_pipeline_s3_errors_are_clear_before_any_job(s3, tmp_path, case):
+    client, env = s3
+    workdir = _s3_project(tmp_path)
+    args = _on_s3("run3")
+    if case == "missing results bucket":
+        args = _on_s3("x")[:-1] + ["s3://no-such-bucket/x"]
+        message = "s3://no-such-bucket/x: bucket does not exist"
+    elif case == "missing photo bucket":
+        config = yaml.safe_load((workdir / "config.yaml").read_text())
+        config["content"] = ["s3://no-such-bucket/photos/*.jpg"]
+        (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+        message = "s3://no-such-bucket/photos/*.jpg: bucket does not exist"
+    elif case == "wrong credentials":
+        server, endpoint = _start_moto({"INITIAL_NO_AUTH_ACTION_COUNT": "0"})  # checks credentials
+        env = _env(endpoint)
+        message = f"s3://{BUCKET}/run3: access denied"
+    else:
+        env = {**env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{_free_port()}"}
+        message = f"s3://{BUCKET}/run3: cannot connect to the storage endpoint"
+    try:
+        result = snakemake(workdir, *args, env=env)
+    finally:
+        if case == "wrong credentials":
+            server.terminate()
+            server.wait(timeout=10)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and message in output, output
+    assert SECRET not in output
+    assert _keys(client, "run3/") == []
