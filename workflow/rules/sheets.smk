@@ -19,7 +19,7 @@ rule style_sheet:
         cell=config["sheets"]["cell"],
         code=NST_CORE_CODE,
     shell:
-        "python -m nst_core sheet {input:q} --columns {params.columns} --cell {params.cell}"
+        "python -m nst_core.worker sheet {input:q} --columns {params.columns} --cell {params.cell}"
         " --output {output:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"
 
 
@@ -43,5 +43,5 @@ rule overview_sheet:
         cell=config["sheets"]["cell"],
         code=NST_CORE_CODE,
     shell:
-        "python -m nst_core sheet {params.cells} --columns {params.columns} --cell {params.cell}"
+        "python -m nst_core.worker sheet {params.cells} --columns {params.columns} --cell {params.cell}"
         " --output {output:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"

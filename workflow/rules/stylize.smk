@@ -21,5 +21,5 @@ rule stylize:
         options=lambda wildcards: command_options(STYLES[wildcards.style]["settings"]),
         code=NST_CORE_CODE,
     shell:
-        "OMP_NUM_THREADS={threads} python -m nst_core stylize {input.photo:q} {params.style} {params.options}"
+        "OMP_NUM_THREADS={threads} python -m nst_core.worker stylize {input.photo:q} {params.style} {params.options}"
         " --quiet --output {output:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"

@@ -17,5 +17,5 @@ rule style_targets:
         options=lambda wildcards: command_options(target_settings(wildcards.style)),
         code=NST_CORE_CODE,
     shell:
-        "OMP_NUM_THREADS={threads} python -m nst_core targets {input.images:q} {params.blend} {params.options}"
+        "OMP_NUM_THREADS={threads} python -m nst_core.worker targets {input.images:q} {params.blend} {params.options}"
         " --output {output:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"

@@ -1,0 +1,120 @@
+"""Warm workers and slot leases: device assignment without GPUs, concurrency, crashes."""
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from nst_core.worker import acquire_slot, gpu_ids, slot_count
+from conftest import PHOTO, STYLE
+
+FAST = ["--size", "32", "--iterations", "1", "--min-size", "none", "--device", "cpu", "-q"]
+
+
+def test_gpu_ids_respect_the_scheduler(tmp_path):
+    assert gpu_ids({"CUDA_VISIBLE_DEVICES": "2,3"}) == ["2", "3"]  # as Slurm sets it
+    assert gpu_ids({"CUDA_VISIBLE_DEVICES": ""}) == []
+    assert gpu_ids({"CUDA_VISIBLE_DEVICES": "-1"}) == []
+    for name in ("nvidia0", "nvidia1", "nvidia10", "nvidiactl", "nvidia-uvm"):
+        (tmp_path / name).touch()
+    assert gpu_ids({}, dev=str(tmp_path)) == ["0", "1", "10"]  # simulated 3-GPU machine
+    assert gpu_ids({}, dev=str(tmp_path / "none")) == []
+
+
+def test_slot_count():
+    assert slot_count(["0", "1", "2", "3"], threads=8) == 4  # one slot per GPU
+    assert slot_count([], threads=2, cpus=8) == 4  # CPU: cores / threads per job
+    assert slot_count([], threads=16, cpus=8) == 1
+
+
+def _hold_slot(directory, count, seconds, queue):
+    index, fd = acquire_slot(Path(directory), count)
+    start = time.monotonic()
+    time.sleep(seconds)
+    queue.put((index, start, time.monotonic()))
+    os.close(fd)
+
+
+def test_concurrent_jobs_get_distinct_slots(tmp_path):
+    queue = multiprocessing.Queue()
+    jobs = [multiprocessing.Process(target=_hold_slot, args=(tmp_path, 4, 1.0, queue)) for _ in range(4)]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join(30)
+    assert sorted(queue.get()[0] for _ in jobs) == [0, 1, 2, 3]
+
+
+def test_more_jobs_than_slots_wait_and_never_share(tmp_path):
+    queue = multiprocessing.Queue()
+    jobs = [multiprocessing.Process(target=_hold_slot, args=(tmp_path, 2, 0.4, queue)) for _ in range(5)]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join(30)
+    holds = [queue.get() for _ in jobs]
+    for slot in (0, 1):
+        intervals = sorted((start, end) for index, start, end in holds if index == slot)
+        assert all(a_end <= b_start + 0.01 for (_, a_end), (b_start, _) in zip(intervals, intervals[1:]))
+    assert {index for index, _, _ in holds} <= {0, 1}
+
+
+def _client(tmp_path, *argv, env_extra=None):
+    env = {**os.environ, "NST_WORKER_DIR": str(tmp_path / "workers"), "OMP_NUM_THREADS": "1", **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "nst_core.worker", *map(str, argv)], capture_output=True, text=True, env=env, cwd=tmp_path)
+
+
+def _workers(tmp_path):
+    out = subprocess.run(["pgrep", "-f", "--", f"--serve {tmp_path / 'workers'}"], capture_output=True, text=True).stdout
+    return [int(pid) for pid in out.split()]
+
+
+@pytest.fixture
+def stop_workers(tmp_path):
+    yield
+    for pid in _workers(tmp_path):
+        os.kill(pid, signal.SIGTERM)
+
+
+def test_worker_runs_nst_commands_and_survives_bad_input(tmp_path, stop_workers):
+    result = _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "out.png", *FAST)
+    assert result.returncode == 0, result.stderr
+    assert Image.open(tmp_path / "out.png").size == (32, 24)  # relative to the client's folder
+    assert len(_workers(tmp_path)) == 1
+    bad = _client(tmp_path, "stylize", "missing.jpg", "--style", STYLE, "-o", "x.png", *FAST)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == ["nst stylize: error: missing.jpg: no such file"]
+    usage = _client(tmp_path, "stylize", PHOTO, "--pooling", "median", "-o", "x.png")
+    assert usage.returncode == 2 and "invalid choice: 'median'" in usage.stderr
+    again = _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "out2.png", *FAST)
+    assert again.returncode == 0 and len(_workers(tmp_path)) == 1, "the same warm worker serves every job"
+
+
+def test_a_killed_worker_is_replaced(tmp_path, stop_workers):
+    assert _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "a.png", *FAST).returncode == 0
+    for pid in _workers(tmp_path):
+        os.kill(pid, signal.SIGKILL)
+    result = _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "b.png", *FAST)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "b.png").is_file()
+
+
+def test_each_gpu_slot_gets_its_own_worker(tmp_path, stop_workers):
+    # Simulated: the scheduler gave this job GPUs 5 and 7; on this CPU-only machine the
+    # workers still start (device cpu), each pinned to one of them.
+    env = {"CUDA_VISIBLE_DEVICES": "5,7"}
+    assert _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "a.png", *FAST, env_extra=env).returncode == 0
+    (pid,) = _workers(tmp_path)
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    assert b"CUDA_VISIBLE_DEVICES=5" in environ
+
+
+def test_worker_off_runs_in_process(tmp_path):
+    result = _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "c.png", *FAST, env_extra={"NST_WORKER": "off"})
+    assert result.returncode == 0 and (tmp_path / "c.png").is_file()
+    assert _workers(tmp_path) == []
