@@ -16,6 +16,10 @@ include: "workflow/rules/stylize.smk"
 include: "workflow/rules/sheets.smk"
 
 
+localrules:
+    all,
+
+
 rule all:
     default_target: True
     input:

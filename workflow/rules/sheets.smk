@@ -1,3 +1,9 @@
+# Contact sheets are cheap: on a cluster they run on the submitting machine.
+localrules:
+    style_sheet,
+    overview_sheet,
+
+
 rule style_sheet:
     input:
         lambda wildcards: stylized(

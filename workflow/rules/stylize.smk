@@ -16,6 +16,8 @@ rule stylize:
     conda:
         "../../envs/nst.yaml"
     threads: config["stylize_threads"]
+    resources:
+        gpu=1,  # `--resources gpu=N` runs N at once, each on its own GPU (worker slots)
     params:
         style=style_arguments,
         options=lambda wildcards: command_options(STYLES[wildcards.style]["settings"]),

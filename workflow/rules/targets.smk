@@ -12,6 +12,8 @@ rule style_targets:
     conda:
         "../../envs/nst.yaml"
     threads: config["stylize_threads"]
+    resources:
+        gpu=1,  # `--resources gpu=N` runs N at once, each on its own GPU (worker slots)
     params:
         blend=lambda wildcards: blend_options(wildcards.style),
         options=lambda wildcards: command_options(target_settings(wildcards.style)),
