@@ -69,8 +69,10 @@ def acquire_slot(directory: Path, count: int) -> tuple[int, int]:
     return index, lock(index, blocking=True)
 
 
-def _fingerprint(threads: int) -> str:
-    digest = hashlib.sha256(f"{sys.executable}\0{PACKAGE}\0{threads}\0".encode())
+def code_fingerprint(*context) -> str:
+    """Hash of nst_core's sources (and any context): the pipeline's rules carry it so a code
+    change reruns their jobs, and workers are keyed by it so old code never serves new jobs."""
+    digest = hashlib.sha256("\0".join(map(str, context)).encode())
     for path in sorted(PACKAGE.glob("*.py")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
@@ -79,7 +81,7 @@ def _fingerprint(threads: int) -> str:
 
 def state_dir(threads: int) -> Path:
     root = os.environ.get("NST_WORKER_DIR") or os.path.join(tempfile.gettempdir(), f"nst-workers-{os.getuid()}")
-    return Path(root) / _fingerprint(threads)
+    return Path(root) / code_fingerprint(sys.executable, PACKAGE, threads)
 
 
 def _send(sock: socket.socket, message: dict) -> None:

@@ -41,24 +41,23 @@ def _hold_slot(directory, count, seconds, queue):
     os.close(fd)
 
 
-def test_concurrent_jobs_get_distinct_slots(tmp_path):
+def _hold_slots(directory, slots, jobs, seconds):
+    """Run `jobs` processes that each lease one of `slots` slots for `seconds`; their holds."""
     queue = multiprocessing.Queue()
-    jobs = [multiprocessing.Process(target=_hold_slot, args=(tmp_path, 4, 1.0, queue)) for _ in range(4)]
-    for job in jobs:
-        job.start()
-    for job in jobs:
-        job.join(30)
-    assert sorted(queue.get()[0] for _ in jobs) == [0, 1, 2, 3]
+    processes = [multiprocessing.Process(target=_hold_slot, args=(directory, slots, seconds, queue)) for _ in range(jobs)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(30)
+    return [queue.get() for _ in processes]
+
+
+def test_concurrent_jobs_get_distinct_slots(tmp_path):
+    assert sorted(index for index, _, _ in _hold_slots(tmp_path, 4, 4, 1.0)) == [0, 1, 2, 3]
 
 
 def test_more_jobs_than_slots_wait_and_never_share(tmp_path):
-    queue = multiprocessing.Queue()
-    jobs = [multiprocessing.Process(target=_hold_slot, args=(tmp_path, 2, 0.4, queue)) for _ in range(5)]
-    for job in jobs:
-        job.start()
-    for job in jobs:
-        job.join(30)
-    holds = [queue.get() for _ in jobs]
+    holds = _hold_slots(tmp_path, 2, 5, 0.4)
     for slot in (0, 1):
         intervals = sorted((start, end) for index, start, end in holds if index == slot)
         assert all(a_end <= b_start + 0.01 for (_, a_end), (b_start, _) in zip(intervals, intervals[1:]))

@@ -1,4 +1,3 @@
-import hashlib
 import os
 import re
 import shlex
@@ -10,6 +9,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # the nst_core next to this Snakefile
 import nst_core.storage as nst_storage  # listing and existence checks; no torch import
+import nst_core.worker as nst_worker  # standard library only
 from nst_core.errors import NSTError
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -105,16 +105,6 @@ def command_options(settings):
     return shlex.join(options)
 
 
-def source_fingerprint(folder):
-    """Hash of a package's sources: Snakemake does not track imported modules by itself, so
-    rules carry it as a param and a code change reruns the jobs that use the code."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(folder).glob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def check_results_prefix(prefix):
     """With results in an object store, a missing bucket is an error before any job starts
     (the storage plugin would otherwise create it)."""
@@ -128,7 +118,9 @@ try:
     STYLES = {name: style_spec(name, value) for name, value in config["styles"].items()}
 except NSTError as error:  # one line naming the file or URL, before any job starts
     raise WorkflowError(str(error)) from None
-NST_CORE_CODE = source_fingerprint(Path(workflow.basedir) / "nst_core")
+# Snakemake does not track imported modules: rules carry this hash of nst_core's sources as a
+# param, so a code change reruns the jobs that use the code.
+NST_CORE_CODE = nst_worker.code_fingerprint()
 # Jobs (which inherit this environment) run the nst_core next to this Snakefile, the code
 # fingerprinted above, whether or not it is installed.
 os.environ.update(
