@@ -6,6 +6,7 @@ AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws); errors name the
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import glob
 import os
@@ -47,15 +48,24 @@ def _problem(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+@contextlib.contextmanager
+def _failures_named(path, doing: str = ""):
+    """Any storage failure inside becomes one NSTError line naming the path or URL."""
+    try:
+        yield
+    except NSTError:
+        raise
+    except Exception as error:
+        raise NSTError(f"{path}: {doing}{_problem(error)}") from None
+
+
 def read_bytes(path: str) -> bytes:
     """The whole file; a missing file, a folder or an unreachable URL is an NSTError."""
     fs, fs_path = _filesystem(str(path))
-    try:
+    with _failures_named(path):
         if fs.isdir(fs_path):
             raise IsADirectoryError(fs_path)
         return fs.cat_file(fs_path)
-    except Exception as error:  # any storage failure becomes one line naming the URL
-        raise NSTError(f"{path}: {_problem(error)}") from None
 
 
 @functools.lru_cache(maxsize=64)
@@ -68,10 +78,8 @@ def check_location(url: str) -> None:
     if not is_url(url):
         return
     fs, fs_path = _filesystem(url)
-    try:
+    with _failures_named(url):
         fs.ls(fs_path.split("/", 1)[0], detail=False)
-    except Exception as error:
-        raise NSTError(f"{url}: {_problem(error)}") from None
 
 
 def expand(pattern: str) -> list[str]:
@@ -83,20 +91,16 @@ def expand(pattern: str) -> list[str]:
     check_location(pattern)
     fs, fs_path = _filesystem(pattern)
     protocol = pattern.split("://", 1)[0]
-    try:
+    with _failures_named(pattern):
         return sorted(f"{protocol}://{match}" for match in fs.glob(fs_path))
-    except Exception as error:
-        raise NSTError(f"{pattern}: {_problem(error)}") from None
 
 
 def exists(path: str) -> bool:
     """Whether a file exists; a URL whose bucket cannot be read is an NSTError, not False."""
     check_location(str(path))
     fs, fs_path = _filesystem(str(path))
-    try:
+    with _failures_named(path):
         return fs.isfile(fs_path)
-    except Exception as error:
-        raise NSTError(f"{path}: {_problem(error)}") from None
 
 
 def write_atomic(path: str, data: bytes) -> None:
@@ -106,7 +110,7 @@ def write_atomic(path: str, data: bytes) -> None:
     Object stores: a single PUT, which is atomic there.
     """
     fs, fs_path = _filesystem(str(path))
-    try:
+    with _failures_named(path, "cannot write: "):
         if isinstance(fs, LocalFileSystem):
             folder = os.path.dirname(os.path.abspath(fs_path))
             os.makedirs(folder, exist_ok=True)
@@ -123,5 +127,3 @@ def write_atomic(path: str, data: bytes) -> None:
                 raise
         else:
             fs.pipe_file(fs_path, data)
-    except Exception as error:
-        raise NSTError(f"{path}: cannot write: {_problem(error)}") from None

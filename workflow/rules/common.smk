@@ -194,8 +194,9 @@ def overview_cells():
 def overview_arguments(wildcards, input):
     """`nst sheet` arguments: the jobs' local copies of the inputs, '-' for the empty corner."""
     paths = iter(input)
-    cells = ["-" if cell is None else next(paths) for cell, label in overview_cells()]
-    labels = [arg for cell, label in overview_cells() for arg in ("--label", label)]
+    grid = overview_cells()
+    cells = ["-" if cell is None else next(paths) for cell, label in grid]
+    labels = [arg for cell, label in grid for arg in ("--label", label)]
     return shlex.join(cells + labels)
 
 
