@@ -32,6 +32,7 @@ class Cluster:
     def __init__(self, base: Path):
         self.base = base
         self.processes: list[subprocess.Popen] = []
+        self.previous_conf: str | None = None
 
     def _daemon(self, name: str, argv: list[str]) -> None:
         log = open(self.base / "log" / f"{name}.out", "wb")
@@ -42,6 +43,7 @@ class Cluster:
             (self.base / sub).mkdir(parents=True, exist_ok=True)
         host = socket.gethostname().split(".")[0]
         CONF.parent.mkdir(parents=True, exist_ok=True)
+        self.previous_conf = CONF.read_text() if CONF.exists() else None
         CONF.write_text(f"""ClusterName=ci
 SlurmctldHost={host}(127.0.0.1)
 SlurmUser=root
@@ -109,3 +111,9 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
                     process.kill()
                     process.wait()
         self.processes.clear()
+        # Leave no config behind: with one but no controller, every Slurm client call (the
+        # Snakemake Slurm plugin runs `scontrol show config` at each start) waits 9 s for it.
+        if self.previous_conf is None:
+            CONF.unlink(missing_ok=True)
+        else:
+            CONF.write_text(self.previous_conf)

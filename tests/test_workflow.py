@@ -104,6 +104,23 @@ def test_changing_nst_core_code_reruns_the_jobs_that_use_it(project):
     assert planned_outputs(project) == targets | stylized() | sheets("starry", "scream")
 
 
+def test_histogram_artwork_uses_per_photo_targets_removed_after_use(tmp_path):
+    # photos/*.jpg: one folder, one extension, so the photo input is a static pattern
+    config = {**CONFIG, "content": ["photos/*.jpg"]}
+    config["styles"] = {"starry": {"image": "art/starry_night.jpg", "preserve_color": "histogram"},
+                        "scream": "art/the_scream.jpg"}
+    workdir = make_project(tmp_path, config)
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (workdir / "results/stylized/starry/tubingen.png").is_file()
+    assert (workdir / "results/stylized/scream/tubingen.png").is_file()
+    assert not (workdir / "results/stylized/starry/chelsea.png").exists()  # a .png photo
+    assert (workdir / "results/targets/scream.pt").is_file()
+    assert not list((workdir / "results/targets").glob("starry*/*.pt"))  # temp(): deleted
+    rerun = snakemake(workdir, "--dry-run")
+    assert "Nothing to be done" in rerun.stdout + rerun.stderr
+
+
 def test_report_is_a_gallery(finished):
     result = snakemake(finished, "--report", "report.html")
     assert result.returncode == 0, result.stderr

@@ -155,20 +155,46 @@ def blend_options(style):
     )
 
 
-def stylize_inputs(wildcards):
-    inputs = {"photo": source_file(PHOTOS[wildcards.content])}
-    if targets_per_photo(wildcards.style):
-        inputs["styles"] = [source_file(p) for p in STYLES[wildcards.style]["images"]]
-    else:  # the cached Gram targets: computed once per artwork
-        inputs["targets"] = f"results/targets/{wildcards.style}.pt"
-    return inputs
+# Inputs and params of the stylize rule. Snakemake calls an input or params function once per
+# job, which at 100,000 jobs costs more than the rest of planning; so they are static patterns
+# and strings wherever the configuration allows.
 
 
-def style_arguments(wildcards, input):
-    if targets_per_photo(wildcards.style):
-        styles = [arg for path in input.styles for arg in ("--style", path)]
-        return f"{shlex.join(styles)} {blend_options(wildcards.style)}"
-    return shlex.join(["--targets", input.targets])
+def photo_input():
+    """A pattern when every photo is a local file in one folder with one extension (the usual
+    case), else a lookup of the photo's path or URL."""
+    if not any(map(nst_storage.is_url, PHOTOS.values())):
+        layouts = {
+            (os.path.dirname(p), os.path.splitext(p)[1]) for p in PHOTOS.values()
+        }
+        if len(layouts) == 1:
+            folder, extension = layouts.pop()
+            escaped = folder.replace("{", "{{").replace("}", "}}")
+            return local(os.path.join(escaped, f"{{content}}{extension}"))
+    return lambda wildcards: source_file(PHOTOS[wildcards.content])
+
+
+def targets_input():
+    """A style's cached Gram targets, or the photo's own (histogram colour matching)."""
+    if not any(map(targets_per_photo, STYLES)):
+        return "results/targets/{style}.pt"
+    return lambda wildcards: (
+        f"results/targets/{wildcards.style}/{wildcards.content}.pt"
+        if targets_per_photo(wildcards.style)
+        else f"results/targets/{wildcards.style}.pt"
+    )
+
+
+def stylize_options():
+    """One static string when every artwork has the same settings (no overrides)."""
+    options = {name: command_options(spec["settings"]) for name, spec in STYLES.items()}
+    if len(set(options.values())) == 1:
+        return next(iter(options.values()))
+    return lambda wildcards: options[wildcards.style]
+
+
+def style_images(wildcards):
+    return [source_file(p) for p in STYLES[wildcards.style]["images"]]
 
 
 def stylized(style, photos=None):

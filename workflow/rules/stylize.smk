@@ -1,6 +1,7 @@
 rule stylize:
     input:
-        unpack(stylize_inputs),
+        photo=photo_input(),
+        targets=targets_input(),
     output:
         report(
             "results/stylized/{style}/{content}.png",
@@ -19,9 +20,8 @@ rule stylize:
     resources:
         gpu=1,  # `--resources gpu=N` runs N at once, each on its own GPU (worker slots)
     params:
-        style=style_arguments,
-        options=lambda wildcards: command_options(STYLES[wildcards.style]["settings"]),
+        options=stylize_options(),
         code=NST_CORE_CODE,
     shell:
-        "OMP_NUM_THREADS={threads} python -m nst_core.worker stylize {input.photo:q} {params.style} {params.options}"
-        " --quiet --output {output:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"
+        "OMP_NUM_THREADS={threads} python -m nst_core.worker stylize {input.photo:q} --targets {input.targets:q}"
+        " {params.options} --quiet --output {output:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"
