@@ -53,7 +53,7 @@ SETTING_HELP = {
     "lbfgs_history": "L-BFGS history size",
     "init": "initial image: content, noise, or an image file",
     "style_scale": "style image size relative to the output size",
-    "precision": "fp32, or bf16 autocast (losses in fp32)",
+    "precision": "auto (bf16 where the hardware has it natively), fp32, or bf16 autocast (losses in fp32)",
     "seed": "random seed; on CPU the same seed and inputs give the same bytes",
     "device": "auto (cuda, mps, cpu), cpu, cuda, cuda:N or mps",
     "weights": "VGG-19 weights: bundled (Oxford), torchvision, or a state dict file",
@@ -180,6 +180,7 @@ def _run_stylize(args) -> None:
     started = time.perf_counter()
     photo = load_source(args.content)
     transfer = StyleTransfer(settings)
+    transfer.check_fits(photo)  # before making targets at that size
     if args.targets:
         hashes = None
         if args.style:

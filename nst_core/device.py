@@ -1,4 +1,5 @@
-"""Choosing the torch device: "auto" (cuda, then mps, then cpu) or an explicit one."""
+"""Choosing the torch device (\"auto\": cuda, then mps, then cpu) and the precision (\"auto\": bf16
+where the hardware computes it natively, fp32 elsewhere)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,22 @@ def resolve_device(spec: str = "auto") -> torch.device:
     elif device.type not in ("cpu", "cuda", "mps"):
         raise NSTError(f"unsupported device {spec!r}: use auto, cpu, cuda, cuda:N or mps")
     return device
+
+
+def _cpu_has_native_bf16() -> bool:
+    """AVX-512 BF16 or AMX (Linux only; elsewhere we do not guess). Without them torch emulates
+    bf16 and it is slower than fp32."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = next((line for line in cpuinfo if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(spec: str, device: torch.device) -> str:
+    if spec != "auto":
+        return spec
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if device.type == "cpu" and _cpu_has_native_bf16() else "fp32"

@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from . import color
-from .device import resolve_device
+from . import color, memory
+from .device import resolve_device, resolve_precision
 from .errors import NSTError
 from .images import fit_long_side, load_image, pil_to_tensor, resize
 from .losses import content_loss, style_loss, tv_loss
@@ -25,8 +25,8 @@ class StyleTransfer:
     """
 
     def __init__(self, settings: Settings):
-        self.settings = settings.validate()
-        self.device = resolve_device(settings.device)
+        self.device = resolve_device(settings.validate().device)
+        self.settings = settings.replace(precision=resolve_precision(settings.precision, self.device))
         layers = list(settings.content_layers) + list(settings.style_layers)
         weights = load_weights(settings.weights)
         self.extractor = VGG19Features(weights, layers, settings.pooling, settings.padding).to(self.device)
@@ -68,6 +68,14 @@ class StyleTransfer:
         )
         return targets
 
+    def check_fits(self, photo: SourceImage) -> None:
+        """Fail now, with the largest size that fits, if this photo at settings.size cannot."""
+        s = self.settings
+        try:
+            memory.check_fits(self.extractor, photo.image.size, s.size, s.precision, self.device)
+        except NSTError as error:
+            raise NSTError(f"{photo.path}: {error}") from None
+
     def loss(self, image: torch.Tensor, content_targets: dict, style_targets: dict) -> torch.Tensor:
         s = self.settings
         with autocast(self.device, s.precision):
@@ -81,7 +89,7 @@ class StyleTransfer:
             total = total + s.tv_weight * tv_loss(image)
         return total
 
-    def _optimise(self, image, content_targets, style_targets, iterations: int, bar) -> torch.Tensor:
+    def _optimise(self, image, content_targets, style_targets, iterations: int, bar, on_step=None) -> torch.Tensor:
         s = self.settings
         image = image.detach().contiguous().requires_grad_(True)  # L-BFGS views grads flat
         if s.optimizer == "lbfgs":
@@ -119,6 +127,8 @@ class StyleTransfer:
                 )
             bar.set_postfix_str(f"{image.shape[-1]}x{image.shape[-2]} loss {loss:.4g}", refresh=False)
             bar.update(1)
+            if on_step is not None:
+                on_step(step + 1, image.detach())
         return image.detach()
 
     def _initial_image(self, content: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -133,11 +143,26 @@ class StyleTransfer:
             image = color.luminance_rgb(image)
         return resize(image, tuple(content.shape[-2:])).clamp(0, 1)
 
-    def stylize(self, photo: SourceImage, targets: GramTargets, progress: bool | None = None) -> torch.Tensor:
+    def stylize(self, photo: SourceImage, targets: GramTargets, progress: bool | None = None, callback=None) -> torch.Tensor:
         """The stylized photo as a [1, 3, H, W] CPU tensor in [0, 1], long side = settings.size.
 
         progress: True shows a bar, False none, None (default) a bar only on a terminal.
+        callback(scale, step, image): called after every optimiser step (benchmarks trace progress).
         """
+        s = self.settings
+        self.check_fits(photo)
+        try:
+            return self._stylize(photo, targets, progress, callback)
+        except (RuntimeError, MemoryError) as error:
+            if not memory.is_out_of_memory(error):
+                raise
+            available = memory.available_bytes(self.device)
+            if available is None:
+                raise NSTError(f"{photo.path}: out of memory at {s.size} px: use a smaller --size") from None
+            problem = memory.too_big(self.extractor, photo.image.size, s.size, s.precision, self.device, available)
+            raise NSTError(f"{photo.path}: out of memory: {problem}") from None
+
+    def _stylize(self, photo: SourceImage, targets: GramTargets, progress, callback) -> torch.Tensor:
         s = self.settings
         torch.manual_seed(s.seed)
         generator = torch.Generator().manual_seed(s.seed)
@@ -161,7 +186,8 @@ class StyleTransfer:
                     image = self._initial_image(content, generator)
                 else:  # coarse-to-fine: start from the upsampled previous result
                     image = resize(image, (height, width)).clamp(0, 1)
-                image = self._optimise(image, content_targets, style_targets, iterations, bar)
+                on_step = None if callback is None else (lambda step, image, scale=scale: callback(scale, step, image))
+                image = self._optimise(image, content_targets, style_targets, iterations, bar, on_step)
         result = image.clamp(0, 1)
         if s.preserve_color == "luminance":
             result = color.recombine_luminance(result, pil_to_tensor(photo.image.resize((width, height), Image.LANCZOS)).to(self.device))

@@ -29,17 +29,26 @@ def _scoring_network() -> VGG19Features:
     return VGG19Features(load_weights("bundled"), layers, pooling="max", padding="zeros")
 
 
+@functools.lru_cache(maxsize=8)
+@torch.no_grad()
+def _references(content_path: str, style_path: str, size: tuple) -> tuple:
+    """The photo's features and the style's Grams at one image size (kept: scoring many
+    snapshots of one run compares them with the same references)."""
+    net = _scoring_network()
+    content = load_pil(content_path).resize(size, Image.LANCZOS)
+    style = load_pil(style_path)
+    style = style.resize(fit_long_side(style.size, max(size)), Image.LANCZOS)
+    style_grams = {layer: gram(f)[0] for layer, f in net(pil_to_tensor(style)).items()}
+    return net(pil_to_tensor(content)), style_grams
+
+
 @torch.no_grad()
 def score(image_path: str, content_path: str, style_path: str) -> dict:
     """{"style": ..., "content": ...}; lower is closer for both."""
-    net = _scoring_network()
     image = load_pil(image_path)
-    content = load_pil(content_path).resize(image.size, Image.LANCZOS)
-    style = load_pil(style_path)
-    style = style.resize(fit_long_side(style.size, max(image.size)), Image.LANCZOS)
-    features = net(pil_to_tensor(image))
-    style_grams = {layer: gram(f)[0] for layer, f in net(pil_to_tensor(style)).items()}
+    content_features, style_grams = _references(content_path, style_path, image.size)
+    features = _scoring_network()(pil_to_tensor(image))
     return {
         "style": relative_style_distance(features, style_grams),
-        "content": relative_content_distance(features, net(pil_to_tensor(content))),
+        "content": relative_content_distance(features, content_features),
     }

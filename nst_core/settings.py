@@ -16,7 +16,7 @@ CHOICES = {
     "padding": ("zeros", "replicate"),
     "optimizer": ("lbfgs", "adam"),
     "layer_weighting": ("channels", "equal"),
-    "precision": ("fp32", "bf16"),
+    "precision": ("auto", "fp32", "bf16"),
     "preserve_color": ("none", "luminance", "histogram"),
 }
 
@@ -25,7 +25,7 @@ CHOICES = {
 class Settings:
     size: int = 512  # output long side, px; the photo's aspect ratio is kept
     iterations: int = 200  # optimiser steps at the final scale
-    coarse_iterations: int = 100  # optimiser steps at each coarser scale
+    coarse_iterations: int = 20  # optimiser steps at each coarser scale (they set the layout)
     min_size: int | None = 128  # smallest scale of the coarse-to-fine schedule; None = one scale
     content_layers: tuple = ("relu4_2",)
     content_weight: float = 1.5
@@ -43,7 +43,7 @@ class Settings:
     lbfgs_history: int = 100
     init: str = "content"  # "content", "noise", or an image path
     style_scale: float = 1.0  # style image size = scale size x style_scale
-    precision: str = "fp32"
+    precision: str = "auto"  # bf16 where the hardware has it natively (1.7x faster here), else fp32
     seed: int = 0
     device: str = "auto"
     weights: str = "bundled"

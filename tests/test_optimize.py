@@ -157,3 +157,12 @@ def test_schedule_of_scales():
 def test_bad_settings_are_clear_errors(overrides, message):
     with pytest.raises(NSTError, match=message):
         StyleTransfer(tiny(**overrides)) if "device" in overrides else preset("default", **overrides)
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_has_it():
+    from nst_core.device import _cpu_has_native_bf16, resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"
+    expected = "bf16" if _cpu_has_native_bf16() else "fp32"
+    assert StyleTransfer(tiny(precision="auto")).settings.precision == expected

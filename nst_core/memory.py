@@ -1,0 +1,92 @@
+"""Whether a size fits in memory, checked before optimising, and the largest size that does.
+
+On Linux an allocation that does not fit usually succeeds and the kernel's OOM killer ends the
+process later, with no message; so sizes are checked against an estimate first, and an
+allocation failure that still happens gets the same message.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .errors import NSTError
+from .images import fit_long_side
+
+GIB = 2**30
+# Peak = BASE + FACTOR x (elements of all layer outputs at the final scale) x 4 bytes, fitted to
+# `python benchmarks/peak_memory.py` (resident memory of `nst stylize`, fp32 and bf16, 512-2048 px).
+BASE_BYTES = {"cpu": 600 * 2**20, "cuda": 0}
+FACTOR = {"fp32": 3.0, "bf16": 3.0}
+
+
+def estimate_bytes(extractor, width: int, height: int, precision: str, device: torch.device) -> int:
+    elements = extractor.activation_elements(width, height)
+    return int(BASE_BYTES.get(device.type, 0) + FACTOR[precision] * 4 * elements)
+
+
+def available_bytes(device: torch.device) -> int | None:
+    """Memory this process can still use on the device, or None where it cannot be told."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free
+    if device.type != "cpu":
+        return None
+    limits = []
+    try:
+        with open("/proc/meminfo") as meminfo:
+            fields = dict(line.split(":", 1) for line in meminfo)
+        limits.append(int(fields["MemAvailable"].split()[0]) * 1024)
+    except (OSError, KeyError, ValueError):
+        return None
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            limit = open(path).read().strip()
+            used_path = path.replace("memory.max", "memory.current").replace("limit_in_bytes", "usage_in_bytes")
+            if limit.isdigit():
+                limits.append(int(limit) - int(open(used_path).read()))
+        except (OSError, ValueError):
+            pass
+    # Torch and the weights are already loaded in this process, so the base is partly paid.
+    return min(limits) + BASE_BYTES["cpu"] // 2
+
+
+def largest_fitting_size(extractor, aspect: tuple, precision: str, device: torch.device, available: int) -> int:
+    """Largest long side whose estimate fits in available bytes (0 if none does)."""
+    low, high = 0, 65536
+    while low < high:
+        size = (low + high + 1) // 2
+        width, height = fit_long_side(aspect, size)
+        if estimate_bytes(extractor, width, height, precision, device) <= available:
+            low = size
+        else:
+            high = size - 1
+    return low
+
+
+def too_big(extractor, aspect: tuple, size: int, precision: str, device: torch.device, available: int) -> NSTError:
+    fits = largest_fitting_size(extractor, aspect, precision, device, available)
+    width, height = fit_long_side(aspect, size)
+    needed = estimate_bytes(extractor, width, height, precision, device)
+    advice = f"use --size {fits} or less" if fits >= extractor.min_side else "free some memory"
+    if precision == "fp32":
+        advice += " (or --precision bf16)"
+    return NSTError(
+        f"{size} px needs about {needed / GIB:.1f} GiB of {device.type} memory and "
+        f"{available / GIB:.1f} GiB is available: {advice}"
+    )
+
+
+def check_fits(extractor, aspect: tuple, size: int, precision: str, device: torch.device) -> None:
+    available = available_bytes(device)
+    if available is None:
+        return
+    width, height = fit_long_side(aspect, size)
+    if estimate_bytes(extractor, width, height, precision, device) > available:
+        raise too_big(extractor, aspect, size, precision, device, available)
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    if isinstance(error, torch.OutOfMemoryError):
+        return True
+    text = str(error)
+    return isinstance(error, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text)
