@@ -10,6 +10,8 @@ import functools
 import hashlib
 import importlib.resources
 import io
+import pickle
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -101,11 +103,24 @@ def _from_torchvision_layout(state: dict, fingerprint: str, source: str) -> Weig
     return Weights(convs, "imagenet", fingerprint, source)
 
 
-def _load_state(data: bytes, source: str) -> dict:
+def load_tensors(data: bytes, source: str, what: str):
+    """torch.load with weights_only=True: tensors and plain containers, never other objects.
+
+    A file holding anything else is refused in one line, without torch's advice to retry with
+    weights_only=False (which would run whatever the file contains).
+    """
     try:
-        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as error:  # pickle, zip and unpickler errors all mean "not a weights file"
-        raise NSTError(f"{source}: not a PyTorch weights file ({error})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about pickle protocols before refusing
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise NSTError(f"{source}: not {what} (it holds Python objects other than tensors; not loaded)") from None
+    except Exception as error:  # zip and format errors
+        raise NSTError(f"{source}: not {what} ({type(error).__name__}: {str(error)[:200]})") from None
+
+
+def _load_state(data: bytes, source: str) -> dict:
+    state = load_tensors(data, source, "a PyTorch weights file")
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, dict):

@@ -105,13 +105,16 @@ class StyleTransfer:
         # is 1/|g|_1, so raw losses of ~1e9 make it diverge. Minimising loss / (initial loss) is
         # scale-free: it converges for every preset and weight setting we tried.
         normaliser = []
+        best = [math.inf, image.detach().clone()]  # L-BFGS can spike; the result is the best iterate
 
         def closure():
             optimizer.zero_grad(set_to_none=True)
             loss = self.loss(image, content_targets, style_targets)
+            value = float(loss.detach())
             if not normaliser:
-                initial = float(loss.detach())
-                normaliser.append(1 / initial if math.isfinite(initial) and initial > 0 else 1.0)
+                normaliser.append(1 / value if math.isfinite(value) and value > 0 else 1.0)
+            if value < best[0]:
+                best[0], best[1] = value, image.detach().clone()
             (loss * normaliser[0]).backward()
             return loss.detach()
 
@@ -121,15 +124,29 @@ class StyleTransfer:
                 with torch.no_grad():
                     image.clamp_(0, 1)
             if not math.isfinite(loss):
-                raise NSTError(
-                    f"optimisation diverged (loss {loss} at step {step + 1} at {image.shape[-1]}x{image.shape[-2]} px): "
-                    "lower the learning rate or the loss weights"
-                )
+                raise self._diverged(f"loss {loss} at step {step + 1}", image)
             bar.set_postfix_str(f"{image.shape[-1]}x{image.shape[-2]} loss {loss:.4g}", refresh=False)
             bar.update(1)
             if on_step is not None:
                 on_step(step + 1, image.detach())
-        return image.detach()
+        if not iterations:
+            return image.detach()
+        with torch.no_grad():  # the last step's result has not been evaluated yet
+            final = float(self.loss(image, content_targets, style_targets))
+        if final < best[0]:
+            best[0], best[1] = final, image.detach().clone()
+        # Steps far too large (e.g. Adam with a huge learning rate, clamped to [0, 1] each step)
+        # give noise with finite losses: then no step improved on the starting image.
+        if not best[0] < 1 / normaliser[0]:
+            raise self._diverged(f"no step lowered the loss from {1 / normaliser[0]:.4g}", image)
+        return best[1]
+
+    @staticmethod
+    def _diverged(what: str, image: torch.Tensor) -> NSTError:
+        return NSTError(
+            f"optimisation diverged ({what} at {image.shape[-1]}x{image.shape[-2]} px): "
+            "lower the learning rate or the loss weights"
+        )
 
     def _initial_image(self, content: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         init = self.settings.init
@@ -153,6 +170,10 @@ class StyleTransfer:
         self.check_fits(photo)
         try:
             return self._stylize(photo, targets, progress, callback)
+        except NSTError as error:
+            if str(error).startswith(f"{photo.path}:"):
+                raise
+            raise NSTError(f"{photo.path}: {error}") from None  # name the photo the run failed on
         except (RuntimeError, MemoryError) as error:
             if not memory.is_out_of_memory(error):
                 raise

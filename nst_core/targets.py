@@ -18,7 +18,7 @@ from . import color
 from .errors import NSTError
 from .images import decode_image, fit_long_side, pil_to_tensor
 from .losses import gram
-from .network import VGG19Features, autocast
+from .network import VGG19Features, autocast, load_tensors
 from .storage import read_bytes, write_atomic
 
 FORMAT_VERSION = 1
@@ -34,9 +34,19 @@ class SourceImage:
     weight: float = 1.0
 
 
+# Smaller photos or paintings are almost surely mistakes (tracking pixels, icons, thumbnails).
+MIN_SOURCE_SIDE = 16
+
+
 def load_source(path: str, weight: float = 1.0) -> SourceImage:
     data = read_bytes(path)
-    return SourceImage(str(path), decode_image(data, str(path)), hashlib.sha256(data).hexdigest(), weight)
+    image = decode_image(data, str(path))
+    if min(image.size) < MIN_SOURCE_SIDE:
+        raise NSTError(
+            f"{path}: image is {image.width}x{image.height} px; photos and style images need at least "
+            f"{MIN_SOURCE_SIDE} px on each side"
+        )
+    return SourceImage(str(path), image, hashlib.sha256(data).hexdigest(), weight)
 
 
 def load_styles(paths, weights=None) -> list[SourceImage]:
@@ -122,9 +132,8 @@ class GramTargets:
 
     @classmethod
     def load(cls, path: str) -> "GramTargets":
-        data = read_bytes(path)
+        raw = load_tensors(read_bytes(path), path, "a valid Gram targets file")
         try:
-            raw = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
             meta = json.loads(raw["meta"])
             version = meta["format_version"]
             grams = {}
