@@ -25,7 +25,7 @@ DATA = REPO / "tests" / "data"
 
 
 def project(folder: Path, photos: int, styles: int, empty_photos: bool = False) -> Path:
-    for name in ("Snakefile", "workflow", "nst_core", "envs"):
+    for name in ("Snakefile", "workflow", "profiles", "nst_core", "envs"):
         source = REPO / name
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, folder / name)
     (folder / "photos").mkdir()

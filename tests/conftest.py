@@ -81,7 +81,7 @@ def write_config(workdir: Path, config: dict):
 
 def make_project(workdir: Path, config=CONFIG) -> Path:
     """A copy of the workflow and nst_core (so tests may change the code) with tiny images."""
-    for name in ("Snakefile", "workflow", "nst_core", "envs"):
+    for name in ("Snakefile", "workflow", "profiles", "nst_core", "envs"):
         source = REPO / name
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, workdir / name)
     (workdir / "photos").mkdir()

@@ -25,20 +25,30 @@ def test_sigkill_at_several_moments_then_rerun_completes(tmp_path):
     env = {**os.environ, "NST_WORKER_DIR": str(tmp_path / "workers")}
     expected = {f"results/stylized/{s}/{p}.png" for s in ("starry", "scream") for p in ("tubingen", "chelsea")}
     expected |= {"results/sheets/starry.jpg", "results/sheets/scream.jpg", "results/sheets/overview.jpg"}
-    seen = []
-    for delay in (1.5, 4.0, 7.0):
+    results = workdir / "results"
+    moments = [  # kill as soon as the run gets this far
+        lambda: True,  # at once: Snakemake is still starting
+        lambda: any(results.glob("targets/*.pt")),  # the first targets file is written
+        lambda: any(results.glob("stylized/*/*.png")),  # the first stylized image is written
+    ]
+    interrupted = []
+    for reached in moments:
         run = subprocess.Popen([str(SNAKEMAKE), "--cores", "2"], cwd=workdir, env=env, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while not reached() and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert run.poll() is None, run.communicate()[0].decode()[-3000:]
         os.killpg(run.pid, signal.SIGKILL)  # snakemake and its jobs' shells, as a cluster kill would
-        run.wait()
-        time.sleep(0.5)
-        seen.append(complete_images(workdir / "results") if (workdir / "results").exists() else 0)
+        interrupted.append(run.wait() == -signal.SIGKILL)
+        time.sleep(0.5)  # a worker may still finish the job it was given: it writes atomically
+        if results.exists():
+            assert complete_images(results) < len(expected)
         assert snakemake(workdir, "--unlock", env=env).returncode == 0
+    assert all(interrupted), interrupted
     final = snakemake(workdir, env=env)
     assert final.returncode == 0, final.stdout + final.stderr
     assert complete_images(workdir / "results") == len(expected)
     for path in expected:
         assert (workdir / path).is_file(), path
-    assert seen[-1] < len(expected), f"the kills came too late to interrupt anything: {seen}"
     subprocess.run(["pkill", "-f", f"--serve {tmp_path}"], check=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import DATA, PHOTO, STYLE, make_project, planned_outputs, run_cli, snakemake
+from conftest import DATA, PHOTO, SNAKEMAKE, STYLE, make_project, planned_outputs, run_cli, snakemake
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("s3fs")
@@ -110,7 +110,7 @@ def _s3_project(tmp_path, photos_prefix="photos"):
 
 
 def _on_s3(prefix):
-    return ["--workflow-profile", "workflow/profiles/s3", "--default-storage-prefix", f"s3://{BUCKET}/{prefix}"]
+    return ["--workflow-profile", "profiles/s3", "--default-storage-prefix", f"s3://{BUCKET}/{prefix}"]
 
 
 def test_pipeline_end_to_end_with_reruns(s3, tmp_path):
@@ -186,3 +186,81 @@ def test_pipeline_s3_errors_are_clear_before_any_job(s3, tmp_path, case):
     assert result.returncode != 0 and message in output, output
     assert SECRET not in output
     assert _keys(client, "run3/") == []
+
+
+class Proxy:
+    """A TCP relay to the S3 server that can be switched off and on: the endpoint going away."""
+
+    def __init__(self, target_port: int):
+        self.target_port, self.port = target_port, _free_port()
+        self.listener, self.sockets = None, []
+
+    def start(self):
+        import threading
+
+        self.listener = socket.create_server(("127.0.0.1", self.port), reuse_port=True)
+        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+
+    def _accept(self, listener):
+        import threading
+
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink):
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def stop(self):
+        self.listener.close()
+        for s in self.sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+        self.sockets.clear()
+
+
+def test_endpoint_going_away_mid_run_is_clear_and_a_rerun_completes(s3, tmp_path):
+    client, env = s3
+    proxy = Proxy(int(env["AWS_ENDPOINT_URL"].rsplit(":", 1)[1]))
+    proxy.start()
+    env = {**env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}"}
+    workdir = _s3_project(tmp_path)
+    run = subprocess.Popen([str(SNAKEMAKE), "--cores", "1", *_on_s3("run5")], cwd=workdir, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not _keys(client, "run5/results/stylized/") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proxy.stop()  # the first result is uploaded; the endpoint goes away
+    output, _ = run.communicate(timeout=300)
+    assert run.returncode != 0
+    # Snakemake's S3 plugin reports it (with a traceback of its own) naming the endpoint and object
+    assert f'Could not connect to the endpoint URL: "http://127.0.0.1:{proxy.port}/{BUCKET}/run5/' in output, output
+    assert SECRET not in output
+    proxy.start()
+    assert snakemake(workdir, "--unlock", *_on_s3("run5"), env=env).returncode == 0
+    rerun = snakemake(workdir, *_on_s3("run5"), env=env)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    keys = _keys(client, "run5/results/")
+    for key in ["stylized/starry/tubingen.png", "stylized/starry/chelsea.png", "sheets/overview.jpg"]:
+        assert f"run5/results/{key}" in keys
+    proxy.stop()

@@ -25,7 +25,7 @@ def cluster(tmp_path_factory):
 def ci_profile(folder: Path) -> Path:
     """The shipped profile with what this one-node CI cluster needs: its partition, no GPUs,
     squeue for job status (no slurmdbd, so no sacct) and quick first status checks."""
-    profile = yaml.safe_load((REPO / "workflow/profiles/slurm/profile.yaml").read_text())
+    profile = yaml.safe_load((REPO / "profiles/slurm/profile.yaml").read_text())
     profile["default-resources"].update(slurm_partition="debug", runtime=10, mem_mb=500)
     profile["set-resources"] = {"stylize": {"gpu": 0}, "style_targets": {"gpu": 0}}
     profile.update({"jobs": 2, "latency-wait": 10, "slurm-status-command": "squeue",
