@@ -77,6 +77,8 @@ def main():
     print(f"limits: matrix product {limits['fp32'] / 1e9:.0f} GFLOP/s fp32, {limits['bf16'] / 1e9:.0f} bf16; "
           f"nominal {nominal['fp32'] / 1e9:.0f} fp32, {nominal['bf16'] / 1e9:.0f} bf16 "
           f"({args.ghz} GHz x {args.flops_per_cycle:g} FLOPs/cycle x {cores} cores)")
+    reference = StyleTransfer(preset("default", size=args.size, min_size=None, precision="fp32"))
+    print(f"one evaluation: {flops_per_evaluation(reference.extractor, reference.settings, width, height) / 1e9:.0f} GFLOP")
     print(f"{'variant':<24} {'s/evaluation':>12} {'GFLOP/s':>8} {'of matmul':>9} {'of nominal':>10}")
     for name, precision, channels_last, compiled in variants:
         settings = preset("default", size=args.size, min_size=None, precision=precision)

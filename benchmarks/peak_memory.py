@@ -1,6 +1,6 @@
 """Peak memory of `nst stylize` at 512, 1024 and 2048 px, and what a size that does not fit says.
 
-Each size runs the real command (default preset, one scale, 2 iterations) in its own process;
+Each size runs the real command (default preset, one scale, 1 iteration) in its own process;
 the peak is that process's maximum resident set. The estimate is nst_core.memory's, which
 checks a size before optimising. Then a size too big for this machine shows its message.
 
@@ -49,7 +49,7 @@ def main():
                 estimate = estimate_bytes(extractor, width, height, precision, cpu)
                 started = time.perf_counter()
                 process = subprocess.Popen(
-                    nst("--size", str(size), "--min-size", "none", "--iterations", "2", "--precision", precision,
+                    nst("--size", str(size), "--min-size", "none", "--iterations", "1", "--precision", precision,
                         "--output", f"{scratch}/out.png"),
                     stderr=subprocess.PIPE,
                 )
