@@ -176,3 +176,13 @@ def test_pipeline_keeps_going_past_bad_photos_and_quotes_hostile_names(tmp_path)
             assert (workdir / "results" / "stylized" / style / f"{name}.png").is_file(), (style, name)
         assert not (workdir / "results" / "stylized" / style / "cut.png").exists()
     assert not list(workdir.rglob("PWNED*")) and not list(tmp_path.rglob("PWNED*"))
+
+
+def test_config_yaml_cannot_run_code(tmp_path):
+    workdir = make_project(tmp_path)
+    config = (workdir / "config.yaml").read_text()
+    (workdir / "config.yaml").write_text(config + '\nhook: !!python/object/apply:os.system ["touch PWNED"]\n')
+    result = snakemake(workdir, "--dry-run")
+    assert result.returncode != 0
+    assert "not valid JSON or YAML" in result.stdout + result.stderr
+    assert not (workdir / "PWNED").exists()
