@@ -22,7 +22,6 @@ import torch
 
 from nst_core import StyleTransfer, load_source, preset
 from nst_core.images import fit_long_side, pil_to_tensor
-from nst_core.network import layer_channels
 
 HERE = Path(__file__).resolve().parent.parent
 PHOTO = HERE / "demo" / "photos" / "tubingen.jpg"
@@ -30,16 +29,13 @@ STYLE = HERE / "demo" / "styles" / "starry_night.jpg"
 
 
 def flops_per_evaluation(extractor, settings, width: int, height: int) -> float:
-    forward, channels = 0.0, 3
-    for name in extractor.names:
-        if name.startswith("pool"):
-            width, height = width // 2, height // 2
-        elif name.startswith("conv"):
-            out = layer_channels(name)
-            forward += 2 * channels * out * 9 * width * height
-            channels = out
+    forward, channels_in = 0.0, 3
+    for name, channels, w, h in extractor.layer_shapes(width, height):
+        if name.startswith("conv"):
+            forward += 2 * channels_in * channels * 9 * w * h
         if name in settings.style_layers:
-            forward += 2 * channels * channels * width * height  # Gram matrix
+            forward += 2 * channels * channels * w * h  # Gram matrix
+        channels_in = channels
     return 2 * forward  # backward to the input costs about what the forward did
 
 

@@ -7,6 +7,8 @@ allocation failure that still happens gets the same message.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from .errors import NSTError
@@ -18,6 +20,11 @@ GIB = 2**30
 # 1.20 and 3.21 GiB, bf16 1.02 and 2.30 GiB) and rounded up by about 7%.
 BASE_BYTES = {"cpu": 600 * 2**20, "cuda": 0}
 FACTOR = {"fp32": 1.6, "bf16": 1.0}
+# (limit, usage) of this process's memory cgroup: v2, then v1.
+CGROUP_FILES = (
+    ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+    ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+)
 
 
 def estimate_bytes(extractor, width: int, height: int, precision: str, device: torch.device) -> int:
@@ -39,12 +46,11 @@ def available_bytes(device: torch.device) -> int | None:
         limits.append(int(fields["MemAvailable"].split()[0]) * 1024)
     except (OSError, KeyError, ValueError):
         return None
-    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+    for limit_path, usage_path in CGROUP_FILES:
         try:
-            limit = open(path).read().strip()
-            used_path = path.replace("memory.max", "memory.current").replace("limit_in_bytes", "usage_in_bytes")
-            if limit.isdigit():
-                limits.append(int(limit) - int(open(used_path).read()))
+            limit = Path(limit_path).read_text().strip()
+            if limit.isdigit():  # "max" where there is no limit
+                limits.append(int(limit) - int(Path(usage_path).read_text()))
         except (OSError, ValueError):
             pass
     # Torch and the weights are already loaded in this process, so the base is partly paid.

@@ -264,16 +264,19 @@ class VGG19Features(nn.Module):
                 f"{self.min_side} px on each side (raise --size/--min-size, or use a less extreme aspect ratio)"
             )
 
-    def activation_elements(self, width: int, height: int) -> int:
-        """Elements of all layer outputs for one image of this size: what memory scales with."""
-        total, channels = 0, 3
+    def layer_shapes(self, width: int, height: int):
+        """(name, channels, width, height) of each layer's output for one image of this size."""
+        channels = 3
         for name in self.names:
             if name.startswith("pool"):
                 width, height = width // 2, height // 2
             elif name.startswith("conv"):
                 channels = layer_channels(name)
-            total += channels * width * height
-        return total
+            yield name, channels, width, height
+
+    def activation_elements(self, width: int, height: int) -> int:
+        """Elements of all layer outputs for one image of this size: what memory scales with."""
+        return sum(c * w * h for _, c, w, h in self.layer_shapes(width, height))
 
     def forward(self, image: torch.Tensor) -> dict:
         wanted = set(self.layers)

@@ -145,14 +145,14 @@ def target_settings(style):
     return {key: value for key, value in settings.items() if key in TARGET_SETTINGS}
 
 
-def blend_options(style):
-    return shlex.join(
-        [
-            arg
-            for weight in STYLES[style]["blend"]
-            for arg in ("--style-weight", str(weight))
-        ]
-    )
+def targets_blend(wildcards):
+    """`nst targets` blend weights of an artwork's images."""
+    weights = STYLES[wildcards.style]["blend"]
+    return shlex.join([arg for w in weights for arg in ("--style-weight", str(w))])
+
+
+def targets_options(wildcards):
+    return command_options(target_settings(wildcards.style))
 
 
 # Inputs and params of the stylize rule. Snakemake calls an input or params function once per

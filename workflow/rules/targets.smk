@@ -13,8 +13,8 @@ rule style_targets:
     resources:
         gpu=1,  # `--resources gpu=N` runs N at once, each on its own GPU (worker slots)
     params:
-        blend=lambda wildcards: blend_options(wildcards.style),
-        options=lambda wildcards: command_options(target_settings(wildcards.style)),
+        blend=targets_blend,
+        options=targets_options,
         code=NST_CORE_CODE,
     shell:
         "OMP_NUM_THREADS={threads} python -m nst_core.worker targets {input.images:q} {params.blend} {params.options}"
@@ -37,8 +37,8 @@ rule photo_targets:
     resources:
         gpu=1,
     params:
-        blend=lambda wildcards: blend_options(wildcards.style),
-        options=lambda wildcards: command_options(target_settings(wildcards.style)),
+        blend=targets_blend,
+        options=targets_options,
         code=NST_CORE_CODE,
     shell:
         "OMP_NUM_THREADS={threads} python -m nst_core.worker targets {input.images:q} {params.blend} {params.options}"
