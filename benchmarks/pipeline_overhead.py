@@ -62,7 +62,7 @@ def main():
     print(f"# {os.cpu_count()} cores, snakemake --cores 2")
     with tempfile.TemporaryDirectory() as scratch:
         folder = project(Path(scratch), args.photos, 1)
-        jobs = args.photos + 3  # stylize per photo, targets, two sheets
+        jobs = args.photos + 3  # stylize per photo (one artwork), targets, two sheets
         env = {**os.environ, "NST_WORKER_DIR": str(Path(scratch) / "workers")}
         fresh = timed(folder, env={**env, "NST_WORKER": "off"})
         cold = timed(folder, "--forceall", env=env)
@@ -79,7 +79,8 @@ def main():
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             seconds = time.perf_counter() - started
             count = args.dry_run_photos * args.dry_run_styles
-            print(f"dry run, {args.dry_run_photos} photos x {args.dry_run_styles} artworks ({count} stylize jobs): {seconds:.1f} s")
+            print(f"dry run, {args.dry_run_photos} photos x {args.dry_run_styles} artworks "
+                  f"({args.dry_run_photos} stylize jobs, {count} images): {seconds:.1f} s")
 
 
 if __name__ == "__main__":

@@ -134,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--targets", help="precomputed Gram targets file (from `nst targets`) instead of --style")
     stylize.add_argument("--output", "-o", required=True, help="output image; format from the extension")
     stylize.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
+    stylize.add_argument(
+        "--skip-unchanged", action="store_true",
+        help="leave a PNG output as it is if this code made it from the same photo, style and settings "
+        "(a fingerprint in the file says so); otherwise write the fingerprint with the result",
+    )
     _add_settings_options(stylize)
 
     targets = command("targets", "compute a style's Gram targets once, for reuse by many stylize runs")
@@ -168,8 +173,31 @@ def _check_output(path: str) -> None:
     check_location(path)
 
 
+FINGERPRINT_KEY = "nst:fingerprint"
+
+
+def _fingerprint(args, settings, photo) -> str:
+    """What a stylized image is made from: photo, style (targets file or images), settings, code."""
+    import hashlib
+
+    from .storage import read_bytes
+    from .worker import code_fingerprint
+
+    if args.targets:
+        style = {"targets": hashlib.sha256(read_bytes(args.targets)).hexdigest()}
+    else:
+        style = {"images": [hashlib.sha256(read_bytes(p)).hexdigest() for p in args.style], "blend": args.blend}
+    made_from = {
+        "photo": photo.sha256,
+        "style": style,
+        "settings": dataclasses.asdict(settings),
+        "code": code_fingerprint(),
+    }
+    return hashlib.sha256(json.dumps(made_from, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def _run_stylize(args) -> None:
-    from .images import save_image
+    from .images import png_text, save_image
     from .optimize import StyleTransfer
     from .targets import load_source
 
@@ -179,6 +207,12 @@ def _run_stylize(args) -> None:
     settings = _settings(args)
     started = time.perf_counter()
     photo = load_source(args.content)
+    text = None
+    if args.skip_unchanged:
+        text = {FINGERPRINT_KEY: _fingerprint(args, settings, photo)}
+        if png_text(args.output, FINGERPRINT_KEY) == text[FINGERPRINT_KEY]:
+            print(f"nst: {args.output} is up to date (same photo, style, settings and code)", file=sys.stderr)
+            return
     transfer = StyleTransfer(settings)
     transfer.check_fits(photo)  # before making targets at that size
     if args.targets:
@@ -191,7 +225,7 @@ def _run_stylize(args) -> None:
     else:
         targets = transfer.make_targets(args.style, args.blend, photo)
     result = transfer.stylize(photo, targets, progress=False if args.quiet else None)
-    save_image(result, args.output)
+    save_image(result, args.output, text=text)
     if not args.quiet:
         seconds = time.perf_counter() - started
         print(f"nst: wrote {args.output} ({result.shape[-1]}x{result.shape[-2]}, {seconds:.1f} s)", file=sys.stderr)

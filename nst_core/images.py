@@ -8,7 +8,7 @@ import warnings
 
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from .errors import NSTError
 from .storage import read_bytes, write_atomic
@@ -112,11 +112,26 @@ def resize(tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(tensor, size=size, mode="bicubic", align_corners=False, antialias=True)
 
 
-def save_image(image: Image.Image | torch.Tensor, path: str) -> None:
-    """Encode by the path's extension and write atomically."""
+def save_image(image: Image.Image | torch.Tensor, path: str, text: dict[str, str] | None = None) -> None:
+    """Encode by the path's extension and write atomically; `text` goes into PNG text chunks."""
     if isinstance(image, torch.Tensor):
         image = tensor_to_pil(image)
     fmt, options = output_format(path)
+    if text and fmt == "PNG":
+        info = PngImagePlugin.PngInfo()
+        for key, value in text.items():
+            info.add_text(key, value)
+        options = {**options, "pnginfo": info}
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **options)
     write_atomic(path, buffer.getvalue())
+
+
+def png_text(path: str, key: str) -> str | None:
+    """A text chunk of an existing, whole PNG (path or URL), or None if it is missing, not a PNG
+    or does not decode."""
+    try:
+        with Image.open(io.BytesIO(read_bytes(path))) as image:
+            return image.text.get(key) if image.format == "PNG" else None
+    except (NSTError, OSError, SyntaxError, ValueError, EOFError):
+        return None

@@ -69,10 +69,11 @@ def snakemake(workdir: Path, *args, env=None):
 
 
 def planned_outputs(workdir: Path, *args, env=None) -> set:
-    """Outputs of the jobs a dry run schedules."""
+    """Outputs of the jobs a dry run schedules, without annotations such as ' (update)'."""
     result = snakemake(workdir, "--dry-run", *args, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    return {out.strip() for line in re.findall(r"^\s+output: (.+)$", result.stdout, re.M) for out in line.split(",")}
+    lines = (re.sub(r" \([^()]*\)", "", line) for line in re.findall(r"^\s+output: (.+)$", result.stdout, re.M))
+    return {out.strip() for line in lines for out in line.split(",")}
 
 
 def write_config(workdir: Path, config: dict):

@@ -127,3 +127,25 @@ def test_fsspec_urls_in_and_out(cli):
     code, _, err = cli("stylize", "memory://cli/photo.jpg", "--style", "memory://cli/art.jpg", "-o", "memory://cli/out/x.png", "-q", *FAST)
     assert code == 0, err
     assert fs.cat("/cli/out/x.png").startswith(b"\x89PNG")
+
+
+def test_skip_unchanged_keeps_an_image_made_from_the_same_inputs(tmp_path, cli):
+    out = tmp_path / "out.png"
+    args = ["stylize", PHOTO, "--style", STYLE, "-o", out, "-q", "--skip-unchanged", *FAST]
+    assert cli(*args)[0] == 0
+    with Image.open(out) as image:
+        fingerprint = image.text["nst:fingerprint"]
+    made = out.stat().st_mtime_ns
+    code, _, err = cli(*args)
+    assert code == 0 and err.strip() == f"nst: {out} is up to date (same photo, style, settings and code)"
+    assert out.stat().st_mtime_ns == made
+    # another setting, another style image, a damaged file, or a file without a fingerprint: made again
+    for changed in (["--iterations", "4"], ["--style", STYLE2]):
+        code, _, err = cli(*args, *changed)
+        assert code == 0 and "up to date" not in err
+        with Image.open(out) as image:
+            assert image.text["nst:fingerprint"] != fingerprint
+    out.write_bytes(out.read_bytes()[:-20])
+    assert "up to date" not in cli(*args)[2]
+    assert cli("stylize", PHOTO, "--style", STYLE, "-o", out, "-q", *FAST)[0] == 0  # no fingerprint
+    assert "up to date" not in cli(*args)[2]

@@ -133,9 +133,16 @@ def test_pipeline_end_to_end_with_reruns(s3, tmp_path):
     finally:
         client.delete_object(Bucket=BUCKET, Key="photos/night.jpg")
     prefix = f"s3://{BUCKET}/run1/results"
-    assert {p.split(" ")[0] for p in planned} == {
+    assert planned == {
         f"{prefix}/stylized/starry/night.png", f"{prefix}/sheets/starry.jpg", f"{prefix}/sheets/overview.jpg"
     }
+    # a new artwork: each photo's job runs again and adds its image
+    config = yaml.safe_load((workdir / "config.yaml").read_text())
+    config["styles"]["scream"] = f"s3://{BUCKET}/art/starry.jpg"
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    third = snakemake(workdir, *_on_s3("run1"), env=env)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert {"run1/results/stylized/scream/tubingen.png", "run1/results/sheets/scream.jpg"} <= set(_keys(client, "run1/results/"))
     # credentials never appear in anything the run wrote or printed
     texts = [result.stdout, result.stderr]
     texts += [p.read_text(errors="replace") for p in workdir.rglob("*") if p.is_file() and p.suffix in ("", ".log", ".tsv", ".txt", ".yaml")]

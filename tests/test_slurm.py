@@ -50,7 +50,7 @@ def test_workflow_runs_as_slurm_jobs_with_stylize_jobs_grouped(cluster, tmp_path
             assert (workdir / f"results/stylized/{style}/{photo}.png").is_file()
     assert (workdir / "results/sheets/overview.jpg").is_file()
     slurm_jobs = set(cluster.jobs()) - before
-    # 2 style_targets submissions + the 4 stylize jobs bundled into 1 group submission;
+    # 2 style_targets submissions + the 2 photos' stylize jobs bundled into 1 group submission;
     # the sheets ran locally (localrules)
     assert len(slurm_jobs) == 3, slurm_jobs
     assert all(line.endswith("COMPLETED") for line in slurm_jobs), slurm_jobs

@@ -1,5 +1,6 @@
 """The real `snakemake` command on a tiny config: outputs, reruns, bad photos and bad configs."""
 
+import re
 import shutil
 from pathlib import Path
 
@@ -45,9 +46,9 @@ def test_outputs_and_sheets_have_the_right_sizes(finished):
     # overview: (1 + 2 styles) columns x (1 + 2 photos) rows
     with Image.open(finished / "results/sheets/overview.jpg") as overview:
         assert overview.size == (3 * (32 + 8), 3 * (32 + 8 + 16))
-    for log in ["logs/style_targets/starry.log", "logs/stylize/scream/chelsea.log", "logs/sheets/overview.log"]:
+    for log in ["logs/style_targets/starry.log", "logs/stylize/chelsea.log", "logs/sheets/overview.log"]:
         assert (finished / log).is_file()
-    for bench in ["logs/benchmarks/style_targets/scream.tsv", "logs/benchmarks/stylize/starry/tubingen.tsv"]:
+    for bench in ["logs/benchmarks/style_targets/scream.tsv", "logs/benchmarks/stylize/tubingen.tsv"]:
         assert (finished / bench).read_text().startswith("s\t")
 
 
@@ -56,52 +57,77 @@ def test_second_run_has_nothing_to_do(project):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_adding_a_photo_runs_only_its_jobs_and_the_sheets(project):
+def rerun(project):
+    """Run again after a change: (targets files remade, stylized images remade). A photo's job
+    makes all its images; those it reports up to date were left as they were."""
+    planned = planned_outputs(project)
+    shutil.rmtree(project / "logs" / "stylize")  # the logs of the photo jobs that run now
+    result = snakemake(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    styles = yaml.safe_load((project / "config.yaml").read_text())["styles"]
+    remade = set()
+    for log in (project / "logs" / "stylize").glob("*.log"):
+        kept = set(re.findall(r"^nst: (\S+) is up to date", log.read_text(), re.M))
+        remade |= stylized(styles, photos=[log.stem]) - kept
+    return {p for p in planned if p.startswith("results/targets/")}, remade
+
+
+def test_adding_a_photo_runs_only_its_job_and_the_sheets(project):
     shutil.copy2(DATA / "starry_night.jpg", project / "photos" / "night.jpg")
     assert planned_outputs(project) == stylized(photos=["night"]) | sheets("starry", "scream")
+    assert rerun(project) == (set(), stylized(photos=["night"]))
 
 
-def test_changing_an_artworks_style_weight_reruns_only_its_images(project):
+def test_adding_an_artwork_makes_only_its_images(project):
+    config = yaml.safe_load((project / "config.yaml").read_text())
+    config["styles"]["hat"] = "art/starry_night.jpg"  # same painting, its own name and results
+    write_config(project, config)
+    targets, remade = rerun(project)
+    assert targets == {"results/targets/hat.pt"}
+    assert remade == {"results/stylized/hat/tubingen.png", "results/stylized/hat/chelsea.png"}
+    assert (project / "results/sheets/hat.jpg").is_file()
+    assert "Nothing to be done" in snakemake(project, "--dry-run").stdout
+
+
+def test_changing_an_artworks_style_weight_remakes_only_its_images(project):
     config = yaml.safe_load((project / "config.yaml").read_text())
     config["styles"]["scream"]["style_weight"] = 3.0
     write_config(project, config)
-    assert planned_outputs(project) == stylized(styles=["scream"]) | sheets("scream")
+    before = (project / "results/stylized/starry/tubingen.png").read_bytes()
+    assert rerun(project) == (set(), stylized(styles=["scream"]))
+    assert (project / "results/stylized/starry/tubingen.png").read_bytes() == before
 
 
-def test_changing_an_artworks_style_scale_reruns_its_targets_too(project):
+def test_changing_an_artworks_style_scale_remakes_its_targets_too(project):
     config = yaml.safe_load((project / "config.yaml").read_text())
     config["styles"]["scream"]["style_scale"] = 1.5
     write_config(project, config)
-    expected = {"results/targets/scream.pt"} | stylized(styles=["scream"]) | sheets("scream")
-    assert planned_outputs(project) == expected
+    assert rerun(project) == ({"results/targets/scream.pt"}, stylized(styles=["scream"]))
 
 
-def test_changing_an_artworks_image_reruns_its_targets_images_and_sheets(project):
+def test_changing_an_artworks_image_remakes_its_targets_and_images(project):
     shutil.copy(DATA / "chelsea.png", project / "art" / "starry_night.jpg")  # new content, new mtime
-    expected = {"results/targets/starry.pt"} | stylized(styles=["starry"]) | sheets("starry")
-    assert planned_outputs(project) == expected
+    assert rerun(project) == ({"results/targets/starry.pt"}, stylized(styles=["starry"]))
 
 
-def test_changing_iterations_reruns_images_not_targets(project):
+def test_changing_iterations_remakes_images_not_targets(project):
     config = yaml.safe_load((project / "config.yaml").read_text())
     config["nst"]["iterations"] = 3
     write_config(project, config)
-    assert planned_outputs(project) == stylized() | sheets("starry", "scream")
+    assert rerun(project) == (set(), stylized())
 
 
-def test_changing_size_reruns_targets_and_images(project):
+def test_changing_size_remakes_targets_and_images(project):
     config = yaml.safe_load((project / "config.yaml").read_text())
     config["nst"]["size"] = 40
     write_config(project, config)
-    targets = {"results/targets/starry.pt", "results/targets/scream.pt"}
-    assert planned_outputs(project) == targets | stylized() | sheets("starry", "scream")
+    assert rerun(project) == ({"results/targets/starry.pt", "results/targets/scream.pt"}, stylized())
 
 
-def test_changing_nst_core_code_reruns_the_jobs_that_use_it(project):
+def test_changing_nst_core_code_remakes_everything(project):
     with open(project / "nst_core" / "losses.py", "a") as source:
         source.write("\n# a changed line\n")
-    targets = {"results/targets/starry.pt", "results/targets/scream.pt"}
-    assert planned_outputs(project) == targets | stylized() | sheets("starry", "scream")
+    assert rerun(project) == ({"results/targets/starry.pt", "results/targets/scream.pt"}, stylized())
 
 
 def test_histogram_artwork_uses_per_photo_targets_removed_after_use(tmp_path):
@@ -161,3 +187,13 @@ def test_bad_config_fails_before_any_job(tmp_path, change, message):
     assert result.returncode != 0
     assert message in result.stdout + result.stderr
     assert not (workdir / "results").exists()
+
+
+def test_a_failed_rerun_keeps_the_images_from_before(project):
+    before = {path: (project / path).read_bytes() for path in stylized()}
+    config = yaml.safe_load((project / "config.yaml").read_text())
+    config["nst"]["learning_rate"] = 1e30  # L-BFGS diverges: every photo's job fails
+    write_config(project, config)
+    result = snakemake(project, "--keep-going")
+    assert result.returncode != 0 and "optimisation diverged" in result.stdout + result.stderr
+    assert {path: (project / path).read_bytes() for path in stylized()} == before

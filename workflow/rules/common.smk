@@ -155,9 +155,10 @@ def targets_options(wildcards):
     return command_options(target_settings(wildcards.style))
 
 
-# Inputs and params of the stylize rule. Snakemake calls an input or params function once per
-# job, which at 100,000 jobs costs more than the rest of planning; so they are static patterns
-# and strings wherever the configuration allows.
+# A stylize job makes one photo's image for every artwork. Snakemake's planning costs about
+# half a millisecond per job, so with ten artworks that is a tenth of the cost of a job per
+# (photo, artwork) pair. Its inputs, outputs and params are static patterns and name -> value
+# mappings, not functions, which Snakemake would call once per job.
 
 
 def photo_input():
@@ -174,23 +175,61 @@ def photo_input():
     return lambda wildcards: source_file(PHOTOS[wildcards.content])
 
 
-def targets_input():
-    """A style's cached Gram targets, or the photo's own (histogram colour matching)."""
-    if not any(map(targets_per_photo, STYLES)):
-        return "results/targets/{style}.pt"
-    return lambda wildcards: (
-        f"results/targets/{wildcards.style}/{wildcards.content}.pt"
-        if targets_per_photo(wildcards.style)
-        else f"results/targets/{wildcards.style}.pt"
+def stylize_targets():
+    """Each artwork's Gram targets, named targets_0 ... in STYLES order: cached per artwork, or
+    the photo's own (histogram colour matching)."""
+    return {
+        f"targets_{i}": (
+            f"results/targets/{s}/{{content}}.pt"
+            if targets_per_photo(s)
+            else f"results/targets/{s}.pt"
+        )
+        for i, s in enumerate(STYLES)
+    }
+
+
+def stylize_images():
+    """Each artwork's image of the photo, named image_0 ... in STYLES order. update(): when an
+    artwork is added or changed, the photo's job runs again but keeps the images made from
+    unchanged inputs; `nst stylize --skip-unchanged` knows them by the fingerprint it writes.
+    Not for results in object storage: Snakemake cannot back those up before the job (it would
+    need their local copies), so there the job makes all the photo's images again."""
+    keep = (
+        update if not workflow.storage_settings.default_storage_prefix else lambda f: f
     )
+    images = {}
+    for i, style in enumerate(STYLES):
+        gallery = dict(
+            caption="../report/stylized.rst",
+            category="Stylized",
+            subcategory=style,
+            labels={"photo": "{content}", "artwork": style},
+        )
+        path = f"results/stylized/{style}/{{content}}.png"
+        images[f"image_{i}"] = keep(report(path, **gallery))
+    return images
 
 
 def stylize_options():
-    """One static string when every artwork has the same settings (no overrides)."""
-    options = {name: command_options(spec["settings"]) for name, spec in STYLES.items()}
-    if len(set(options.values())) == 1:
-        return next(iter(options.values()))
-    return lambda wildcards: options[wildcards.style]
+    """`nst stylize` options of each artwork, named options_0 ... in STYLES order."""
+    return {
+        f"options_{i}": command_options(spec["settings"])
+        for i, spec in enumerate(STYLES.values())
+    }
+
+
+def stylize_shell():
+    """One `nst stylize` per artwork, in order, each served by the slot's warm worker."""
+    commands = [
+        f"python -m nst_core.worker stylize {{input.photo:q}} --targets {{input.targets_{i}:q}}"
+        f" {{params.options_{i}}} --skip-unchanged --quiet --output {{output.image_{i}:q}}"
+        for i in range(len(STYLES))
+    ]
+    return (
+        "export OMP_NUM_THREADS={threads}; ( "
+        + " && ".join(commands)
+        + " ) 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"
+    )
 
 
 def style_images(wildcards):

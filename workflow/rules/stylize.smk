@@ -1,27 +1,21 @@
+# One job per photo makes its image for every artwork (see stylize_images).
 rule stylize:
     input:
+        **stylize_targets(),
         photo=photo_input(),
-        targets=targets_input(),
     output:
-        report(
-            "results/stylized/{style}/{content}.png",
-            caption="../report/stylized.rst",
-            category="Stylized",
-            subcategory="{style}",
-            labels={"photo": "{content}", "artwork": "{style}"},
-        ),
+        **stylize_images(),
     log:
-        "logs/stylize/{style}/{content}.log",
+        "logs/stylize/{content}.log",
     benchmark:
-        "logs/benchmarks/stylize/{style}/{content}.tsv"
+        "logs/benchmarks/stylize/{content}.tsv"
     conda:
         "../../envs/nst.yaml"
     threads: config["stylize_threads"]
     resources:
         gpu=1,  # `--resources gpu=N` runs N at once, each on its own GPU (worker slots)
     params:
-        options=stylize_options(),
+        **stylize_options(),
         code=NST_CORE_CODE,
     shell:
-        "OMP_NUM_THREADS={threads} python -m nst_core.worker stylize {input.photo:q} --targets {input.targets:q}"
-        " {params.options} --quiet --output {output:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"
+        stylize_shell()
