@@ -46,6 +46,8 @@ def project(folder: Path, photos: int, styles: int, empty_photos: bool = False) 
 
 
 def timed(folder: Path, *args, env=None) -> float:
+    """Every job made again: --forceall, and no earlier images, which stylize would keep."""
+    shutil.rmtree(folder / "results", ignore_errors=True)
     started = time.perf_counter()
     subprocess.run([SNAKEMAKE, "--cores", "2", "--quiet", "all", *args], cwd=folder, env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -67,8 +67,11 @@ def rerun(project):
     styles = yaml.safe_load((project / "config.yaml").read_text())["styles"]
     remade = set()
     for log in (project / "logs" / "stylize").glob("*.log"):
-        kept = set(re.findall(r"^nst: (\S+) is up to date", log.read_text(), re.M))
-        remade |= stylized(styles, photos=[log.stem]) - kept
+        text = log.read_text()
+        kept = set(re.findall(r"^nst: (\S+) is up to date", text, re.M))
+        written = set(re.findall(r"^nst: wrote (\S+) ", text, re.M))
+        assert kept | written == stylized(styles, photos=[log.stem]) and not kept & written, text
+        remade |= written
     return {p for p in planned if p.startswith("results/targets/")}, remade
 
 

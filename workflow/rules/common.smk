@@ -219,10 +219,12 @@ def stylize_options():
 
 
 def stylize_shell():
-    """One `nst stylize` per artwork, in order, each served by the slot's warm worker."""
+    """One `nst stylize` per artwork, in order, each served by the slot's warm worker. The log
+    gets a line per image: written (size, seconds) or up to date (no progress bars off a tty).
+    """
     commands = [
         f"python -m nst_core.worker stylize {{input.photo:q}} --targets {{input.targets_{i}:q}}"
-        f" {{params.options_{i}}} --skip-unchanged --quiet --output {{output.image_{i}:q}}"
+        f" {{params.options_{i}}} --skip-unchanged --output {{output.image_{i}:q}}"
         for i in range(len(STYLES))
     ]
     return (
