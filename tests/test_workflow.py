@@ -153,7 +153,9 @@ def test_histogram_artwork_uses_per_photo_targets_removed_after_use(tmp_path):
 def test_report_is_a_gallery(finished):
     result = snakemake(finished, "--report", "report.html")
     assert result.returncode == 0, result.stderr
-    assert (finished / "report.html").stat().st_size > 10_000
+    html = (finished / "report.html").read_text()
+    assert len(html) > 10_000
+    assert "Photo tubingen in the style of" in html and "in the style of ." not in html  # captions
 
 
 def test_bad_photo_does_not_stop_the_others(tmp_path):
