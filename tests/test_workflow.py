@@ -57,7 +57,7 @@ def test_second_run_has_nothing_to_do(project):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def rerun(project):
+def rerun_remakes(project):
     """Run again after a change: (targets files remade, stylized images remade). A photo's job
     makes all its images; those it reports up to date were left as they were."""
     planned = planned_outputs(project)
@@ -78,14 +78,14 @@ def rerun(project):
 def test_adding_a_photo_runs_only_its_job_and_the_sheets(project):
     shutil.copy2(DATA / "starry_night.jpg", project / "photos" / "night.jpg")
     assert planned_outputs(project) == stylized(photos=["night"]) | sheets("starry", "scream")
-    assert rerun(project) == (set(), stylized(photos=["night"]))
+    assert rerun_remakes(project) == (set(), stylized(photos=["night"]))
 
 
 def test_adding_an_artwork_makes_only_its_images(project):
     config = yaml.safe_load((project / "config.yaml").read_text())
     config["styles"]["hat"] = "art/starry_night.jpg"  # same painting, its own name and results
     write_config(project, config)
-    targets, remade = rerun(project)
+    targets, remade = rerun_remakes(project)
     assert targets == {"results/targets/hat.pt"}
     assert remade == {"results/stylized/hat/tubingen.png", "results/stylized/hat/chelsea.png"}
     assert (project / "results/sheets/hat.jpg").is_file()
@@ -97,7 +97,7 @@ def test_changing_an_artworks_style_weight_remakes_only_its_images(project):
     config["styles"]["scream"]["style_weight"] = 3.0
     write_config(project, config)
     before = (project / "results/stylized/starry/tubingen.png").read_bytes()
-    assert rerun(project) == (set(), stylized(styles=["scream"]))
+    assert rerun_remakes(project) == (set(), stylized(styles=["scream"]))
     assert (project / "results/stylized/starry/tubingen.png").read_bytes() == before
 
 
@@ -105,49 +105,55 @@ def test_changing_an_artworks_style_scale_remakes_its_targets_too(project):
     config = yaml.safe_load((project / "config.yaml").read_text())
     config["styles"]["scream"]["style_scale"] = 1.5
     write_config(project, config)
-    assert rerun(project) == ({"results/targets/scream.pt"}, stylized(styles=["scream"]))
+    assert rerun_remakes(project) == ({"results/targets/scream.pt"}, stylized(styles=["scream"]))
 
 
 def test_changing_an_artworks_image_remakes_its_targets_and_images(project):
     shutil.copy(DATA / "chelsea.png", project / "art" / "starry_night.jpg")  # new content, new mtime
-    assert rerun(project) == ({"results/targets/starry.pt"}, stylized(styles=["starry"]))
+    assert rerun_remakes(project) == ({"results/targets/starry.pt"}, stylized(styles=["starry"]))
 
 
 def test_changing_iterations_remakes_images_not_targets(project):
     config = yaml.safe_load((project / "config.yaml").read_text())
     config["nst"]["iterations"] = 3
     write_config(project, config)
-    assert rerun(project) == (set(), stylized())
+    assert rerun_remakes(project) == (set(), stylized())
 
 
 def test_changing_size_remakes_targets_and_images(project):
     config = yaml.safe_load((project / "config.yaml").read_text())
     config["nst"]["size"] = 40
     write_config(project, config)
-    assert rerun(project) == ({"results/targets/starry.pt", "results/targets/scream.pt"}, stylized())
+    assert rerun_remakes(project) == ({"results/targets/starry.pt", "results/targets/scream.pt"}, stylized())
 
 
 def test_changing_nst_core_code_remakes_everything(project):
     with open(project / "nst_core" / "losses.py", "a") as source:
         source.write("\n# a changed line\n")
-    assert rerun(project) == ({"results/targets/starry.pt", "results/targets/scream.pt"}, stylized())
+    assert rerun_remakes(project) == ({"results/targets/starry.pt", "results/targets/scream.pt"}, stylized())
 
 
-def test_histogram_artwork_uses_per_photo_targets_removed_after_use(tmp_path):
+def test_histogram_artwork_targets_are_made_in_the_photos_job(tmp_path):
     # photos/*.jpg: one folder, one extension, so the photo input is a static pattern
     config = {**CONFIG, "content": ["photos/*.jpg"]}
-    config["styles"] = {"starry": {"image": "art/starry_night.jpg", "preserve_color": "histogram"},
-                        "scream": "art/the_scream.jpg"}
+    config["styles"] = {
+        "starry": {"images": ["art/starry_night.jpg", "art/the_scream.jpg"], "blend": [0.7, 0.3],
+                   "preserve_color": "histogram"},
+        "scream": "art/the_scream.jpg",
+    }
     workdir = make_project(tmp_path, config)
     result = snakemake(workdir)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (workdir / "results/stylized/starry/tubingen.png").is_file()
     assert (workdir / "results/stylized/scream/tubingen.png").is_file()
     assert not (workdir / "results/stylized/starry/chelsea.png").exists()  # a .png photo
-    assert (workdir / "results/targets/scream.pt").is_file()
-    assert not list((workdir / "results/targets").glob("starry*/*.pt"))  # temp(): deleted
+    assert sorted(p.name for p in (workdir / "results/targets").iterdir()) == ["scream.pt"]
+    assert "--style art/starry_night.jpg --style art/the_scream.jpg" in result.stdout + result.stderr
     rerun = snakemake(workdir, "--dry-run")
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
+    # a changed image of the blend remakes only that artwork's image
+    shutil.copy(DATA / "chelsea.png", workdir / "art" / "starry_night.jpg")
+    assert rerun_remakes(workdir) == (set(), {"results/stylized/starry/tubingen.png"})
 
 
 def test_report_is_a_gallery(finished):

@@ -136,7 +136,9 @@ wildcard_constraints:
 
 
 def targets_per_photo(style):
-    """Histogram colour matching makes a style's targets depend on each photo."""
+    """Histogram colour matching makes a style's targets depend on each photo, so the photo's
+    stylize job makes them from the artwork's images; other artworks' targets are cached.
+    """
     return STYLES[style]["settings"].get("preserve_color") == "histogram"
 
 
@@ -145,10 +147,14 @@ def target_settings(style):
     return {key: value for key, value in settings.items() if key in TARGET_SETTINGS}
 
 
-def targets_blend(wildcards):
-    """`nst targets` blend weights of an artwork's images."""
-    weights = STYLES[wildcards.style]["blend"]
+def blend_options(style):
+    """`--style-weight` options: blend weights of an artwork's images."""
+    weights = STYLES[style]["blend"]
     return shlex.join([arg for w in weights for arg in ("--style-weight", str(w))])
+
+
+def targets_blend(wildcards):
+    return blend_options(wildcards.style)
 
 
 def targets_options(wildcards):
@@ -175,17 +181,18 @@ def photo_input():
     return lambda wildcards: source_file(PHOTOS[wildcards.content])
 
 
-def stylize_targets():
-    """Each artwork's Gram targets, named targets_0 ... in STYLES order: cached per artwork, or
-    the photo's own (histogram colour matching)."""
-    return {
-        f"targets_{i}": (
-            f"results/targets/{s}/{{content}}.pt"
-            if targets_per_photo(s)
-            else f"results/targets/{s}.pt"
-        )
-        for i, s in enumerate(STYLES)
-    }
+def stylize_styles():
+    """Inputs for each artwork, in STYLES order: its cached Gram targets (targets_0 ...), or
+    its images (style_0_0, style_0_1 ...) for the job to make the photo's own targets.
+    """
+    inputs = {}
+    for i, style in enumerate(STYLES):
+        if targets_per_photo(style):
+            for j, image in enumerate(STYLES[style]["images"]):
+                inputs[f"style_{i}_{j}"] = source_file(image)
+        else:
+            inputs[f"targets_{i}"] = f"results/targets/{style}.pt"
+    return inputs
 
 
 def stylize_images():
@@ -212,21 +219,30 @@ def stylize_images():
 
 def stylize_options():
     """`nst stylize` options of each artwork, named options_0 ... in STYLES order."""
-    return {
-        f"options_{i}": command_options(spec["settings"])
-        for i, spec in enumerate(STYLES.values())
-    }
+    options = {}
+    for i, (style, spec) in enumerate(STYLES.items()):
+        blend = blend_options(style) if targets_per_photo(style) else ""
+        options[f"options_{i}"] = " ".join(
+            filter(None, [command_options(spec["settings"]), blend])
+        )
+    return options
 
 
 def stylize_shell():
     """One `nst stylize` per artwork, in order, each served by the slot's warm worker. The log
     gets a line per image: written (size, seconds) or up to date (no progress bars off a tty).
     """
-    commands = [
-        f"python -m nst_core.worker stylize {{input.photo:q}} --targets {{input.targets_{i}:q}}"
-        f" {{params.options_{i}}} --skip-unchanged --output {{output.image_{i}:q}}"
-        for i in range(len(STYLES))
-    ]
+    commands = []
+    for i, style in enumerate(STYLES):
+        if targets_per_photo(style):
+            images = range(len(STYLES[style]["images"]))
+            source = " ".join(f"--style {{input.style_{i}_{j}:q}}" for j in images)
+        else:
+            source = f"--targets {{input.targets_{i}:q}}"
+        commands.append(
+            f"python -m nst_core.worker stylize {{input.photo:q}} {source}"
+            f" {{params.options_{i}}} --skip-unchanged --output {{output.image_{i}:q}}"
+        )
     return (
         "export OMP_NUM_THREADS={threads}; ( "
         + " && ".join(commands)

@@ -1,7 +1,7 @@
 # One job per photo makes its image for every artwork (see stylize_images).
 rule stylize:
     input:
-        **stylize_targets(),
+        **stylize_styles(),
         photo=photo_input(),
     output:
         **stylize_images(),

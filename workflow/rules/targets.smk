@@ -19,27 +19,3 @@ rule style_targets:
     shell:
         "OMP_NUM_THREADS={threads} python -m nst_core.worker targets {input.images:q} {params.blend} {params.options}"
         " --output {output:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"
-
-
-# Histogram colour matching recolours the painting to each photo's colours, so such an artwork's
-# targets are made per photo, and deleted once its stylize job has used them.
-rule photo_targets:
-    input:
-        images=style_images,
-        photo=photo_input(),
-    output:
-        temp("results/targets/{style}/{content}.pt"),
-    log:
-        "logs/photo_targets/{style}/{content}.log",
-    conda:
-        "../../envs/nst.yaml"
-    threads: config["stylize_threads"]
-    resources:
-        gpu=1,
-    params:
-        blend=targets_blend,
-        options=targets_options,
-        code=NST_CORE_CODE,
-    shell:
-        "OMP_NUM_THREADS={threads} python -m nst_core.worker targets {input.images:q} {params.blend} {params.options}"
-        " --color-reference {input.photo:q} --output {output:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"
