@@ -181,17 +181,25 @@ def photo_input():
     return lambda wildcards: source_file(PHOTOS[wildcards.content])
 
 
+def style_source(i, style):
+    """Artwork i's stylize inputs, and the `nst stylize` option that names them: its
+    cached Gram targets (targets_i), or its images (style_i_0, style_i_1 ...) for the job to
+    make the photo's own targets."""
+    if not targets_per_photo(style):
+        name = f"targets_{i}"
+        return {name: f"results/targets/{style}.pt"}, f"--targets {{input.{name}:q}}"
+    inputs = {
+        f"style_{i}_{j}": source_file(image)
+        for j, image in enumerate(STYLES[style]["images"])
+    }
+    return inputs, " ".join(f"--style {{input.{name}:q}}" for name in inputs)
+
+
 def stylize_styles():
-    """Inputs for each artwork, in STYLES order: its cached Gram targets (targets_0 ...), or
-    its images (style_0_0, style_0_1 ...) for the job to make the photo's own targets.
-    """
+    """Inputs for every artwork, in STYLES order (see style_source)."""
     inputs = {}
     for i, style in enumerate(STYLES):
-        if targets_per_photo(style):
-            for j, image in enumerate(STYLES[style]["images"]):
-                inputs[f"style_{i}_{j}"] = source_file(image)
-        else:
-            inputs[f"targets_{i}"] = f"results/targets/{style}.pt"
+        inputs.update(style_source(i, style)[0])
     return inputs
 
 
@@ -232,17 +240,11 @@ def stylize_shell():
     """One `nst stylize` per artwork, in order, each served by the slot's warm worker. The log
     gets a line per image: written (size, seconds) or up to date (no progress bars off a tty).
     """
-    commands = []
-    for i, style in enumerate(STYLES):
-        if targets_per_photo(style):
-            images = range(len(STYLES[style]["images"]))
-            source = " ".join(f"--style {{input.style_{i}_{j}:q}}" for j in images)
-        else:
-            source = f"--targets {{input.targets_{i}:q}}"
-        commands.append(
-            f"python -m nst_core.worker stylize {{input.photo:q}} {source}"
-            f" {{params.options_{i}}} --skip-unchanged --output {{output.image_{i}:q}}"
-        )
+    commands = [
+        f"python -m nst_core.worker stylize {{input.photo:q}} {style_source(i, style)[1]}"
+        f" {{params.options_{i}}} --skip-unchanged --output {{output.image_{i}:q}}"
+        for i, style in enumerate(STYLES)
+    ]
     return (
         "export OMP_NUM_THREADS={threads}; ( "
         + " && ".join(commands)
