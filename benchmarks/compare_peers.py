@@ -24,7 +24,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 SHARED = HERE.parent / "shared" / "data" / "images"
 PHOTO = next(p for p in [SHARED / "content" / "tubingen.jpg", HERE / "demo" / "photos" / "tubingen.jpg"] if p.exists())
-STYLE = next(p for p in [SHARED / "style" / "starry_night.jpg", HERE / "demo" / "styles" / "starry_night.jpg"] if p.exists())
+STYLE = next(
+    p for p in [SHARED / "style" / "starry_night.jpg", HERE / "demo" / "styles" / "starry_night.jpg"] if p.exists()
+)
 
 
 def measured(argv: list[str], log: Path) -> tuple[float, float]:
@@ -102,17 +104,46 @@ def main():
             peer_seconds, peer_mb = json.loads(cached.read_text())
             shutil.copy(cached.with_suffix(".png"), peer_output)
         else:
-            peer_seconds, peer_mb = measured([pastiche, "--device", "cpu", "--optimizer", "lbfgs", "--num-steps", str(args.steps), "--size", str(args.size),
-             "--seed", "0", "--content", str(PHOTO), "--styles", str(STYLE), "--output", str(peer_output)],
-            folder / "pastiche.log")
+            peer_seconds, peer_mb = measured(
+                [
+                    pastiche,
+                    "--device",
+                    "cpu",
+                    "--optimizer",
+                    "lbfgs",
+                    "--num-steps",
+                    str(args.steps),
+                    "--size",
+                    str(args.size),
+                    "--seed",
+                    "0",
+                    "--content",
+                    str(PHOTO),
+                    "--styles",
+                    str(STYLE),
+                    "--output",
+                    str(peer_output),
+                ],
+                folder / "pastiche.log",
+            )
             if args.reuse_peer:
                 Path(args.reuse_peer).mkdir(parents=True, exist_ok=True)
                 cached.write_text(json.dumps([peer_seconds, peer_mb]))
                 shutil.copy(peer_output, cached.with_suffix(".png"))
         log = folder / "ours.log"
         ours_seconds, ours_mb = measured(
-            [sys.executable, __file__, "--size", str(args.size), "--every", str(args.every), *sum([["--set", s] for s in args.set], []),
-             "--trace", scratch, repr(time.time())],
+            [
+                sys.executable,
+                __file__,
+                "--size",
+                str(args.size),
+                "--every",
+                str(args.every),
+                *sum([["--set", s] for s in args.set], []),
+                "--trace",
+                scratch,
+                repr(time.time()),
+            ],
             log,
         )
         report = json.loads(log.read_text().strip().splitlines()[-1])
@@ -131,17 +162,22 @@ def main():
         for index, snap in enumerate(report["snapshots"]):
             snap_score = score(snap["path"], str(PHOTO), str(STYLE))
             if index % args.print_every == 0:
-                print(f"\n  {snap['seconds']:6.1f} s {snap['scale']:4d} px {snap['step']:4d}"
-                      f"  {snap_score['style']:.3f} {snap_score['content']:.3f}", end="")
+                print(
+                    f"\n  {snap['seconds']:6.1f} s {snap['scale']:4d} px {snap['step']:4d}"
+                    f"  {snap_score['style']:.3f} {snap_score['content']:.3f}",
+                    end="",
+                )
             better = snap_score["style"] <= peer_score["style"] and snap_score["content"] <= peer_score["content"]
             if better and not reached:
                 reached = snap, snap_score
         print()
         if reached:
             snap, snap_score = reached
-            print(f"ours reaches pastiche's scores after {snap['seconds']:.1f} s "
-                  f"({snap['scale']} px scale, step {snap['step']}: style {snap_score['style']:.3f}, "
-                  f"content {snap_score['content']:.3f}), {peer_seconds / snap['seconds']:.1f}x faster than pastiche")
+            print(
+                f"ours reaches pastiche's scores after {snap['seconds']:.1f} s "
+                f"({snap['scale']} px scale, step {snap['step']}: style {snap_score['style']:.3f}, "
+                f"content {snap_score['content']:.3f}), {peer_seconds / snap['seconds']:.1f}x faster than pastiche"
+            )
         else:
             print("ours does not reach pastiche's style score with as good a content score in this run")
         if args.keep:

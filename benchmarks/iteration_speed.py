@@ -19,7 +19,9 @@ from nst_core import StyleTransfer, load_source, preset
 HERE = pathlib.Path(__file__).resolve().parent.parent
 SHARED = HERE.parent / "shared" / "data" / "images"
 PHOTO = next(p for p in [SHARED / "content" / "tubingen.jpg", HERE / "tests" / "data" / "tubingen.jpg"] if p.exists())
-STYLE = next(p for p in [SHARED / "style" / "starry_night.jpg", HERE / "tests" / "data" / "starry_night.jpg"] if p.exists())
+STYLE = next(
+    p for p in [SHARED / "style" / "starry_night.jpg", HERE / "tests" / "data" / "starry_night.jpg"] if p.exists()
+)
 
 
 def seconds_per_iteration(size: int, precision: str, iterations: int, device: str) -> float:
@@ -43,8 +45,10 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, device {args.device}, photo {PHOTO.name}")
+    print(
+        f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, device {args.device}, photo {PHOTO.name}"
+    )
     print(f"{'size':>6} {'precision':>9} {'s/iteration':>12} {'iterations/s':>13}")
     for size in args.sizes:
         for precision in ("fp32", "bf16"):

@@ -58,26 +58,40 @@ def main():
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (minutes of compiling)")
     parser.add_argument("--ghz", type=float, default=2.6, help="core clock for the nominal peak")
-    parser.add_argument("--flops-per-cycle", type=float, default=32,
-                        help="fp32 FLOPs per cycle per core (Zen 4: two 256-bit FMA pipes = 32); bf16 counts double")
+    parser.add_argument(
+        "--flops-per-cycle",
+        type=float,
+        default=32,
+        help="fp32 FLOPs per cycle per core (Zen 4: two 256-bit FMA pipes = 32); bf16 counts double",
+    )
     args = parser.parse_args()
     photo = load_source(str(PHOTO))
     width, height = fit_long_side(photo.image.size, args.size)
     cores = torch.get_num_threads()
     print(f"# {args.size} px ({width}x{height}), torch {torch.__version__}, {cores} threads, {os.cpu_count()} cores")
 
-    variants = [("fp32", "fp32", False, False), ("bf16 autocast", "bf16", False, False),
-                ("bf16 + channels_last", "bf16", True, False), ("fp32 + channels_last", "fp32", True, False)]
+    variants = [
+        ("fp32", "fp32", False, False),
+        ("bf16 autocast", "bf16", False, False),
+        ("bf16 + channels_last", "bf16", True, False),
+        ("fp32 + channels_last", "fp32", True, False),
+    ]
     if args.compile:
-        variants = variants[:2] + [("fp32 + torch.compile", "fp32", False, True), ("bf16 + torch.compile", "bf16", False, True)]
+        variants = variants[:2] + [
+            ("fp32 + torch.compile", "fp32", False, True),
+            ("bf16 + torch.compile", "bf16", False, True),
+        ]
     limits = {"fp32": gemm_flops_per_second(torch.float32), "bf16": gemm_flops_per_second(torch.bfloat16)}
     nominal = {"fp32": args.ghz * 1e9 * args.flops_per_cycle * cores}
     nominal["bf16"] = 2 * nominal["fp32"]
-    print(f"limits: matrix product {limits['fp32'] / 1e9:.0f} GFLOP/s fp32, {limits['bf16'] / 1e9:.0f} bf16; "
-          f"nominal {nominal['fp32'] / 1e9:.0f} fp32, {nominal['bf16'] / 1e9:.0f} bf16 "
-          f"({args.ghz} GHz x {args.flops_per_cycle:g} FLOPs/cycle x {cores} cores)")
+    print(
+        f"limits: matrix product {limits['fp32'] / 1e9:.0f} GFLOP/s fp32, {limits['bf16'] / 1e9:.0f} bf16; "
+        f"nominal {nominal['fp32'] / 1e9:.0f} fp32, {nominal['bf16'] / 1e9:.0f} bf16 "
+        f"({args.ghz} GHz x {args.flops_per_cycle:g} FLOPs/cycle x {cores} cores)"
+    )
     reference = StyleTransfer(preset("default", size=args.size, min_size=None, precision="fp32"))
-    print(f"one evaluation: {flops_per_evaluation(reference.extractor, reference.settings, width, height) / 1e9:.0f} GFLOP")
+    flops = flops_per_evaluation(reference.extractor, reference.settings, width, height)
+    print(f"one evaluation: {flops / 1e9:.0f} GFLOP")
     print(f"{'variant':<24} {'s/evaluation':>12} {'GFLOP/s':>8} {'of matmul':>9} {'of nominal':>10}")
     if args.compile:
         variants += [(name + ", zero padding", precision, False, True) for name, precision, _, c in variants if c]
@@ -96,7 +110,7 @@ def main():
             transfer.extractor = torch.compile(transfer.extractor)
         image = content.clone().to(memory_format=memory_format).requires_grad_(True)
 
-        def evaluate():
+        def evaluate(transfer=transfer, image=image, content_targets=content_targets, style_targets=style_targets):
             image.grad = None
             transfer.loss(image, content_targets, style_targets).backward()
 
@@ -107,10 +121,16 @@ def main():
             print(f"{name:<24} failed: {type(error).__name__}: {str(error).splitlines()[0][:150]}")
             continue
         seconds = min(timed(evaluate) for _ in range(args.repeat))
-        flops = flops_per_evaluation(transfer.extractor if not compiled else transfer.extractor._orig_mod,
-                                     settings, width, height) / seconds
-        print(f"{name:<24} {seconds:>12.3f} {flops / 1e9:>8.0f} {flops / limits[precision]:>9.0%} "
-              f"{flops / nominal[precision]:>10.0%}")
+        flops = (
+            flops_per_evaluation(
+                transfer.extractor if not compiled else transfer.extractor._orig_mod, settings, width, height
+            )
+            / seconds
+        )
+        print(
+            f"{name:<24} {seconds:>12.3f} {flops / 1e9:>8.0f} {flops / limits[precision]:>9.0%} "
+            f"{flops / nominal[precision]:>10.0%}"
+        )
 
 
 if __name__ == "__main__":

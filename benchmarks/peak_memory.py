@@ -49,18 +49,31 @@ def main():
                 estimate = estimate_bytes(extractor, width, height, precision, cpu)
                 started = time.perf_counter()
                 process = subprocess.Popen(
-                    nst("--size", str(size), "--min-size", "none", "--iterations", "1", "--precision", precision,
-                        "--output", f"{scratch}/out.png"),
+                    nst(
+                        "--size",
+                        str(size),
+                        "--min-size",
+                        "none",
+                        "--iterations",
+                        "1",
+                        "--precision",
+                        precision,
+                        "--output",
+                        f"{scratch}/out.png",
+                    ),
                     stderr=subprocess.PIPE,
                 )
                 _, status, usage = os.wait4(process.pid, 0)
                 seconds = time.perf_counter() - started
                 peak = usage.ru_maxrss * 1024
                 note = "" if status == 0 else f"  failed: {process.stderr.read().decode().strip()}"
-                print(f"{size:>6} {f'{width}x{height}':>11} {precision:>9} {peak / GIB:>11.2f} {estimate / GIB:>9.2f} "
-                      f"{seconds:>8.1f}{note}")
-        result = subprocess.run(nst("--size", str(args.too_big), "--output", f"{scratch}/big.png"),
-                                capture_output=True, text=True)
+                print(
+                    f"{size:>6} {f'{width}x{height}':>11} {precision:>9} {peak / GIB:>11.2f} {estimate / GIB:>9.2f} "
+                    f"{seconds:>8.1f}{note}"
+                )
+        result = subprocess.run(
+            nst("--size", str(args.too_big), "--output", f"{scratch}/big.png"), capture_output=True, text=True
+        )
         print(f"--size {args.too_big}: exit {result.returncode}: {result.stderr.strip()}")
 
 

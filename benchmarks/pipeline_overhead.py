@@ -49,8 +49,14 @@ def timed(folder: Path, *args, env=None) -> float:
     """Every job made again: --forceall, and no earlier images, which stylize would keep."""
     shutil.rmtree(folder / "results", ignore_errors=True)
     started = time.perf_counter()
-    subprocess.run([SNAKEMAKE, "--cores", "2", "--quiet", "all", *args], cwd=folder, env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [SNAKEMAKE, "--cores", "2", "--quiet", "all", *args],
+        cwd=folder,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return time.perf_counter() - started
 
 
@@ -71,18 +77,29 @@ def main():
         warm = timed(folder, "--forceall", env=env)
         subprocess.run(["pkill", "-f", "--", f"--serve {scratch}"], check=False)
         print(f"{jobs} jobs ({args.photos} x stylize 32 px 1 iteration, targets, 2 sheets), whole `snakemake` command:")
-        for name, seconds in [("fresh process per job", fresh), ("warm workers, cold start", cold), ("warm workers, warm", warm)]:
+        for name, seconds in [
+            ("fresh process per job", fresh),
+            ("warm workers, cold start", cold),
+            ("warm workers, warm", warm),
+        ]:
             print(f"  {name:<26} {seconds:6.1f} s   {seconds / jobs:5.2f} s/job")
     if not args.skip_dry_run:
         with tempfile.TemporaryDirectory() as scratch:
             folder = project(Path(scratch), args.dry_run_photos, args.dry_run_styles, empty_photos=True)
             started = time.perf_counter()
-            subprocess.run([SNAKEMAKE, "--cores", "2", "--dry-run", "--quiet"], cwd=folder, check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                [SNAKEMAKE, "--cores", "2", "--dry-run", "--quiet"],
+                cwd=folder,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             seconds = time.perf_counter() - started
             count = args.dry_run_photos * args.dry_run_styles
-            print(f"dry run, {args.dry_run_photos} photos x {args.dry_run_styles} artworks "
-                  f"({args.dry_run_photos} stylize jobs, {count} images): {seconds:.1f} s")
+            print(
+                f"dry run, {args.dry_run_photos} photos x {args.dry_run_styles} artworks "
+                f"({args.dry_run_photos} stylize jobs, {count} images): {seconds:.1f} s"
+            )
 
 
 if __name__ == "__main__":

@@ -111,7 +111,9 @@ def _add_settings_options(parser: argparse.ArgumentParser) -> None:
 def _settings(args):
     from .settings import Settings, preset
 
-    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(Settings) if getattr(args, f.name) is not None}
+    overrides = {
+        f.name: getattr(args, f.name) for f in dataclasses.fields(Settings) if getattr(args, f.name) is not None
+    }
     return preset(args.preset, **overrides)
 
 
@@ -121,7 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name, help_text):
         return commands.add_parser(
-            name, help=help_text, description=help_text, epilog=EXAMPLES[name],
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=EXAMPLES[name],
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
@@ -135,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--output", "-o", required=True, help="output image; format from the extension")
     stylize.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
     stylize.add_argument(
-        "--skip-unchanged", action="store_true",
+        "--skip-unchanged",
+        action="store_true",
         help="leave a PNG output as it is if this code made it from the same photo, style and settings "
         "(a fingerprint in the file says so); otherwise write the fingerprint with the result",
     )
@@ -233,9 +239,8 @@ def _run_stylize(args) -> None:
 
 def _run_targets(args) -> None:
     from .optimize import StyleTransfer
-    from .targets import load_source
-
     from .storage import check_location
+    from .targets import load_source
 
     check_location(args.output)
     settings = _settings(args)

@@ -53,9 +53,7 @@ def layer_channels(name: str) -> int:
 def check_layers(names) -> None:
     unknown = [n for n in names if n not in LAYER_NAMES]
     if unknown:
-        raise NSTError(
-            f"unknown VGG-19 layer {unknown[0]!r}: use names like conv4_2, relu1_1, pool3"
-        )
+        raise NSTError(f"unknown VGG-19 layer {unknown[0]!r}: use names like conv4_2, relu1_1, pool3")
 
 
 @dataclass(frozen=True)

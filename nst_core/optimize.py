@@ -160,7 +160,9 @@ class StyleTransfer:
             image = color.luminance_rgb(image)
         return resize(image, tuple(content.shape[-2:])).clamp(0, 1)
 
-    def stylize(self, photo: SourceImage, targets: GramTargets, progress: bool | None = None, callback=None) -> torch.Tensor:
+    def stylize(
+        self, photo: SourceImage, targets: GramTargets, progress: bool | None = None, callback=None
+    ) -> torch.Tensor:
         """The stylized photo as a [1, 3, H, W] CPU tensor in [0, 1], long side = settings.size.
 
         progress: True shows a bar, False none, None (default) a bar only on a terminal.
@@ -211,7 +213,9 @@ class StyleTransfer:
                 image = self._optimise(image, content_targets, style_targets, iterations, bar, on_step)
         result = image.clamp(0, 1)
         if s.preserve_color == "luminance":
-            result = color.recombine_luminance(result, pil_to_tensor(photo.image.resize((width, height), Image.LANCZOS)).to(self.device))
+            result = color.recombine_luminance(
+                result, pil_to_tensor(photo.image.resize((width, height), Image.LANCZOS)).to(self.device)
+            )
         if not torch.isfinite(result).all():
             raise NSTError("optimisation produced non-finite pixels: lower the learning rate or the loss weights")
         return result.cpu()

@@ -49,7 +49,7 @@ class Settings:
     weights: str = "bundled"
     preserve_color: str = "none"
 
-    def validate(self) -> "Settings":
+    def validate(self) -> Settings:
         for name, choices in CHOICES.items():
             if getattr(self, name) not in choices:
                 raise NSTError(f"{name} {getattr(self, name)!r} is not one of {', '.join(choices)}")
@@ -93,7 +93,7 @@ class Settings:
             step += 1
         return coarse + [self.size]
 
-    def replace(self, **changes) -> "Settings":
+    def replace(self, **changes) -> Settings:
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
         if unknown:
             raise NSTError(f"unknown setting {sorted(unknown)[0]!r}")

@@ -86,7 +86,7 @@ class GramTargets:
         color_reference: torch.Tensor | None = None,
         color_reference_sha256: str | None = None,
         precision: str = "fp32",
-    ) -> "GramTargets":
+    ) -> GramTargets:
         """Targets for every output scale in sizes; histogram colour mode needs the photo."""
         device = extractor.preprocess.scale.device
         style_layers = list(style_layers)
@@ -122,7 +122,9 @@ class GramTargets:
         return cls(grams, meta)
 
     def to_bytes(self) -> bytes:
-        tensors = {f"{size}/{layer}": g.contiguous() for size, layers in self.grams.items() for layer, g in layers.items()}
+        tensors = {
+            f"{size}/{layer}": g.contiguous() for size, layers in self.grams.items() for layer, g in layers.items()
+        }
         buffer = io.BytesIO()
         torch.save({"meta": json.dumps(self.meta, sort_keys=True), "grams": tensors}, buffer)
         return buffer.getvalue()
@@ -131,7 +133,7 @@ class GramTargets:
         write_atomic(path, self.to_bytes())
 
     @classmethod
-    def load(cls, path: str) -> "GramTargets":
+    def load(cls, path: str) -> GramTargets:
         raw = load_tensors(read_bytes(path), path, "a valid Gram targets file")
         try:
             meta = json.loads(raw["meta"])

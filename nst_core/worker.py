@@ -40,7 +40,7 @@ def gpu_ids(environ=os.environ, dev: str = "/dev") -> list[str]:
     visible = environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
         return [v.strip() for v in visible.split(",") if v.strip() and v.strip() != "-1"]
-    names = [p.name[len("nvidia"):] for p in Path(dev).glob("nvidia[0-9]*")]
+    names = [p.name[len("nvidia") :] for p in Path(dev).glob("nvidia[0-9]*")]
     return sorted((n for n in names if n.isdigit()), key=int)
 
 
@@ -111,7 +111,10 @@ def _start_worker(path: Path, environ: dict) -> socket.socket:
     with open(log, "ab") as handle:
         process = subprocess.Popen(
             [sys.executable, "-m", "nst_core.worker", "--serve", str(path)],
-            env=environ, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT,
+            env=environ,
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # outlives this job, not killed with its process group
         )
     deadline = time.monotonic() + START_TIMEOUT
@@ -209,7 +212,7 @@ def serve(path: str) -> None:
         while True:
             try:
                 connection, _ = server.accept()
-            except socket.timeout:
+            except TimeoutError:
                 return
             with connection:
                 connection.settimeout(None)

@@ -64,7 +64,10 @@ def snakemake(workdir: Path, *args, env=None):
     """The real `snakemake` command on a project made by make_project."""
     return subprocess.run(
         [str(SNAKEMAKE), "-s", str(workdir / "Snakefile"), "--cores", "2", *args],
-        cwd=workdir, capture_output=True, text=True, env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env=env,
     )
 
 

@@ -24,7 +24,8 @@ def unavailable_reason() -> str | None:
         return "starting Slurm daemons needs root"
     missing = [b for b in BINARIES if not shutil.which(b) and not Path(f"/usr/sbin/{b}").exists()]
     if missing:
-        return f"Slurm is not installed ({', '.join(missing)} missing; apt-get install slurmctld slurmd slurm-client munge)"
+        install = "apt-get install slurmctld slurmd slurm-client munge"
+        return f"Slurm is not installed ({', '.join(missing)} missing; {install})"
     return None
 
 
@@ -35,10 +36,12 @@ class Cluster:
         self.previous_conf: str | None = None
 
     def _daemon(self, name: str, argv: list[str]) -> None:
-        log = open(self.base / "log" / f"{name}.out", "wb")
-        self.processes.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+        with open(self.base / "log" / f"{name}.out", "wb") as log:  # the daemon keeps its own copy
+            self.processes.append(
+                subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            )
 
-    def start(self) -> "Cluster":
+    def start(self) -> Cluster:
         for sub in ("state", "spool", "log", "run"):
             (self.base / sub).mkdir(parents=True, exist_ok=True)
         host = socket.gethostname().split(".")[0]
@@ -80,10 +83,17 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
         Path("/run/munge").mkdir(parents=True, exist_ok=True)
         shutil.chown("/run/munge", "munge", "munge")
         self._daemon("munged", ["setpriv", "--reuid=munge", "--regid=munge", "--init-groups", "/usr/sbin/munged", "-F"])
-        self._wait(lambda: subprocess.run("munge -n </dev/null | unmunge", shell=True, capture_output=True).returncode == 0, "munged")
+        self._wait(
+            lambda: subprocess.run("munge -n </dev/null | unmunge", shell=True, capture_output=True).returncode == 0,
+            "munged",
+        )
         self._daemon("slurmctld", ["/usr/sbin/slurmctld", "-D", "-i"])
         self._daemon("slurmd", ["/usr/sbin/slurmd", "-D"])
-        idle = lambda: "idle" in subprocess.run(["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True).stdout.split()
+
+        def idle():
+            nodes = subprocess.run(["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True).stdout
+            return "idle" in nodes.split()
+
         self._wait(idle, "the node to be idle")
         return self
 

@@ -79,7 +79,9 @@ def make_failing(tmp_path, case):
         from nst_core.cli import main
 
         target = path / "shallow.pt"
-        assert main(["targets", str(STYLE), "--style-layers", "relu1_1,relu2_1", "--output", str(target), *FAST[:-1]]) == 0
+        assert (
+            main(["targets", str(STYLE), "--style-layers", "relu1_1,relu2_1", "--output", str(target), *FAST[:-1]]) == 0
+        )
         return [PHOTO, "--targets", target], "relu1_1", target
     if case == "pickle payload as targets":
         marker = tmp_path / "payload-ran"
@@ -93,9 +95,20 @@ def make_failing(tmp_path, case):
 
 
 FAILING = [
-    "missing file", "empty file", "text named .jpg", "truncated JPEG", "truncated PNG", "decompression bomb",
-    "1x1 image", "extremely wide panorama", "truncated style image", "directory as photo", "corrupt targets file",
-    "targets for other layers", "pickle payload as targets", "learning rate 1e30 (L-BFGS: NaN)",
+    "missing file",
+    "empty file",
+    "text named .jpg",
+    "truncated JPEG",
+    "truncated PNG",
+    "decompression bomb",
+    "1x1 image",
+    "extremely wide panorama",
+    "truncated style image",
+    "directory as photo",
+    "corrupt targets file",
+    "targets for other layers",
+    "pickle payload as targets",
+    "learning rate 1e30 (L-BFGS: NaN)",
     "learning rate 1e30 (Adam: noise)",
 ]
 
@@ -119,7 +132,8 @@ def make_working(tmp_path, case):
     if case == "16-bit PNG":
         grey = photo.convert("L").point(lambda v: v)  # 8-bit, then widened to 16 bits per sample
         Image.frombytes("I;16", grey.size, bytes(b for v in grey.tobytes() for b in (0, v))).save(
-            target := tmp_path / "deep.png")
+            target := tmp_path / "deep.png"
+        )
         return target, (32, 24)
     if case == "CMYK JPEG":
         photo.convert("CMYK").save(target := tmp_path / "print.jpg")
@@ -139,13 +153,21 @@ def make_working(tmp_path, case):
         photo.save(target := tmp_path / "rotated.jpg", exif=exif)
         return target, (24, 32)  # upright: portrait
     if case == "hostile file name":
-        target = tmp_path / "it's a \"photo\" $(touch pwned); ü ñ `id` & more.jpg"
+        target = tmp_path / 'it\'s a "photo" $(touch pwned); ü ñ `id` & more.jpg'
         shutil.copy(PHOTO, target)
         return target, (32, 24)
     raise AssertionError(case)
 
 
-WORKING = ["16-bit PNG", "CMYK JPEG", "palette GIF", "RGBA PNG", "grayscale JPEG", "EXIF-rotated JPEG", "hostile file name"]
+WORKING = [
+    "16-bit PNG",
+    "CMYK JPEG",
+    "palette GIF",
+    "RGBA PNG",
+    "grayscale JPEG",
+    "EXIF-rotated JPEG",
+    "hostile file name",
+]
 
 
 @pytest.mark.parametrize("case", WORKING)
@@ -163,7 +185,7 @@ def test_unusual_but_valid_input_is_stylized(tmp_path, cli, case):
 
 def test_pipeline_keeps_going_past_bad_photos_and_quotes_hostile_names(tmp_path):
     workdir = make_project(tmp_path)
-    hostile = "it's a \"photo\" $(touch PWNED); ü `touch PWNED2` & x"
+    hostile = 'it\'s a "photo" $(touch PWNED); ü `touch PWNED2` & x'
     shutil.copy(PHOTO, workdir / "photos" / f"{hostile}.jpg")
     (workdir / "photos" / "cut.png").write_bytes((workdir / "photos" / "chelsea.png").read_bytes()[:300])
     Image.new("RGB", (1, 1)).save(workdir / "photos" / "pixel.png")

@@ -32,9 +32,32 @@ def test_targets_then_stylize_with_targets(tmp_path, cli):
 def test_blend_of_two_styles_and_overrides(tmp_path, cli):
     out = tmp_path / "blend.webp"
     code, _, err = cli(
-        "stylize", PHOTO, "--style", STYLE, "--style", STYLE2, "--style-weight", 0.7, "--style-weight", 0.3,
-        "-o", out, "-q", *FAST, "--preset", "paper", "--style-layers", "conv1_1,conv2_1", "--tv-weight", "1",
-        "--preserve-color", "luminance", "--precision", "bf16", "--seed", "7",
+        "stylize",
+        PHOTO,
+        "--style",
+        STYLE,
+        "--style",
+        STYLE2,
+        "--style-weight",
+        0.7,
+        "--style-weight",
+        0.3,
+        "-o",
+        out,
+        "-q",
+        *FAST,
+        "--preset",
+        "paper",
+        "--style-layers",
+        "conv1_1,conv2_1",
+        "--tv-weight",
+        "1",
+        "--preserve-color",
+        "luminance",
+        "--precision",
+        "bf16",
+        "--seed",
+        "7",
     )
     assert code == 0, err
     assert Image.open(out).format == "WEBP"
@@ -77,13 +100,28 @@ def _bad_inputs(tmp_path):
         "no style": ([PHOTO], "give --style STYLE"),
         "bad weights": ([PHOTO, "--style", STYLE, "--weights", text], "notes.jpg: not a PyTorch weights file"),
         "bad targets": ([PHOTO, "--targets", text], "notes.jpg: not a valid Gram targets file"),
-        "blend count": ([PHOTO, "--style", STYLE, "--style-weight", "1", "--style-weight", "2"], "2 style weights given for 1"),
+        "blend count": (
+            [PHOTO, "--style", STYLE, "--style-weight", "1", "--style-weight", "2"],
+            "2 style weights given for 1",
+        ),
     }
 
 
 BAD_CASES = [
-    "missing photo", "missing style", "text as jpg", "empty file", "truncated", "directory", "bad preset",
-    "bad pooling", "bad number", "bad layer", "no style", "bad weights", "bad targets", "blend count",
+    "missing photo",
+    "missing style",
+    "text as jpg",
+    "empty file",
+    "truncated",
+    "directory",
+    "bad preset",
+    "bad pooling",
+    "bad number",
+    "bad layer",
+    "no style",
+    "bad weights",
+    "bad targets",
+    "blend count",
 ]
 
 
@@ -112,7 +150,9 @@ def test_bad_input_through_the_console_script(tmp_path):
 def test_same_seed_same_bytes_through_the_command(tmp_path, cli):
     outputs = []
     for name in ("a.png", "b.png"):
-        code, _, err = cli("stylize", PHOTO, "--style", STYLE, "-o", tmp_path / name, "-q", *FAST, "--init", "noise", "--seed", "5")
+        code, _, err = cli(
+            "stylize", PHOTO, "--style", STYLE, "-o", tmp_path / name, "-q", *FAST, "--init", "noise", "--seed", "5"
+        )
         assert code == 0, err
         outputs.append((tmp_path / name).read_bytes())
     assert outputs[0] == outputs[1]
@@ -124,7 +164,16 @@ def test_fsspec_urls_in_and_out(cli):
     fs = fsspec.filesystem("memory")
     fs.pipe("/cli/photo.jpg", PHOTO.read_bytes())
     fs.pipe("/cli/art.jpg", STYLE.read_bytes())
-    code, _, err = cli("stylize", "memory://cli/photo.jpg", "--style", "memory://cli/art.jpg", "-o", "memory://cli/out/x.png", "-q", *FAST)
+    code, _, err = cli(
+        "stylize",
+        "memory://cli/photo.jpg",
+        "--style",
+        "memory://cli/art.jpg",
+        "-o",
+        "memory://cli/out/x.png",
+        "-q",
+        *FAST,
+    )
     assert code == 0, err
     assert fs.cat("/cli/out/x.png").startswith(b"\x89PNG")
 

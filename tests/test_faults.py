@@ -33,8 +33,14 @@ def test_sigkill_at_several_moments_then_rerun_completes(tmp_path):
     ]
     interrupted = []
     for reached in moments:
-        run = subprocess.Popen([str(SNAKEMAKE), "--cores", "2"], cwd=workdir, env=env, start_new_session=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        run = subprocess.Popen(
+            [str(SNAKEMAKE), "--cores", "2"],
+            cwd=workdir,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 120
         while not reached() and run.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)

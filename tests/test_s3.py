@@ -1,6 +1,7 @@
 """Photos in and results out of a real S3 API (moto server on 127.0.0.1), through the real
 `nst` and `snakemake` commands. The tests start and stop the servers themselves."""
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -32,7 +33,9 @@ def _start_moto(extra_env=None):
     port = _free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        env={**os.environ, **(extra_env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, **(extra_env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -65,7 +68,11 @@ def s3():
         "s3", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key=SECRET, region_name="us-east-1"
     )
     client.create_bucket(Bucket=BUCKET)
-    for path, key in [(PHOTO, "photos/tubingen.jpg"), (DATA / "chelsea.png", "photos/chelsea.png"), (STYLE, "art/starry.jpg")]:
+    for path, key in [
+        (PHOTO, "photos/tubingen.jpg"),
+        (DATA / "chelsea.png", "photos/chelsea.png"),
+        (STYLE, "art/starry.jpg"),
+    ]:
         client.upload_file(str(path), BUCKET, key)
     yield client, env
     server.terminate()
@@ -79,7 +86,16 @@ def _keys(client, prefix=""):
 def test_nst_stylize_reads_and_writes_s3(s3):
     client, env = s3
     url = f"s3://{BUCKET}"
-    result = run_cli("stylize", f"{url}/photos/tubingen.jpg", "--style", f"{url}/art/starry.jpg", "-o", f"{url}/cli/out.png", *FAST, env=env)
+    result = run_cli(
+        "stylize",
+        f"{url}/photos/tubingen.jpg",
+        "--style",
+        f"{url}/art/starry.jpg",
+        "-o",
+        f"{url}/cli/out.png",
+        *FAST,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     assert client.get_object(Bucket=BUCKET, Key="cli/out.png")["Body"].read().startswith(b"\x89PNG")
 
@@ -93,7 +109,9 @@ def test_nst_stylize_reads_and_writes_s3(s3):
 )
 def test_nst_s3_errors_are_one_line_and_leave_nothing(s3, photo, output, message):
     client, env = s3
-    result = run_cli("stylize", f"s3://{BUCKET}/{photo}", "--style", f"s3://{BUCKET}/art/starry.jpg", "-o", output, *FAST, env=env)
+    result = run_cli(
+        "stylize", f"s3://{BUCKET}/{photo}", "--style", f"s3://{BUCKET}/art/starry.jpg", "-o", output, *FAST, env=env
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"nst stylize: error: {message}"]
     assert _keys(client, "cli/a") == []
@@ -119,8 +137,13 @@ def test_pipeline_end_to_end_with_reruns(s3, tmp_path):
     result = snakemake(workdir, *_on_s3("run1"), env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     results = _keys(client, "run1/results/")
-    for key in ["targets/starry.pt", "stylized/starry/tubingen.png", "stylized/starry/chelsea.png",
-                "sheets/starry.jpg", "sheets/overview.jpg"]:
+    for key in [
+        "targets/starry.pt",
+        "stylized/starry/tubingen.png",
+        "stylized/starry/chelsea.png",
+        "sheets/starry.jpg",
+        "sheets/overview.jpg",
+    ]:
         assert f"run1/results/{key}" in results
     assert not (workdir / "results").exists(), "results live in the bucket, not on local disk"
     # a second run has nothing to do
@@ -134,7 +157,9 @@ def test_pipeline_end_to_end_with_reruns(s3, tmp_path):
         client.delete_object(Bucket=BUCKET, Key="photos/night.jpg")
     prefix = f"s3://{BUCKET}/run1/results"
     assert planned == {
-        f"{prefix}/stylized/starry/night.png", f"{prefix}/sheets/starry.jpg", f"{prefix}/sheets/overview.jpg"
+        f"{prefix}/stylized/starry/night.png",
+        f"{prefix}/sheets/starry.jpg",
+        f"{prefix}/sheets/overview.jpg",
     }
     # a new artwork: each photo's job runs again and adds its image
     config = yaml.safe_load((workdir / "config.yaml").read_text())
@@ -142,11 +167,21 @@ def test_pipeline_end_to_end_with_reruns(s3, tmp_path):
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     third = snakemake(workdir, *_on_s3("run1"), env=env)
     assert third.returncode == 0, third.stdout + third.stderr
-    assert {"run1/results/stylized/scream/tubingen.png", "run1/results/sheets/scream.jpg"} <= set(_keys(client, "run1/results/"))
+    assert {"run1/results/stylized/scream/tubingen.png", "run1/results/sheets/scream.jpg"} <= set(
+        _keys(client, "run1/results/")
+    )
     # credentials never appear in anything the run wrote or printed
     texts = [result.stdout, result.stderr]
-    texts += [p.read_text(errors="replace") for p in workdir.rglob("*") if p.is_file() and p.suffix in ("", ".log", ".tsv", ".txt", ".yaml")]
-    texts += [client.get_object(Bucket=BUCKET, Key=k)["Body"].read().decode(errors="replace") for k in results if k.endswith((".log", ".tsv"))]
+    texts += [
+        p.read_text(errors="replace")
+        for p in workdir.rglob("*")
+        if p.is_file() and p.suffix in ("", ".log", ".tsv", ".txt", ".yaml")
+    ]
+    texts += [
+        client.get_object(Bucket=BUCKET, Key=k)["Body"].read().decode(errors="replace")
+        for k in results
+        if k.endswith((".log", ".tsv"))
+    ]
     assert not any(SECRET in text for text in texts)
 
 
@@ -230,10 +265,8 @@ class Proxy:
             pass
         finally:
             for s in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def stop(self):
         self.listener.close()
@@ -252,8 +285,14 @@ def test_endpoint_going_away_mid_run_is_clear_and_a_rerun_completes(s3, tmp_path
     proxy.start()
     env = {**env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}"}
     workdir = _s3_project(tmp_path)
-    run = subprocess.Popen([str(SNAKEMAKE), "--cores", "1", *_on_s3("run5")], cwd=workdir, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    run = subprocess.Popen(
+        [str(SNAKEMAKE), "--cores", "1", *_on_s3("run5")],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not _keys(client, "run5/results/stylized/") and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -28,8 +28,15 @@ def ci_profile(folder: Path) -> Path:
     profile = yaml.safe_load((REPO / "profiles/slurm/profile.yaml").read_text())
     profile["default-resources"].update(slurm_partition="debug", runtime=10, mem_mb=500)
     profile["set-resources"] = {"stylize": {"gpu": 0}, "style_targets": {"gpu": 0}}
-    profile.update({"jobs": 2, "latency-wait": 10, "slurm-status-command": "squeue",
-                    "slurm-init-seconds-before-status-checks": 1, "cores": 2})  # the node has 2
+    profile.update(
+        {
+            "jobs": 2,
+            "latency-wait": 10,
+            "slurm-status-command": "squeue",
+            "slurm-init-seconds-before-status-checks": 1,
+            "cores": 2,
+        }
+    )  # the node has 2
     folder.mkdir(parents=True)
     (folder / "profile.yaml").write_text(yaml.safe_dump(profile))
     return folder
@@ -42,7 +49,9 @@ def test_workflow_runs_as_slurm_jobs_with_stylize_jobs_grouped(cluster, tmp_path
     before = set(cluster.jobs())
     result = subprocess.run(
         ["timeout", "-k", "10", "600", SNAKEMAKE, "--workflow-profile", str(profile)],
-        cwd=workdir, capture_output=True, text=True,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for style in ("starry", "scream"):

@@ -3,10 +3,10 @@ import pickle
 import pytest
 import torch
 
-from nst_core import GramTargets, NSTError, StyleTransfer
-from nst_core.losses import gram
-from nst_core.images import fit_long_side, pil_to_tensor
 from conftest import STYLE, STYLE2, tiny
+from nst_core import GramTargets, NSTError, StyleTransfer
+from nst_core.images import fit_long_side, pil_to_tensor
+from nst_core.losses import gram
 
 
 @pytest.fixture(scope="module")

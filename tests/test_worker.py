@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from nst_core.worker import acquire_slot, gpu_ids, slot_count
 from conftest import PHOTO, STYLE
+from nst_core.worker import acquire_slot, gpu_ids, slot_count
 
 FAST = ["--size", "32", "--iterations", "1", "--min-size", "none", "--device", "cpu", "-q"]
 
@@ -44,7 +44,9 @@ def _hold_slot(directory, count, seconds, queue):
 def _hold_slots(directory, slots, jobs, seconds):
     """Run `jobs` processes that each lease one of `slots` slots for `seconds`; their holds."""
     queue = multiprocessing.Queue()
-    processes = [multiprocessing.Process(target=_hold_slot, args=(directory, slots, seconds, queue)) for _ in range(jobs)]
+    processes = [
+        multiprocessing.Process(target=_hold_slot, args=(directory, slots, seconds, queue)) for _ in range(jobs)
+    ]
     for process in processes:
         process.start()
     for process in processes:
@@ -66,11 +68,19 @@ def test_more_jobs_than_slots_wait_and_never_share(tmp_path):
 
 def _client(tmp_path, *argv, env_extra=None):
     env = {**os.environ, "NST_WORKER_DIR": str(tmp_path / "workers"), "OMP_NUM_THREADS": "1", **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "nst_core.worker", *map(str, argv)], capture_output=True, text=True, env=env, cwd=tmp_path)
+    return subprocess.run(
+        [sys.executable, "-m", "nst_core.worker", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
 
 
 def _workers(tmp_path):
-    out = subprocess.run(["pgrep", "-f", "--", f"--serve {tmp_path / 'workers'}"], capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["pgrep", "-f", "--", f"--serve {tmp_path / 'workers'}"], capture_output=True, text=True
+    ).stdout
     return [int(pid) for pid in out.split()]
 
 
@@ -114,6 +124,8 @@ def test_each_gpu_slot_gets_its_own_worker(tmp_path, stop_workers):
 
 
 def test_worker_off_runs_in_process(tmp_path):
-    result = _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "c.png", *FAST, env_extra={"NST_WORKER": "off"})
+    result = _client(
+        tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "c.png", *FAST, env_extra={"NST_WORKER": "off"}
+    )
     assert result.returncode == 0 and (tmp_path / "c.png").is_file()
     assert _workers(tmp_path) == []

@@ -10,6 +10,7 @@ from PIL import Image
 
 from conftest import CONFIG, DATA, make_project, planned_outputs, snakemake, write_config
 
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """One complete run; tests that change things work on copies of it."""
@@ -137,8 +138,11 @@ def test_histogram_artwork_targets_are_made_in_the_photos_job(tmp_path):
     # photos/*.jpg: one folder, one extension, so the photo input is a static pattern
     config = {**CONFIG, "content": ["photos/*.jpg"]}
     config["styles"] = {
-        "starry": {"images": ["art/starry_night.jpg", "art/the_scream.jpg"], "blend": [0.7, 0.3],
-                   "preserve_color": "histogram"},
+        "starry": {
+            "images": ["art/starry_night.jpg", "art/the_scream.jpg"],
+            "blend": [0.7, 0.3],
+            "preserve_color": "histogram",
+        },
         "scream": "art/the_scream.jpg",
     }
     workdir = make_project(tmp_path, config)
