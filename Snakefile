@@ -23,4 +23,6 @@ localrules:
 rule all:
     default_target: True
     input:
-        final_outputs(),
+        expand("results/stylized/{artwork}/{photo}.png", artwork=ARTWORKS, photo=PHOTOS),
+        expand("results/sheets/{artwork}.jpg", artwork=ARTWORKS),
+        "results/sheets/overview.jpg",

@@ -24,7 +24,7 @@ SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 DATA = REPO / "tests" / "data"
 
 
-def project(folder: Path, photos: int, styles: int, empty_photos: bool = False) -> Path:
+def project(folder: Path, photos: int, artworks: int, empty_photos: bool = False) -> Path:
     for name in ("Snakefile", "workflow", "profiles", "nst_core", "envs"):
         source = REPO / name
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, folder / name)
@@ -33,11 +33,11 @@ def project(folder: Path, photos: int, styles: int, empty_photos: bool = False) 
     photo = (DATA / "tubingen.jpg").read_bytes()
     for i in range(photos):
         (folder / "photos" / f"p{i:05d}.jpg").write_bytes(b"" if empty_photos else photo)
-    for i in range(styles):
+    for i in range(artworks):
         shutil.copy2(DATA / "starry_night.jpg", folder / "art" / f"s{i}.jpg")
     config = {
-        "content": ["photos/*.jpg"],
-        "styles": {f"s{i}": f"art/s{i}.jpg" for i in range(styles)},
+        "photos": ["photos/*.jpg"],
+        "artworks": {f"s{i}": f"art/s{i}.jpg" for i in range(artworks)},
         "nst": {"size": 32, "iterations": 1, "coarse_iterations": 0, "min_size": None, "device": "cpu"},
         "sheets": {"cell": 32},
     }
@@ -64,7 +64,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=int, default=40)
     parser.add_argument("--dry-run-photos", type=int, default=10_000)
-    parser.add_argument("--dry-run-styles", type=int, default=10)
+    parser.add_argument("--dry-run-artworks", type=int, default=10)
     parser.add_argument("--skip-dry-run", action="store_true")
     args = parser.parse_args()
     print(f"# {os.cpu_count()} cores, snakemake --cores 2")
@@ -85,7 +85,7 @@ def main():
             print(f"  {name:<26} {seconds:6.1f} s   {seconds / jobs:5.2f} s/job")
     if not args.skip_dry_run:
         with tempfile.TemporaryDirectory() as scratch:
-            folder = project(Path(scratch), args.dry_run_photos, args.dry_run_styles, empty_photos=True)
+            folder = project(Path(scratch), args.dry_run_photos, args.dry_run_artworks, empty_photos=True)
             started = time.perf_counter()
             subprocess.run(
                 [SNAKEMAKE, "--cores", "2", "--dry-run", "--quiet"],
@@ -95,9 +95,9 @@ def main():
                 stderr=subprocess.DEVNULL,
             )
             seconds = time.perf_counter() - started
-            count = args.dry_run_photos * args.dry_run_styles
+            count = args.dry_run_photos * args.dry_run_artworks
             print(
-                f"dry run, {args.dry_run_photos} photos x {args.dry_run_styles} artworks "
+                f"dry run, {args.dry_run_photos} photos x {args.dry_run_artworks} artworks "
                 f"({args.dry_run_photos} stylize jobs, {count} images): {seconds:.1f} s"
             )
 

@@ -1,13 +1,15 @@
 """Neural style transfer (Gatys, Ecker & Bethge, CVPR 2016) in pure PyTorch.
 
-    from nst_core import StyleTransfer, preset, load_source, save_image
-    transfer = StyleTransfer(preset("default", size=512))
-    photo = load_source("photo.jpg")
-    targets = transfer.make_targets(["starry_night.jpg"])   # or transfer.load_targets(FILE)
-    save_image(transfer.stylize(photo, targets), "out.png")
+    from nst_core import StyleTransfer, preset, load_source, save_image, stylize_file
+    settings = preset("default", size=512, style_weight=2)
+    stylize_file("photo.jpg", "out.png", settings, styles=["starry_night.jpg"])   # one file
 
-Names are imported on first use, so `nst_core.storage` (used by the pipeline to list photos)
-does not pay for importing torch.
+    transfer = StyleTransfer(settings)                          # many photos, one artwork
+    targets = transfer.make_targets(["a.jpg", "b.jpg"], blend=[0.7, 0.3])   # or load_targets(FILE)
+    save_image(transfer.stylize(load_source("photo.jpg"), targets), "out.png")
+
+Names are imported on first use, so the modules the pipeline reads while planning (settings,
+storage, fingerprints) do not pay for importing torch.
 """
 
 import importlib
@@ -15,18 +17,21 @@ import importlib
 _EXPORTS = {
     "NSTError": "errors",
     "load_image": "images",
+    "load_source": "images",
     "save_image": "images",
-    "LAYER_NAMES": "network",
+    "LAYER_NAMES": "layers",
     "VGG19Features": "network",
     "load_weights": "network",
     "to_torchvision_layout": "network",
     "StyleTransfer": "optimize",
     "score": "scoring",
+    "stylize_file": "jobs",
+    "targets_file": "jobs",
     "PRESETS": "settings",
+    "SETTINGS": "settings",
     "Settings": "settings",
     "preset": "settings",
     "GramTargets": "targets",
-    "load_source": "targets",
     "load_styles": "targets",
 }
 __all__ = list(_EXPORTS)

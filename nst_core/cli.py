@@ -1,4 +1,4 @@
-"""The `nst` command: stylize, targets, sheet, score.
+"""The `nst` command: stylize, targets, sheet, score; a thin mapping of arguments onto library calls.
 
 Bad input exits with status 2 and one line on stderr naming the file and the problem.
 """
@@ -6,17 +6,16 @@ Bad input exits with status 2 and one line on stderr naming the file and the pro
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
-import time
 
 from .errors import NSTError
+from .settings import IMAGE, PRESET_OPTION, PRESETS, RUN, SETTINGS, TARGETS, preset
 
 EXAMPLES = {
     "stylize": """examples:
   nst stylize photo.jpg --style starry_night.jpg --output out.png
-  nst stylize photo.jpg --style a.jpg --style b.jpg --style-weight 0.7 --style-weight 0.3 --output out.jpg
+  nst stylize photo.jpg --style a.jpg --style b.jpg --blend 0.7,0.3 --output out.jpg
   nst stylize photo.jpg --style art.jpg --preset paper --size 384 --output paper.png
   nst stylize photo.jpg --targets art.targets.pt --preserve-color luminance --output out.webp
   nst stylize s3://bucket/photo.jpg --style s3://bucket/art.jpg --output s3://bucket/out.png""",
@@ -28,39 +27,9 @@ EXAMPLES = {
   nst sheet - art1.jpg art2.jpg photo.jpg out1.png out2.png --columns 3 \\
       --label "" --label "Starry Night" --label "The Scream" --label photo --label "" --label "" -o grid.jpg""",
     "score": """examples:
-  nst score out.png --content photo.jpg --style starry_night.jpg
+  nst score out.png --photo photo.jpg --style starry_night.jpg
   {"style": 0.0123, "content": 0.456}   (lower is closer, for both)""",
 }
-
-# Help for each Settings field; the option is --field-name.
-SETTING_HELP = {
-    "size": "output long side in px; the photo's aspect ratio is kept",
-    "iterations": "optimiser steps at the final scale",
-    "coarse_iterations": "optimiser steps at each coarser scale",
-    "min_size": "smallest scale of the coarse-to-fine schedule (x sqrt 2 per step); 'none' for one scale",
-    "content_layers": "comma-separated layers, e.g. relu4_2",
-    "content_weight": "content loss weight (alpha)",
-    "style_layers": "comma-separated layers, e.g. relu1_1,relu2_1,relu3_1,relu4_1,relu5_1",
-    "layer_weighting": "style layer weights rule: channels (1e3/N^2) or equal (1/L)",
-    "style_layer_weights": "comma-separated explicit weights, one per style layer",
-    "style_weight": "style loss weight (beta); --style-weight is the blend of style images",
-    "tv_weight": "total-variation loss weight",
-    "normalisation": "loss normalisation: paper (1/2 sum; 1/(4N^2M^2)), mean (MSE) or scaled (sum d^2 / sum abs d)",
-    "pooling": "VGG pooling",
-    "padding": "padding of the first conv layer",
-    "optimizer": "optimiser",
-    "learning_rate": "learning rate (default 1 for lbfgs, 0.02 for adam)",
-    "lbfgs_history": "L-BFGS history size",
-    "init": "initial image: content, noise, or an image file",
-    "style_scale": "style image size relative to the output size",
-    "precision": "auto (bf16 where the hardware has it natively), fp32, or bf16 autocast (losses in fp32)",
-    "seed": "random seed; on CPU the same seed and inputs give the same bytes",
-    "device": "auto (cuda, mps, cpu), cpu, cuda, cuda:N or mps",
-    "weights": "VGG-19 weights: bundled (Oxford), torchvision, or a state dict file",
-    "preserve_color": "keep the photo's colours",
-}
-# Fields whose option name differs from the field name.
-OPTION_NAMES = {"style_weight": "--style-loss-weight", "learning_rate": "--lr"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -70,51 +39,45 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _csv(text: str) -> tuple:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
+def _typed(parse):
+    """An argparse type from a parser that raises ValueError with a message of its own."""
+
+    def convert(text: str):
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return convert
 
 
-def _floats(text: str) -> tuple:
-    return tuple(float(part) for part in _csv(text))
+def _blend(text: str) -> list[float]:
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"blend must be comma-separated numbers, not {text!r}") from None
 
 
-def _size_or_none(text: str):
-    return None if text.lower() == "none" else int(text)
-
-
-def _add_settings_options(parser: argparse.ArgumentParser) -> None:
-    from .settings import CHOICES, PRESETS, Settings
-
-    # Parsers for fields whose default does not tell the type (None) or that take lists.
-    parsers = {
-        "content_layers": (_csv, "LAYERS"),
-        "style_layers": (_csv, "LAYERS"),
-        "style_layer_weights": (_floats, "W,W,..."),
-        "min_size": (_size_or_none, "PX"),
-        "learning_rate": (float, "LR"),
-    }
+def _add_settings_options(parser: argparse.ArgumentParser, *effects: str) -> None:
+    """An option per setting of the table that affects what this command makes (or where it runs)."""
     group = parser.add_argument_group("settings (default: from --preset)")
-    group.add_argument("--preset", choices=sorted(PRESETS), default="default", help="base settings (default: default)")
-    for field in dataclasses.fields(Settings):
-        option = OPTION_NAMES.get(field.name, "--" + field.name.replace("_", "-"))
-        kwargs = {"dest": field.name, "default": None, "help": SETTING_HELP[field.name]}
-        default = getattr(PRESETS["default"], field.name)
-        if field.name in CHOICES:
-            kwargs["choices"] = CHOICES[field.name]
-        elif field.name in parsers:
-            kwargs["type"], kwargs["metavar"] = parsers[field.name]
-        elif isinstance(default, (int, float)):
-            kwargs["type"] = type(default)
-        group.add_argument(option, **kwargs)
+    group.add_argument(
+        PRESET_OPTION, choices=sorted(PRESETS), default="default", help="base settings (default: default)"
+    )
+    for row in SETTINGS.values():
+        if row.affects not in effects:
+            continue
+        kwargs = {"dest": row.name, "default": None, "help": row.help}
+        if row.choices and not row.is_list:
+            kwargs["choices"] = row.choices
+        else:
+            kwargs["type"], kwargs["metavar"] = _typed(row.parse), row.name.upper()
+        group.add_argument(row.option, **kwargs)
 
 
 def _settings(args):
-    from .settings import Settings, preset
-
-    overrides = {
-        f.name: getattr(args, f.name) for f in dataclasses.fields(Settings) if getattr(args, f.name) is not None
-    }
-    return preset(args.preset, **overrides)
+    given = {name: getattr(args, name) for name in SETTINGS if getattr(args, name, None) is not None}
+    return preset(args.preset, **given)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,12 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
-    stylize = command("stylize", "stylize a photo in the manner of one or more style images")
-    stylize.add_argument("content", help="the photo (path or fsspec URL)")
+    blend_help = "blend weights, one per style image, comma-separated (default: equal)"
+    stylize = command("stylize", "stylize a photo in the manner of an artwork (one or more style images)")
+    stylize.add_argument("photo", help="the photo (path or fsspec URL)")
     stylize.add_argument("--style", action="append", default=[], help="style image; repeat to blend several")
-    stylize.add_argument(
-        "--style-weight", dest="blend", action="append", type=float, default=[], help="blend weight per --style"
-    )
+    stylize.add_argument("--blend", type=_typed(_blend), metavar="W,W,...", help=blend_help)
     stylize.add_argument("--targets", help="precomputed Gram targets file (from `nst targets`) instead of --style")
     stylize.add_argument("--output", "-o", required=True, help="output image; format from the extension")
     stylize.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
@@ -145,16 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave a PNG output as it is if this code made it from the same photo, style and settings "
         "(a fingerprint in the file says so); otherwise write the fingerprint with the result",
     )
-    _add_settings_options(stylize)
+    _add_settings_options(stylize, TARGETS, IMAGE, RUN)
 
-    targets = command("targets", "compute a style's Gram targets once, for reuse by many stylize runs")
-    targets.add_argument("style", nargs="+", help="style image(s)")
-    targets.add_argument(
-        "--style-weight", dest="blend", action="append", type=float, default=[], help="blend weight per style"
-    )
+    targets = command("targets", "compute an artwork's Gram targets once, for reuse by many stylize runs")
+    targets.add_argument("style", nargs="+", help="style image(s) of the artwork")
+    targets.add_argument("--blend", type=_typed(_blend), metavar="W,W,...", help=blend_help)
     targets.add_argument("--color-reference", help="the photo, for --preserve-color histogram")
     targets.add_argument("--output", "-o", required=True, help="targets file to write")
-    _add_settings_options(targets)
+    _add_settings_options(targets, TARGETS, RUN)
 
     sheet = command("sheet", "write a labelled contact sheet of images")
     sheet.add_argument("images", nargs="+", help="images in reading order; - leaves a cell empty")
@@ -165,100 +125,51 @@ def build_parser() -> argparse.ArgumentParser:
 
     score = command("score", "print style and content distances of an image as one JSON line")
     score.add_argument("image")
-    score.add_argument("--content", required=True, help="the photo")
+    score.add_argument("--photo", required=True, help="the photo it was made from")
     score.add_argument("--style", required=True, help="the style image")
     return parser
 
 
-def _check_output(path: str) -> None:
-    """An unknown extension or an unwritable bucket fails before any work is done."""
-    from .images import output_format
-    from .storage import check_location
-
-    output_format(path)
-    check_location(path)
-
-
-FINGERPRINT_KEY = "nst:fingerprint"
-
-
-def _fingerprint(args, settings, photo) -> str:
-    """What a stylized image is made from: photo, style (targets file or images), settings, code."""
-    import hashlib
-
-    from .storage import read_bytes
-    from .worker import code_fingerprint
-
-    if args.targets:
-        style = {"targets": hashlib.sha256(read_bytes(args.targets)).hexdigest()}
-    else:
-        style = {"images": [hashlib.sha256(read_bytes(p)).hexdigest() for p in args.style], "blend": args.blend}
-    made_from = {
-        "photo": photo.sha256,
-        "style": style,
-        "settings": dataclasses.asdict(settings),
-        "code": code_fingerprint(),
-    }
-    return hashlib.sha256(json.dumps(made_from, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def _run_stylize(args) -> None:
-    from .images import png_text, save_image
-    from .optimize import StyleTransfer
-    from .targets import load_source
+    from .jobs import stylize_file
 
-    _check_output(args.output)
     if not args.style and not args.targets:
         raise NSTError("give --style STYLE (one or more) or --targets FILE")
-    settings = _settings(args)
-    started = time.perf_counter()
-    photo = load_source(args.content)
-    text = None
-    if args.skip_unchanged:
-        text = {FINGERPRINT_KEY: _fingerprint(args, settings, photo)}
-        if png_text(args.output, FINGERPRINT_KEY) == text[FINGERPRINT_KEY]:
-            print(f"nst: {args.output} is up to date (same photo, style, settings and code)", file=sys.stderr)
-            return
-    transfer = StyleTransfer(settings)
-    transfer.check_fits(photo)  # before making targets at that size
-    if args.targets:
-        hashes = None
-        if args.style:
-            from .targets import load_styles
-
-            hashes = [s.sha256 for s in load_styles(args.style, args.blend)]
-        targets = transfer.load_targets(args.targets, photo, style_hashes=hashes)
-    else:
-        targets = transfer.make_targets(args.style, args.blend, photo)
-    result = transfer.stylize(photo, targets, progress=False if args.quiet else None)
-    save_image(result, args.output, text=text)
-    if not args.quiet:
-        seconds = time.perf_counter() - started
-        print(f"nst: wrote {args.output} ({result.shape[-1]}x{result.shape[-2]}, {seconds:.1f} s)", file=sys.stderr)
+    done = stylize_file(
+        args.photo,
+        args.output,
+        _settings(args),
+        styles=args.style,
+        blend=args.blend,
+        targets=args.targets,
+        skip_unchanged=args.skip_unchanged,
+        progress=False if args.quiet else None,
+    )
+    if not done.written:
+        print(f"nst: {done.output} is up to date (same photo, style, settings and code)", file=sys.stderr)
+    elif not args.quiet:
+        width, height = done.size
+        print(f"nst: wrote {done.output} ({width}x{height}, {done.seconds:.1f} s)", file=sys.stderr)
 
 
 def _run_targets(args) -> None:
-    from .optimize import StyleTransfer
-    from .storage import check_location
-    from .targets import load_source
+    from .jobs import targets_file
 
-    check_location(args.output)
-    settings = _settings(args)
-    photo = load_source(args.color_reference) if args.color_reference else None
-    StyleTransfer(settings).make_targets(args.style, args.blend, photo).save(args.output)
+    targets_file(args.style, args.output, _settings(args), blend=args.blend, color_reference=args.color_reference)
 
 
 def _run_sheet(args) -> None:
+    from .images import check_output
     from .sheet import write_sheet
 
-    _check_output(args.output)
+    check_output(args.output)
     write_sheet(args.images, args.output, columns=args.columns, cell=args.cell, labels=args.label)
 
 
 def _run_score(args) -> None:
     from .scoring import score
 
-    print(json.dumps(score(args.image, args.content, args.style)))
+    print(json.dumps(score(args.image, args.photo, args.style)))
 
 
 def main(argv=None) -> int:

@@ -1,17 +1,20 @@
-"""Image files <-> RGB tensors in [0, 1], shaped [1, 3, H, W]."""
+"""Image files <-> RGB tensors in [0, 1], shaped [1, 3, H, W]; photos and paintings as decoded
+source images with the hash of their file."""
 
 from __future__ import annotations
 
 import io
 import os
 import warnings
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from .errors import NSTError
-from .storage import read_bytes, write_atomic
+from .fingerprints import sha256
+from .storage import check_location, read_bytes, write_atomic
 
 # Extension -> (Pillow format, save options).
 OUTPUT_FORMATS = {
@@ -31,6 +34,12 @@ def output_format(path: str) -> tuple[str, dict]:
         known = ", ".join(sorted(OUTPUT_FORMATS))
         raise NSTError(f"{path}: unsupported output extension {extension!r} (use {known})")
     return OUTPUT_FORMATS[extension]
+
+
+def check_output(path: str) -> None:
+    """An unknown extension or an unwritable bucket fails before any work is done."""
+    output_format(path)
+    check_location(path)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -89,6 +98,12 @@ def pil_to_tensor(image: Image.Image) -> torch.Tensor:
     return data.view(height, width, 3).permute(2, 0, 1).unsqueeze(0).float().contiguous() / 255
 
 
+def to_tensor(image: Image.Image, size: tuple[int, int]) -> torch.Tensor:
+    """The image resized (Lanczos) to size = (width, height), as a tensor: the one way a photo or
+    painting becomes the network's input."""
+    return pil_to_tensor(image.resize(size, Image.LANCZOS))
+
+
 def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
     pixels = (tensor.detach().float().cpu().clamp(0, 1)[0] * 255).round().to(torch.uint8)
     height, width = pixels.shape[1:]
@@ -98,11 +113,38 @@ def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
 
 
 def load_image(path: str, long_side: int | None = None) -> torch.Tensor:
-    """Read an image as a [1, 3, H, W] tensor, resized (Lanczos) so its long side is long_side."""
+    """Read an image as a [1, 3, H, W] tensor, resized so its long side is long_side."""
     image = load_pil(path)
-    if long_side is not None:
-        image = image.resize(fit_long_side(image.size, long_side), Image.LANCZOS)
-    return pil_to_tensor(image)
+    return pil_to_tensor(image) if long_side is None else to_tensor(image, fit_long_side(image.size, long_side))
+
+
+# Smaller photos or paintings are almost surely mistakes (tracking pixels, icons, thumbnails).
+MIN_SOURCE_SIDE = 16
+
+
+@dataclass
+class SourceImage:
+    """A decoded photo or painting with the hash of its file, which targets files record."""
+
+    path: str
+    image: Image.Image
+    sha256: str
+    weight: float = 1.0  # its share of an artwork's blend
+
+    def tensor(self, long_side: int) -> torch.Tensor:
+        """The image at this long side, aspect kept."""
+        return to_tensor(self.image, fit_long_side(self.image.size, long_side))
+
+
+def load_source(path: str, weight: float = 1.0) -> SourceImage:
+    data = read_bytes(path)
+    image = decode_image(data, str(path))
+    if min(image.size) < MIN_SOURCE_SIDE:
+        raise NSTError(
+            f"{path}: image is {image.width}x{image.height} px; photos and style images need at least "
+            f"{MIN_SOURCE_SIDE} px on each side"
+        )
+    return SourceImage(str(path), image, sha256(data), weight)
 
 
 def resize(tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

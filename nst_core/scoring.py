@@ -10,9 +10,8 @@ from __future__ import annotations
 import functools
 
 import torch
-from PIL import Image
 
-from .images import fit_long_side, load_pil, pil_to_tensor
+from .images import fit_long_side, load_pil, pil_to_tensor, to_tensor
 from .losses import (
     SCORE_CONTENT_LAYER,
     SCORE_STYLE_LAYERS,
@@ -31,22 +30,23 @@ def _scoring_network() -> VGG19Features:
 
 @functools.lru_cache(maxsize=8)
 @torch.no_grad()
-def _references(content_path: str, style_path: str, size: tuple) -> tuple:
+def _references(photo_path: str, style_path: str, size: tuple) -> tuple:
     """The photo's features and the style's Grams at one image size (kept: scoring many
     snapshots of one run compares them with the same references)."""
     net = _scoring_network()
-    content = load_pil(content_path).resize(size, Image.LANCZOS)
+    content = to_tensor(load_pil(photo_path), size)
     style = load_pil(style_path)
-    style = style.resize(fit_long_side(style.size, max(size)), Image.LANCZOS)
-    style_grams = {layer: gram(f)[0] for layer, f in net(pil_to_tensor(style)).items()}
-    return net(pil_to_tensor(content)), style_grams
+    style_grams = {
+        layer: gram(f)[0] for layer, f in net(to_tensor(style, fit_long_side(style.size, max(size)))).items()
+    }
+    return net(content), style_grams
 
 
 @torch.no_grad()
-def score(image_path: str, content_path: str, style_path: str) -> dict:
+def score(image_path: str, photo_path: str, style_path: str) -> dict:
     """{"style": ..., "content": ...}; lower is closer for both."""
     image = load_pil(image_path)
-    content_features, style_grams = _references(content_path, style_path, image.size)
+    content_features, style_grams = _references(photo_path, style_path, image.size)
     features = _scoring_network()(pil_to_tensor(image))
     return {
         "style": relative_style_distance(features, style_grams),

@@ -1,79 +1,155 @@
-"""Run settings and the two presets. Every field can be overridden after choosing a preset."""
+"""Every setting of a run, declared once, and the two presets.
+
+Each field of `Settings` carries its default, help text, allowed values and what it affects.
+Everything else derives from this table: the `nst` command's options (`--field-name`), the
+pipeline's option strings and config checks, which settings an artwork may override, and
+which settings a Gram targets file records and is checked against. No torch import: the
+pipeline reads this module while planning.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+import re
+import types
+import typing
+from dataclasses import dataclass, field
 
 from .errors import NSTError
-from .losses import NORMALISATIONS
-from .network import check_layers, layer_channels
+from .layers import LAYER_NAMES, check_layers, layer_channels
 
-CHOICES = {
-    "normalisation": NORMALISATIONS,
-    "pooling": ("max", "avg"),
-    "padding": ("zeros", "replicate"),
-    "optimizer": ("lbfgs", "adam"),
-    "layer_weighting": ("channels", "equal"),
-    "precision": ("auto", "fp32", "bf16"),
-    "preserve_color": ("none", "luminance", "histogram"),
-}
+# What a setting affects.
+TARGETS = "targets"  # an artwork's Gram targets, so every image made with them
+IMAGE = "image"  # only the stylized image
+RUN = "run"  # where a command runs, not what it makes: every command takes it, no file records it
 
 
-@dataclass
+def setting(
+    default,
+    help: str,
+    *,
+    affects: str = IMAGE,
+    choices: tuple | None = None,
+    minimum: float | None = None,
+    above: float | None = None,
+    pattern: str | None = None,
+    option: str | None = None,
+    per_artwork: bool = False,
+):
+    """A Settings field with its row of the table. minimum: the least allowed value; above: values
+    must be greater; per_artwork: an artwork in the pipeline's config may override it."""
+    row = dict(
+        help=help,
+        affects=affects,
+        choices=choices,
+        minimum=minimum,
+        above=above,
+        pattern=pattern,
+        option=option,
+        per_artwork=per_artwork,
+    )
+    return field(default=default, metadata=row)
+
+
+@dataclass(frozen=True)
 class Settings:
-    size: int = 512  # output long side, px; the photo's aspect ratio is kept
-    iterations: int = 200  # optimiser steps at the final scale
-    coarse_iterations: int = 20  # optimiser steps at each coarser scale (they set the layout)
-    min_size: int | None = 128  # smallest scale of the coarse-to-fine schedule; None = one scale
-    content_layers: tuple = ("relu4_2",)
-    content_weight: float = 1.5
-    style_layers: tuple = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-    # "channels": w_l = 1e3 / N_l^2 (authors' code); "equal": w_l = 1 / number of layers (paper).
-    layer_weighting: str = "channels"
-    style_layer_weights: tuple | None = None  # explicit per-layer weights override the rule
-    style_weight: float = 1.0
-    tv_weight: float = 0.0
-    normalisation: str = "scaled"
-    pooling: str = "max"
-    padding: str = "replicate"  # of conv1_1; the other layers always pad with zeros
-    optimizer: str = "lbfgs"
-    learning_rate: float | None = None  # None: 1 for L-BFGS, 0.02 for Adam
-    lbfgs_history: int = 100
-    init: str = "content"  # "content", "noise", or an image path
-    style_scale: float = 1.0  # style image size = scale size x style_scale
-    precision: str = "auto"  # bf16 where the hardware has it natively (1.7x faster here), else fp32
-    seed: int = 0
-    device: str = "auto"
-    weights: str = "bundled"
-    preserve_color: str = "none"
+    """A run's settings; every instance has been checked against the table (see Setting.check)."""
 
-    def validate(self) -> Settings:
-        for name, choices in CHOICES.items():
-            if getattr(self, name) not in choices:
-                raise NSTError(f"{name} {getattr(self, name)!r} is not one of {', '.join(choices)}")
-        check_layers(self.content_layers)
-        check_layers(self.style_layers)
+    size: int = setting(512, "output long side in px; the photo's aspect ratio is kept", affects=TARGETS, minimum=16)
+    iterations: int = setting(200, "optimiser steps at the final scale", minimum=0)
+    coarse_iterations: int = setting(20, "optimiser steps at each coarser scale (they set the layout)", minimum=0)
+    min_size: int | None = setting(
+        128,
+        "smallest scale of the coarse-to-fine schedule (x sqrt 2 per step); none for one scale",
+        affects=TARGETS,
+        minimum=16,
+    )
+    content_layers: tuple[str, ...] = setting(("relu4_2",), "VGG-19 layers of the content loss", choices=LAYER_NAMES)
+    content_weight: float = setting(1.5, "content loss weight (alpha)", minimum=0, per_artwork=True)
+    style_layers: tuple[str, ...] = setting(
+        ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+        "VGG-19 layers whose Gram matrices make the style",
+        affects=TARGETS,
+        choices=LAYER_NAMES,
+    )
+    layer_weighting: str = setting(
+        "channels",
+        "style layer weights: channels (1e3 / N^2, the authors' code) or equal (1 / layers, the paper)",
+        choices=("channels", "equal"),
+    )
+    style_layer_weights: tuple[float, ...] | None = setting(
+        None, "explicit weights, one per style layer (instead of --layer-weighting)"
+    )
+    style_weight: float = setting(
+        1.0, "style loss weight (beta): how strongly the style is imposed", above=0, per_artwork=True
+    )
+    tv_weight: float = setting(0.0, "total-variation (smoothness) loss weight", minimum=0, per_artwork=True)
+    normalisation: str = setting(
+        "scaled",
+        "loss normalisation: paper (1/2 sum; 1/(4N^2M^2)), mean (MSE) or scaled (sum d^2 / sum |d|)",
+        choices=("paper", "mean", "scaled"),
+    )
+    pooling: str = setting("max", "VGG-19 pooling", affects=TARGETS, choices=("max", "avg"))
+    padding: str = setting(
+        "replicate",
+        "padding of the first conv layer (the others pad with zeros)",
+        affects=TARGETS,
+        choices=("zeros", "replicate"),
+    )
+    optimizer: str = setting("lbfgs", "optimiser", choices=("lbfgs", "adam"))
+    learning_rate: float | None = setting(
+        None, "learning rate (default: 1 for lbfgs, 0.02 for adam)", above=0, option="--lr"
+    )
+    lbfgs_history: int = setting(100, "L-BFGS history size", minimum=1)
+    init: str = setting("content", "initial image: content (the photo), noise, or an image file")
+    style_scale: float = setting(
+        1.0,
+        "style image size relative to the output size (the brush strokes' size)",
+        affects=TARGETS,
+        above=0,
+        per_artwork=True,
+    )
+    precision: str = setting(
+        "auto",
+        "auto (bf16 where the hardware has it natively, else fp32), fp32, or bf16 autocast (losses in fp32)",
+        affects=TARGETS,
+        choices=("auto", "fp32", "bf16"),
+    )
+    seed: int = setting(0, "random seed; on CPU the same seed and inputs give the same bytes")
+    device: str = setting(
+        "auto", "auto (cuda, mps, cpu), cpu, cuda, cuda:N or mps", affects=RUN, pattern=r"auto|cpu|mps|cuda(:[0-9]+)?"
+    )
+    weights: str = setting(
+        "bundled", "VGG-19 weights: bundled (Oxford), torchvision, or a state dict file", affects=TARGETS
+    )
+    preserve_color: str = setting(
+        "none",
+        "keep the photo's colours: luminance (style on luminance only) or histogram (style recoloured)",
+        affects=TARGETS,
+        choices=("none", "luminance", "histogram"),
+        per_artwork=True,
+    )
+
+    def __post_init__(self):
+        for row in SETTINGS.values():  # values as the table allows, lists as tuples, ints as floats
+            object.__setattr__(self, row.name, row.check(getattr(self, row.name)))
         if not self.style_layers:
-            raise NSTError("at least one style layer is needed")
-        positive = {"size": self.size, "style_scale": self.style_scale, "lbfgs_history": self.lbfgs_history}
-        # Optional ones only when set; a min_size of 0 would make an endless schedule.
-        positive.update({n: getattr(self, n) for n in ("min_size", "learning_rate") if getattr(self, n) is not None})
-        for name, value in positive.items():
-            if not value > 0:
-                raise NSTError(f"{name} must be positive, not {value}")
-        if self.iterations < 0 or self.coarse_iterations < 0:
-            raise NSTError("iterations must not be negative")
+            raise NSTError("style_layers: at least one style layer is needed")
         if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
             raise NSTError(
                 f"{len(self.style_layer_weights)} style layer weights for {len(self.style_layers)} style layers"
             )
-        return self
+
+    def replace(self, **changes) -> Settings:
+        unknown = set(changes) - set(SETTINGS)
+        if unknown:
+            raise NSTError(f"unknown setting {sorted(unknown)[0]!r}")
+        return dataclasses.replace(self, **changes)
 
     def layer_weights(self) -> dict:
         if self.style_layer_weights is not None:
-            return dict(zip(self.style_layers, map(float, self.style_layer_weights)))
+            return dict(zip(self.style_layers, self.style_layer_weights))
         if self.layer_weighting == "equal":
             return {layer: 1 / len(self.style_layers) for layer in self.style_layers}
         return {layer: 1e3 / layer_channels(layer) ** 2 for layer in self.style_layers}
@@ -93,12 +169,104 @@ class Settings:
             step += 1
         return coarse + [self.size]
 
-    def replace(self, **changes) -> Settings:
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise NSTError(f"unknown setting {sorted(unknown)[0]!r}")
-        return dataclasses.replace(self, **changes)
+    def affecting(self, *effects: str) -> dict:
+        """{name: value} of the settings that affect any of these (TARGETS, IMAGE, RUN)."""
+        return {name: getattr(self, name) for name, row in SETTINGS.items() if row.affects in effects}
 
+
+_KINDS = {int: "an integer", float: "a number", str: "text"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the table, read off a Settings field: how its values are checked, parsed from
+    and written to the command line."""
+
+    name: str
+    kind: type  # int, float or str; of each item for lists
+    is_list: bool
+    optional: bool  # None is allowed ("none" on the command line, null in config)
+    default: object
+    help: str
+    affects: str
+    choices: tuple | None
+    minimum: float | None
+    above: float | None
+    pattern: str | None
+    option: str
+    per_artwork: bool
+
+    @classmethod
+    def of(cls, spec: dataclasses.Field, annotation) -> Setting:
+        options = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+        optional = type(None) in options
+        (annotation,) = [a for a in options if a is not type(None)]
+        is_list = typing.get_origin(annotation) is tuple
+        kind = typing.get_args(annotation)[0] if is_list else annotation
+        row = dict(spec.metadata)
+        row["option"] = row["option"] or "--" + spec.name.replace("_", "-")
+        return cls(spec.name, kind, is_list, optional, spec.default, **row)
+
+    def check(self, value):
+        """The value as the field holds it, or an NSTError naming the setting and the problem.
+        Accepts what config files and the Python API give: lists, ints for numbers, a
+        comma-separated string for a list."""
+        if value is None:
+            if self.optional:
+                return None
+            raise NSTError(f"{self.name} must be set (it has no 'none' value)")
+        if not self.is_list:
+            return self._check_item(value)
+        items = [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise NSTError(f"{self.name} must be a list, not {value!r}")
+        if self.choices is LAYER_NAMES:
+            check_layers(items)
+        return tuple(self._check_item(item) for item in items)
+
+    def _check_item(self, value):
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if self.kind is float and is_number:
+            value = float(value)
+        elif not isinstance(value, self.kind) or isinstance(value, bool):
+            raise NSTError(f"{self.name} must be {_KINDS[self.kind]}, not {value!r}")
+        if self.choices is not None and value not in self.choices:
+            raise NSTError(f"{self.name} {value!r} is not one of {', '.join(self.choices)}")
+        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+            raise NSTError(f"{self.name} {value!r} is not valid: {self.help}")
+        if self.minimum is not None and value < self.minimum:
+            raise NSTError(f"{self.name} must be at least {self.minimum}, not {value}")
+        if self.above is not None and not value > self.above:
+            raise NSTError(f"{self.name} must be greater than {self.above}, not {value}")
+        return value
+
+    def parse(self, text: str):
+        """A command-line value: numbers by kind, lists comma-separated, 'none' for None.
+        Raises ValueError; the value is checked when Settings are made."""
+        if self.optional and text.strip().lower() == "none":
+            return None
+        if self.is_list:
+            return tuple(self._parse_item(part.strip()) for part in text.split(",") if part.strip())
+        return self._parse_item(text)
+
+    def _parse_item(self, text: str):
+        try:
+            return self.kind(text)
+        except ValueError:
+            raise ValueError(f"{self.name} must be {_KINDS[self.kind]}, not {text!r}") from None
+
+    def format(self, value) -> str:
+        """The command-line text that parse() reads back as this value."""
+        if value is None:
+            return "none"
+        if isinstance(value, (list, tuple)):
+            return ",".join(map(str, value))
+        return str(value)
+
+
+# The table: one row per Settings field, in declaration order.
+_HINTS = typing.get_type_hints(Settings)
+SETTINGS = {spec.name: Setting.of(spec, _HINTS[spec.name]) for spec in dataclasses.fields(Settings)}
 
 PRESETS = {
     # The authors' own PyTorch code (leongatys/PytorchNeuralStyleTransfer: relu layers, Gram / M,
@@ -124,9 +292,30 @@ PRESETS = {
         init="noise",
     ),
 }
+PRESET_OPTION = "--preset"
 
 
 def preset(name: str, **overrides) -> Settings:
     if name not in PRESETS:
         raise NSTError(f"unknown preset {name!r}: use {', '.join(PRESETS)}")
-    return PRESETS[name].replace(**overrides).validate()
+    return PRESETS[name].replace(**overrides)
+
+
+def from_mapping(values: dict) -> Settings:
+    """Settings from a mapping of setting names (and "preset"), as a config file gives them."""
+    values = dict(values)
+    return preset(values.pop("preset", "default"), **values)
+
+
+def arguments(values: dict, *effects: str) -> list[str]:
+    """`nst` command-line arguments for a mapping of setting names (and "preset"), in name order;
+    with effects named, only the settings that affect one of them (and the preset)."""
+    argv = []
+    for name, value in sorted(values.items()):
+        if name == "preset":
+            argv += [PRESET_OPTION, value]
+        elif name not in SETTINGS:
+            raise NSTError(f"unknown setting {name!r}")
+        elif not effects or SETTINGS[name].affects in effects:
+            argv += [SETTINGS[name].option, SETTINGS[name].format(value)]
+    return argv

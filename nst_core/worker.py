@@ -17,7 +17,6 @@ NST_WORKER=off runs the command in this process instead.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import socket
@@ -27,7 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
+from .fingerprints import PACKAGE, code_fingerprint
+
 START_TIMEOUT = 120  # seconds for a new worker to import torch and listen
 # Per-process settings fixed when a worker starts; the rest of the client's environment
 # (credentials, endpoints ...) is applied to each request.
@@ -67,16 +67,6 @@ def acquire_slot(directory: Path, count: int) -> tuple[int, int]:
             return index, fd
     index = os.getpid() % count  # all busy: queue on one, spreading the waiters
     return index, lock(index, blocking=True)
-
-
-def code_fingerprint(*context) -> str:
-    """Hash of nst_core's sources (and any context): the pipeline's rules carry it so a code
-    change reruns their jobs, and workers are keyed by it so old code never serves new jobs."""
-    digest = hashlib.sha256("\0".join(map(str, context)).encode())
-    for path in sorted(PACKAGE.glob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def state_dir(threads: int) -> Path:

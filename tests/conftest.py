@@ -53,8 +53,8 @@ def cli(capsys):
 REPO = Path(__file__).resolve().parent.parent
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 CONFIG = {
-    "content": ["photos/*"],
-    "styles": {"starry": "art/starry_night.jpg", "scream": {"image": "art/the_scream.jpg", "style_weight": 2.0}},
+    "photos": ["photos/*"],
+    "artworks": {"starry": "art/starry_night.jpg", "scream": {"image": "art/the_scream.jpg", "style_weight": 2.0}},
     "nst": {"size": 32, "iterations": 2, "coarse_iterations": 1, "min_size": None, "device": "cpu"},
     "sheets": {"cell": 32, "columns": 4},
 }

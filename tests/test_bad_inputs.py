@@ -80,7 +80,19 @@ def make_failing(tmp_path, case):
 
         target = path / "shallow.pt"
         assert (
-            main(["targets", str(STYLE), "--style-layers", "relu1_1,relu2_1", "--output", str(target), *FAST[:-1]]) == 0
+            main(
+                [
+                    "targets",
+                    str(STYLE),
+                    "--style-layers",
+                    "relu1_1,relu2_1",
+                    "--output",
+                    str(target),
+                    *FAST[:2],
+                    *FAST[4:-1],
+                ]
+            )
+            == 0
         )
         return [PHOTO, "--targets", target], "relu1_1", target
     if case == "pickle payload as targets":

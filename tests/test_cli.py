@@ -6,6 +6,7 @@ from PIL import Image
 from conftest import PHOTO, PHOTO2, STYLE, STYLE2, run_cli
 
 FAST = ["--size", "32", "--iterations", "3", "--min-size", "none", "--device", "cpu"]
+FAST_TARGETS = ["--size", "32", "--min-size", "none", "--device", "cpu"]  # `nst targets` takes no --iterations
 
 
 def test_stylize_end_to_end_with_the_console_script(tmp_path):
@@ -19,7 +20,7 @@ def test_stylize_end_to_end_with_the_console_script(tmp_path):
 
 def test_targets_then_stylize_with_targets(tmp_path, cli):
     targets = tmp_path / "starry.pt"
-    assert cli("targets", STYLE, STYLE2, "--style-weight", 0.7, "--style-weight", 0.3, "-o", targets, *FAST)[0] == 0
+    assert cli("targets", STYLE, STYLE2, "--blend", "0.7,0.3", "-o", targets, *FAST_TARGETS)[0] == 0
     out = tmp_path / "out.png"
     code, _, err = cli("stylize", PHOTO, "--targets", targets, "-o", out, "-q", *FAST)
     assert code == 0 and err == "" and out.exists()
@@ -31,34 +32,10 @@ def test_targets_then_stylize_with_targets(tmp_path, cli):
 
 def test_blend_of_two_styles_and_overrides(tmp_path, cli):
     out = tmp_path / "blend.webp"
-    code, _, err = cli(
-        "stylize",
-        PHOTO,
-        "--style",
-        STYLE,
-        "--style",
-        STYLE2,
-        "--style-weight",
-        0.7,
-        "--style-weight",
-        0.3,
-        "-o",
-        out,
-        "-q",
-        *FAST,
-        "--preset",
-        "paper",
-        "--style-layers",
-        "conv1_1,conv2_1",
-        "--tv-weight",
-        "1",
-        "--preserve-color",
-        "luminance",
-        "--precision",
-        "bf16",
-        "--seed",
-        "7",
-    )
+    artwork = ["--style", STYLE, "--style", STYLE2, "--blend", "0.7,0.3", "--style-weight", "2"]
+    overrides = ["--preset", "paper", "--style-layers", "conv1_1,conv2_1", "--tv-weight", "1"]
+    overrides += ["--preserve-color", "luminance", "--precision", "bf16", "--seed", "7"]
+    code, _, err = cli("stylize", PHOTO, *artwork, "-o", out, "-q", *FAST, *overrides)
     assert code == 0, err
     assert Image.open(out).format == "WEBP"
 
@@ -69,7 +46,7 @@ def test_sheet_and_score(tmp_path, cli):
     with Image.open(sheet) as image:
         width, height = image.size
     assert width == 2 * (64 + 8) and height == 2 * (64 + 10 + 6 + 8)
-    code, out, _ = cli("score", PHOTO, "--content", PHOTO, "--style", STYLE)
+    code, out, _ = cli("score", PHOTO, "--photo", PHOTO, "--style", STYLE)
     values = json.loads(out)
     assert code == 0 and set(values) == {"style", "content"} and len(out.strip().splitlines()) == 1
 
@@ -95,14 +72,14 @@ def _bad_inputs(tmp_path):
         "directory": ([tmp_path, "--style", STYLE], "is a directory"),
         "bad preset": ([PHOTO, "--style", STYLE, "--preset", "fancy"], "invalid choice: 'fancy'"),
         "bad pooling": ([PHOTO, "--style", STYLE, "--pooling", "median"], "invalid choice: 'median'"),
-        "bad number": ([PHOTO, "--style", STYLE, "--iterations", "many"], "invalid int value: 'many'"),
+        "bad number": ([PHOTO, "--style", STYLE, "--iterations", "many"], "iterations must be an integer, not 'many'"),
         "bad layer": ([PHOTO, "--style", STYLE, "--style-layers", "relu9_9"], "unknown VGG-19 layer 'relu9_9'"),
         "no style": ([PHOTO], "give --style STYLE"),
         "bad weights": ([PHOTO, "--style", STYLE, "--weights", text], "notes.jpg: not a PyTorch weights file"),
         "bad targets": ([PHOTO, "--targets", text], "notes.jpg: not a valid Gram targets file"),
         "blend count": (
-            [PHOTO, "--style", STYLE, "--style-weight", "1", "--style-weight", "2"],
-            "2 style weights given for 1",
+            [PHOTO, "--style", STYLE, "--blend", "1,2"],
+            "2 blend weights given for 1 style images",
         ),
     }
 

@@ -119,8 +119,8 @@ def test_nst_s3_errors_are_one_line_and_leave_nothing(s3, photo, output, message
 
 def _s3_project(tmp_path, photos_prefix="photos"):
     config = {
-        "content": [f"s3://{BUCKET}/{photos_prefix}/*"],
-        "styles": {"starry": f"s3://{BUCKET}/art/starry.jpg"},
+        "photos": [f"s3://{BUCKET}/{photos_prefix}/*"],
+        "artworks": {"starry": f"s3://{BUCKET}/art/starry.jpg"},
         "nst": {"size": 32, "iterations": 2, "coarse_iterations": 1, "min_size": None, "device": "cpu"},
         "sheets": {"cell": 32},
     }
@@ -163,7 +163,7 @@ def test_pipeline_end_to_end_with_reruns(s3, tmp_path):
     }
     # a new artwork: each photo's job runs again and adds its image
     config = yaml.safe_load((workdir / "config.yaml").read_text())
-    config["styles"]["scream"] = f"s3://{BUCKET}/art/starry.jpg"
+    config["artworks"]["scream"] = f"s3://{BUCKET}/art/starry.jpg"
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     third = snakemake(workdir, *_on_s3("run1"), env=env)
     assert third.returncode == 0, third.stdout + third.stderr
@@ -208,7 +208,7 @@ def test_pipeline_s3_errors_are_clear_before_any_job(s3, tmp_path, case):
         message = "s3://no-such-bucket/x: bucket does not exist"
     elif case == "missing photo bucket":
         config = yaml.safe_load((workdir / "config.yaml").read_text())
-        config["content"] = ["s3://no-such-bucket/photos/*.jpg"]
+        config["photos"] = ["s3://no-such-bucket/photos/*.jpg"]
         (workdir / "config.yaml").write_text(yaml.safe_dump(config))
         message = "s3://no-such-bucket/photos/*.jpg: bucket does not exist"
     elif case == "wrong credentials":

@@ -27,7 +27,7 @@ def ci_profile(folder: Path) -> Path:
     squeue for job status (no slurmdbd, so no sacct) and quick first status checks."""
     profile = yaml.safe_load((REPO / "profiles/slurm/profile.yaml").read_text())
     profile["default-resources"].update(slurm_partition="debug", runtime=10, mem_mb=500)
-    profile["set-resources"] = {"stylize": {"gpu": 0}, "style_targets": {"gpu": 0}}
+    profile["set-resources"] = {"stylize": {"gpu": 0}, "artwork_targets": {"gpu": 0}}
     profile.update(
         {
             "jobs": 2,
@@ -59,7 +59,7 @@ def test_workflow_runs_as_slurm_jobs_with_stylize_jobs_grouped(cluster, tmp_path
             assert (workdir / f"results/stylized/{style}/{photo}.png").is_file()
     assert (workdir / "results/sheets/overview.jpg").is_file()
     slurm_jobs = set(cluster.jobs()) - before
-    # 2 style_targets submissions + the 2 photos' stylize jobs bundled into 1 group submission;
+    # 2 artwork_targets submissions + the 2 photos' stylize jobs bundled into 1 group submission;
     # the sheets ran locally (localrules)
     assert len(slurm_jobs) == 3, slurm_jobs
     assert all(line.endswith("COMPLETED") for line in slurm_jobs), slurm_jobs

@@ -2,11 +2,13 @@ import pickle
 
 import pytest
 import torch
+from PIL import Image
 
 from conftest import STYLE, STYLE2, tiny
 from nst_core import GramTargets, NSTError, StyleTransfer
 from nst_core.images import fit_long_side, pil_to_tensor
 from nst_core.losses import gram
+from nst_core.settings import TARGETS
 
 
 @pytest.fixture(scope="module")
@@ -20,16 +22,17 @@ def test_targets_round_trip(transfer, tmp_path):
     targets.save(str(path))
     loaded = transfer.load_targets(str(path))
     assert loaded.meta == targets.meta
-    assert loaded.meta["layers"] == list(transfer.settings.style_layers)
-    assert loaded.meta["sizes"] == [48] and loaded.meta["styles"][0]["sha256"]
+    assert loaded.meta["made_for"]["style_layers"] == ",".join(transfer.settings.style_layers)
+    assert loaded.meta["made_for"]["size"] == "48" and loaded.meta["styles"][0]["sha256"]
+    # every setting the table marks as shaping targets is recorded, the weights by content
+    assert set(loaded.meta["made_for"]) == set(transfer.settings.affecting(TARGETS))
+    assert loaded.meta["made_for"]["weights"] == transfer.extractor.weights_fingerprint
     for layer, matrix in targets.grams[48].items():
         assert torch.equal(loaded.grams[48][layer], matrix)
         assert matrix.shape == (matrix.shape[0], matrix.shape[0])
 
 
 def test_targets_are_the_style_images_grams(transfer):
-    from PIL import Image
-
     targets = transfer.make_targets([STYLE])
     style = Image.open(STYLE).convert("RGB")
     image = pil_to_tensor(style.resize(fit_long_side(style.size, 48), Image.LANCZOS))
@@ -46,27 +49,32 @@ def test_blended_targets_are_weighted_sums(transfer):
 
 
 def test_targets_for_every_scale_of_the_schedule():
-    transfer = StyleTransfer(tiny(size=64, min_size=32, style_scale=1.5))
+    transfer = StyleTransfer(tiny(size=64, min_size=32, style_scale=1.5, precision="fp32"))
     targets = transfer.make_targets([STYLE])
     assert sorted(targets.grams) == [32, 45, 64] == transfer.settings.scales()
-    assert targets.meta["style_sizes"] == [48, 68, 96]
+    style = Image.open(STYLE).convert("RGB")  # at 64 px the painting is used at 1.5 x 64 = 96 px
+    image = pil_to_tensor(style.resize(fit_long_side(style.size, 96), Image.LANCZOS))
+    expected = gram(transfer.extractor(image)["relu2_1"])[0]
+    torch.testing.assert_close(targets.grams[64]["relu2_1"], expected)
 
 
 @pytest.mark.parametrize(
     "change, message",
     [
         (dict(pooling="avg"), "made for pooling max, this run uses avg"),
-        (dict(style_layers=("relu1_1", "relu4_3")), "made for layers .* this run needs relu1_1,relu4_3"),
-        (dict(size=64), r"made for output sizes \[48\], this run needs \[64\]"),
+        (dict(style_layers=("relu1_1", "relu4_3")), "made for style_layers relu1_1,.* this run uses relu1_1,relu4_3"),
+        (dict(size=64), "made for size 48, this run uses 64"),
         (dict(padding="zeros"), "made for padding replicate"),
-        (dict(preserve_color="luminance"), "made for colour preservation none"),
-        (dict(style_scale=2.0), "made for style scale 1.0"),
+        (dict(preserve_color="luminance"), "made for preserve_color none"),
+        (dict(style_scale=2.0), "made for style_scale 1.0"),
+        (dict(precision="bf16"), "made for precision fp32, this run uses bf16"),
+        (dict(min_size=32), "made for min_size none, this run uses 32"),
     ],
 )
 def test_targets_mismatch_is_a_clear_error(transfer, tmp_path, change, message):
     path = tmp_path / "t.pt"
     transfer.make_targets([STYLE]).save(str(path))
-    other = StyleTransfer(tiny(**change))
+    other = StyleTransfer(tiny(**{"precision": "fp32", **change}))
     with pytest.raises(NSTError, match=f"t.pt: targets were {message}"):
         other.load_targets(str(path))
 
@@ -78,15 +86,15 @@ def test_targets_for_other_network_weights_is_a_clear_error(transfer, tmp_path):
     torch.save(to_torchvision_layout(load_weights()), weights_path)
     path = tmp_path / "t.pt"
     transfer.make_targets([STYLE]).save(str(path))
-    with pytest.raises(NSTError, match="made for network weights sha256:"):
-        StyleTransfer(tiny(weights=str(weights_path))).load_targets(str(path))
+    with pytest.raises(NSTError, match="made for weights sha256:"):
+        StyleTransfer(tiny(weights=str(weights_path), precision="fp32")).load_targets(str(path))
 
 
 def test_targets_for_other_style_images_is_a_clear_error(transfer, tmp_path):
     path = tmp_path / "t.pt"
     transfer.make_targets([STYLE]).save(str(path))
     other = transfer.make_targets([STYLE2])
-    with pytest.raises(NSTError, match="made for style images"):
+    with pytest.raises(NSTError, match="made for other style images"):
         transfer.load_targets(str(path), style_hashes=[s["sha256"] for s in other.meta["styles"]])
 
 

@@ -27,12 +27,12 @@ def project(finished, tmp_path):
     return copy
 
 
-def stylized(styles=("starry", "scream"), photos=("tubingen", "chelsea")):
-    return {f"results/stylized/{s}/{p}.png" for s in styles for p in photos}
+def stylized(artworks=("starry", "scream"), photos=("tubingen", "chelsea")):
+    return {f"results/stylized/{a}/{p}.png" for a in artworks for p in photos}
 
 
-def sheets(*styles):
-    return {f"results/sheets/{s}.jpg" for s in styles} | {"results/sheets/overview.jpg"}
+def sheets(*artworks):
+    return {f"results/sheets/{a}.jpg" for a in artworks} | {"results/sheets/overview.jpg"}
 
 
 def test_outputs_and_sheets_have_the_right_sizes(finished):
@@ -44,12 +44,12 @@ def test_outputs_and_sheets_have_the_right_sizes(finished):
     # per-style sheet: 2 photos in one row (columns capped at the number of images)
     with Image.open(finished / "results/sheets/starry.jpg") as sheet:
         assert sheet.size == (2 * (32 + 8), 32 + 8 + 16)
-    # overview: (1 + 2 styles) columns x (1 + 2 photos) rows
+    # overview: (1 + 2 artworks) columns x (1 + 2 photos) rows
     with Image.open(finished / "results/sheets/overview.jpg") as overview:
         assert overview.size == (3 * (32 + 8), 3 * (32 + 8 + 16))
-    for log in ["logs/style_targets/starry.log", "logs/stylize/chelsea.log", "logs/sheets/overview.log"]:
+    for log in ["logs/artwork_targets/starry.log", "logs/stylize/chelsea.log", "logs/sheets/overview.log"]:
         assert (finished / log).is_file()
-    for bench in ["logs/benchmarks/style_targets/scream.tsv", "logs/benchmarks/stylize/tubingen.tsv"]:
+    for bench in ["logs/benchmarks/artwork_targets/scream.tsv", "logs/benchmarks/stylize/tubingen.tsv"]:
         assert (finished / bench).read_text().startswith("s\t")
 
 
@@ -65,13 +65,13 @@ def rerun_remakes(project):
     shutil.rmtree(project / "logs" / "stylize")  # the logs of the photo jobs that run now
     result = snakemake(project)
     assert result.returncode == 0, result.stdout + result.stderr
-    styles = yaml.safe_load((project / "config.yaml").read_text())["styles"]
+    artworks = yaml.safe_load((project / "config.yaml").read_text())["artworks"]
     remade = set()
     for log in (project / "logs" / "stylize").glob("*.log"):
         text = log.read_text()
         kept = set(re.findall(r"^nst: (\S+) is up to date", text, re.M))
         written = set(re.findall(r"^nst: wrote (\S+) ", text, re.M))
-        assert kept | written == stylized(styles, photos=[log.stem]) and not kept & written, text
+        assert kept | written == stylized(artworks, photos=[log.stem]) and not kept & written, text
         remade |= written
     return {p for p in planned if p.startswith("results/targets/")}, remade
 
@@ -84,7 +84,7 @@ def test_adding_a_photo_runs_only_its_job_and_the_sheets(project):
 
 def test_adding_an_artwork_makes_only_its_images(project):
     config = yaml.safe_load((project / "config.yaml").read_text())
-    config["styles"]["hat"] = "art/starry_night.jpg"  # same painting, its own name and results
+    config["artworks"]["hat"] = "art/starry_night.jpg"  # same painting, its own name and results
     write_config(project, config)
     targets, remade = rerun_remakes(project)
     assert targets == {"results/targets/hat.pt"}
@@ -95,23 +95,23 @@ def test_adding_an_artwork_makes_only_its_images(project):
 
 def test_changing_an_artworks_style_weight_remakes_only_its_images(project):
     config = yaml.safe_load((project / "config.yaml").read_text())
-    config["styles"]["scream"]["style_weight"] = 3.0
+    config["artworks"]["scream"]["style_weight"] = 3.0
     write_config(project, config)
     before = (project / "results/stylized/starry/tubingen.png").read_bytes()
-    assert rerun_remakes(project) == (set(), stylized(styles=["scream"]))
+    assert rerun_remakes(project) == (set(), stylized(artworks=["scream"]))
     assert (project / "results/stylized/starry/tubingen.png").read_bytes() == before
 
 
 def test_changing_an_artworks_style_scale_remakes_its_targets_too(project):
     config = yaml.safe_load((project / "config.yaml").read_text())
-    config["styles"]["scream"]["style_scale"] = 1.5
+    config["artworks"]["scream"]["style_scale"] = 1.5
     write_config(project, config)
-    assert rerun_remakes(project) == ({"results/targets/scream.pt"}, stylized(styles=["scream"]))
+    assert rerun_remakes(project) == ({"results/targets/scream.pt"}, stylized(artworks=["scream"]))
 
 
 def test_changing_an_artworks_image_remakes_its_targets_and_images(project):
     shutil.copy(DATA / "chelsea.png", project / "art" / "starry_night.jpg")  # new content, new mtime
-    assert rerun_remakes(project) == ({"results/targets/starry.pt"}, stylized(styles=["starry"]))
+    assert rerun_remakes(project) == ({"results/targets/starry.pt"}, stylized(artworks=["starry"]))
 
 
 def test_changing_iterations_remakes_images_not_targets(project):
@@ -136,8 +136,8 @@ def test_changing_nst_core_code_remakes_everything(project):
 
 def test_histogram_artwork_targets_are_made_in_the_photos_job(tmp_path):
     # photos/*.jpg: one folder, one extension, so the photo input is a static pattern
-    config = {**CONFIG, "content": ["photos/*.jpg"]}
-    config["styles"] = {
+    config = {**CONFIG, "photos": ["photos/*.jpg"]}
+    config["artworks"] = {
         "starry": {
             "images": ["art/starry_night.jpg", "art/the_scream.jpg"],
             "blend": [0.7, 0.3],
@@ -185,14 +185,31 @@ def test_bad_photo_does_not_stop_the_others(tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda c: c["nst"].update(sizee=64), "'sizee' was unexpected"),
-        (lambda c: c["nst"].update(size="big"), "'big' is not of type 'integer'"),
-        (lambda c: c["styles"].update({"../evil": "art/starry_night.jpg"}), "'../evil' does not match"),
-        (lambda c: c["styles"].update(overview="art/starry_night.jpg"), "'overview' is reserved"),
-        (lambda c: c.update(content=["nowhere/*.jpg"]), "'nowhere/*.jpg' matches no files"),
-        (lambda c: c["styles"].update(gone="art/missing.jpg"), "gone: art/missing.jpg: no such file"),
+        (lambda c: c["nst"].update(sizee=64), "nst: unknown setting 'sizee'"),
+        (lambda c: c["nst"].update(size="big"), "nst: size must be an integer, not 'big'"),
+        (
+            lambda c: c["artworks"]["scream"].update(preserve_color="luminence"),
+            "artworks: scream: preserve_color 'luminence' is not one of none, luminance, histogram",
+        ),
+        (
+            lambda c: c["artworks"]["scream"].update(iterations=5),
+            "artworks: scream: 'iterations' is not a setting an artwork may override",
+        ),
+        (lambda c: c["artworks"].update({"../evil": "art/starry_night.jpg"}), "'../evil' does not match"),
+        (lambda c: c["artworks"].update(overview="art/starry_night.jpg"), "'overview' is reserved"),
+        (lambda c: c.update(photos=["nowhere/*.jpg"]), "photos: 'nowhere/*.jpg' matches no files"),
+        (lambda c: c["artworks"].update(gone="art/missing.jpg"), "artworks: gone: art/missing.jpg: no such file"),
     ],
-    ids=["unknown-key", "wrong-type", "path-in-style-name", "reserved-name", "empty-glob", "missing-style-image"],
+    ids=[
+        "unknown-setting",
+        "wrong-type",
+        "artwork-setting-value",
+        "not-per-artwork",
+        "path-in-artwork-name",
+        "reserved-name",
+        "empty-glob",
+        "missing-artwork-image",
+    ],
 )
 def test_bad_config_fails_before_any_job(tmp_path, change, message):
     config = yaml.safe_load(yaml.safe_dump(CONFIG))

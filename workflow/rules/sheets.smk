@@ -1,23 +1,25 @@
 # Contact sheets are cheap: on a cluster they run on the submitting machine.
 localrules:
-    style_sheet,
+    artwork_sheet,
     overview_sheet,
 
 
-rule style_sheet:
+# All photos in one artwork's style (the first `sheets.max_photos` by name).
+rule artwork_sheet:
     input:
-        lambda wildcards: stylized(
-            wildcards.style, sheet_photos(config["sheets"]["max_photos"])
-        ),
+        lambda wildcards: [
+            f"results/stylized/{wildcards.artwork}/{photo}.png"
+            for photo in list(PHOTOS)[: config["sheets"]["max_photos"]]
+        ],
     output:
         report(
-            "results/sheets/{style}.jpg",
-            caption="../report/style_sheet.rst",
+            "results/sheets/{artwork}.jpg",
+            caption="../report/artwork_sheet.rst",
             category="Contact sheets",
-            labels={"sheet": "{style}"},
+            labels={"sheet": "{artwork}"},
         ),
     log:
-        "logs/sheets/{style}.log",
+        "logs/sheets/{artwork}.log",
     conda:
         "../../envs/nst.yaml"
     params:
@@ -29,9 +31,23 @@ rule style_sheet:
         " --output {output:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"
 
 
+# Photos as rows, artworks as columns: an empty corner ("-"), the paintings along the first row,
+# then each photo followed by its stylized images; each cell's label given in that order.
+OVERVIEW_PHOTOS = list(PHOTOS)[: config["sheets"]["overview_photos"]]
+OVERVIEW_LABELS = ["", *ARTWORKS] + [
+    label for photo in OVERVIEW_PHOTOS for label in [photo] + [""] * len(ARTWORKS)
+]
+
+
 rule overview_sheet:
     input:
-        [cell for cell, label in overview_cells() if cell is not None],
+        [source_file(art.images[0]) for art in ARTWORKS.values()],
+        [
+            path
+            for photo in OVERVIEW_PHOTOS
+            for path in [source_file(PHOTOS[photo])]
+            + [f"results/stylized/{artwork}/{photo}.png" for artwork in ARTWORKS]
+        ],
     output:
         report(
             "results/sheets/overview.jpg",
@@ -44,10 +60,13 @@ rule overview_sheet:
     conda:
         "../../envs/nst.yaml"
     params:
-        cells=overview_arguments,
-        columns=len(STYLES) + 1,
+        cells=lambda wildcards, input: shlex.join(["-", *input]),
+        labels=shlex.join(
+            arg for label in OVERVIEW_LABELS for arg in ("--label", label)
+        ),
+        columns=len(ARTWORKS) + 1,
         cell=config["sheets"]["cell"],
         code=NST_CORE_CODE,
     shell:
-        "python -m nst_core.worker sheet {params.cells} --columns {params.columns} --cell {params.cell}"
+        "python -m nst_core.worker sheet {params.cells} {params.labels} --columns {params.columns} --cell {params.cell}"
         " --output {output:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"

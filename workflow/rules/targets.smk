@@ -1,20 +1,25 @@
-rule style_targets:
+# An artwork's Gram targets, made once and used by every photo's job. Its options are only the
+# settings that shape targets (and say where to run): changing the others, such as iterations,
+# does not remake them.
+rule artwork_targets:
     input:
-        images=style_images,
+        images=lambda wildcards: ARTWORKS[wildcards.artwork].sources(),
     output:
-        "results/targets/{style}.pt",
+        "results/targets/{artwork}.pt",
     log:
-        "logs/style_targets/{style}.log",
+        "logs/artwork_targets/{artwork}.log",
     benchmark:
-        "logs/benchmarks/style_targets/{style}.tsv"
+        "logs/benchmarks/artwork_targets/{artwork}.tsv"
     conda:
         "../../envs/nst.yaml"
     threads: config["stylize_threads"]
     resources:
         gpu=1,  # `--resources gpu=N` runs N at once, each on its own GPU (worker slots)
     params:
-        blend=targets_blend,
-        options=targets_options,
+        blend=lambda wildcards: ARTWORKS[wildcards.artwork].blend_option(),
+        options=lambda wildcards: ARTWORKS[wildcards.artwork].options(
+            nst_settings.TARGETS, nst_settings.RUN
+        ),
         code=NST_CORE_CODE,
     shell:
         "OMP_NUM_THREADS={threads} python -m nst_core.worker targets {input.images:q} {params.blend} {params.options}"

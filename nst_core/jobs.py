@@ -1,0 +1,75 @@
+"""File-to-file jobs, as the `nst` command and the pipeline run them: stylize one photo, make one
+artwork's Gram targets. Inputs and outputs are paths or fsspec URLs; outputs are written
+atomically, and every check that can fail does so before the expensive work.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from .fingerprints import IMAGE_KEY, image_fingerprint, sha256
+from .images import check_output, load_source, png_text, save_image
+from .optimize import StyleTransfer
+from .settings import Settings
+from .storage import check_location, read_bytes
+from .targets import load_styles
+
+
+@dataclass
+class Stylized:
+    """What stylize_file did: wrote the image (its size, seconds taken), or found it up to date."""
+
+    output: str
+    written: bool
+    size: tuple[int, int] | None = None
+    seconds: float = 0.0
+
+
+def stylize_file(
+    photo: str,
+    output: str,
+    settings: Settings,
+    styles=(),
+    blend=None,
+    targets: str | None = None,
+    skip_unchanged: bool = False,
+    progress: bool | None = None,
+) -> Stylized:
+    """Stylize one photo in the manner of an artwork, given by its images (styles, with blend
+    weights) or by its targets file (checked against the settings, and against styles if both
+    are given). skip_unchanged: leave an existing PNG that these inputs, settings and code made
+    (a fingerprint in the file says so); otherwise the fingerprint is written with the result."""
+    if not styles and not targets:
+        raise ValueError("stylize_file needs style images or a targets file")
+    check_output(output)
+    started = time.perf_counter()
+    source = load_source(photo)
+    fingerprint = None
+    if skip_unchanged:
+        if targets:
+            style = {"targets": sha256(read_bytes(targets))}
+        else:
+            style = {"images": [sha256(read_bytes(path)) for path in styles], "blend": list(blend or [])}
+        fingerprint = image_fingerprint(source.sha256, style, settings)
+        if png_text(output, IMAGE_KEY) == fingerprint:
+            return Stylized(output, written=False)
+    transfer = StyleTransfer(settings)
+    transfer.check_fits(source)  # before making targets at that size
+    if targets:
+        hashes = [s.sha256 for s in load_styles(styles, blend)] if styles else None
+        gram_targets = transfer.load_targets(targets, source, style_hashes=hashes)
+    else:
+        gram_targets = transfer.make_targets(styles, blend, source)
+    result = transfer.stylize(source, gram_targets, progress=progress)
+    save_image(result, output, text={IMAGE_KEY: fingerprint} if fingerprint else None)
+    size = (result.shape[-1], result.shape[-2])
+    return Stylized(output, written=True, size=size, seconds=time.perf_counter() - started)
+
+
+def targets_file(styles, output: str, settings: Settings, blend=None, color_reference: str | None = None) -> None:
+    """Make an artwork's Gram targets from its images and save them; color_reference is the
+    photo, for histogram colour preservation."""
+    check_location(output)
+    photo = load_source(color_reference) if color_reference else None
+    StyleTransfer(settings).make_targets(styles, blend, photo).save(output)
