@@ -67,11 +67,14 @@ def _add_settings_options(parser: argparse.ArgumentParser, *effects: str) -> Non
     for row in SETTINGS.values():
         if row.affects not in effects:
             continue
-        kwargs = {"dest": row.name, "default": None, "help": row.help}
+        default = row.format(getattr(PRESETS["default"], row.name))
+        help_text = f"{row.help} ({'comma-separated; ' if row.is_list else ''}default: {default})"
+        kwargs = {"dest": row.name, "default": None, "help": help_text.replace("%", "%%")}
         if row.choices and not row.is_list:
             kwargs["choices"] = row.choices
         else:
-            kwargs["type"], kwargs["metavar"] = _typed(row.parse), row.name.upper()
+            metavar = row.kind.__name__.upper()
+            kwargs["type"], kwargs["metavar"] = _typed(row.parse), f"{metavar},..." if row.is_list else metavar
         group.add_argument(row.option, **kwargs)
 
 
