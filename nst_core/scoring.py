@@ -20,6 +20,7 @@ from .losses import (
     relative_style_distance,
 )
 from .network import VGG19Features, load_weights
+from .storage import identity
 
 
 @functools.lru_cache(maxsize=1)
@@ -28,11 +29,18 @@ def _scoring_network() -> VGG19Features:
     return VGG19Features(load_weights("bundled"), layers, pooling="max", padding="zeros")
 
 
-@functools.lru_cache(maxsize=8)
-@torch.no_grad()
 def _references(photo_path: str, style_path: str, size: tuple) -> tuple:
     """The photo's features and the style's Grams at one image size (kept: scoring many
-    snapshots of one run compares them with the same references)."""
+    snapshots of one run compares them with the same references; by the files' identities,
+    so a photo replaced between two scores is read again)."""
+    versions = identity(photo_path), identity(style_path)
+    if None in versions:
+        return _compute_references(photo_path, style_path, size, versions)
+    return _cached_references(photo_path, style_path, size, versions)
+
+
+@torch.no_grad()
+def _compute_references(photo_path: str, style_path: str, size: tuple, versions: tuple) -> tuple:
     net = _scoring_network()
     content = to_tensor(load_pil(photo_path), size)
     style = load_pil(style_path)
@@ -40,6 +48,9 @@ def _references(photo_path: str, style_path: str, size: tuple) -> tuple:
         layer: gram(f)[0] for layer, f in net(to_tensor(style, fit_long_side(style.size, max(size)))).items()
     }
     return net(content), style_grams
+
+
+_cached_references = functools.lru_cache(maxsize=8)(_compute_references)
 
 
 @torch.no_grad()

@@ -82,6 +82,29 @@ def check_location(url: str) -> None:
         fs.ls(fs_path.split("/", 1)[0], detail=False)
 
 
+def forget() -> None:
+    """Drop cached filesystems and location checks: they hold the endpoint and credentials of
+    the environment that made them (a warm worker calls this before each request)."""
+    check_location.cache_clear()
+    classes = [fsspec.AbstractFileSystem]
+    while classes:
+        cls = classes.pop()
+        cls.clear_instance_cache()
+        classes.extend(cls.__subclasses__())
+
+
+def identity(path: str) -> tuple | None:
+    """What tells one version of a local file from another (device, inode, size, change times),
+    to key caches by; None for URLs and missing files (not cached)."""
+    if is_url(path):
+        return None
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns
+
+
 def expand(pattern: str) -> list[str]:
     """Paths or URLs matching a glob pattern (sorted), or the path itself if it has no wildcard."""
     if not glob.has_magic(pattern):

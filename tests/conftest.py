@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+# Workers started by the tests leave soon after them (each holds ~0.4 GB while idle).
+os.environ.setdefault("NST_WORKER_IDLE", "20")
+
 DATA = Path(__file__).parent / "data"
 PHOTO = DATA / "tubingen.jpg"
 PHOTO2 = DATA / "chelsea.png"

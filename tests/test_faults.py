@@ -57,4 +57,4 @@ def test_sigkill_at_several_moments_then_rerun_completes(tmp_path):
     assert complete_images(workdir / "results") == len(expected)
     for path in expected:
         assert (workdir / path).is_file(), path
-    subprocess.run(["pkill", "-f", f"--serve {tmp_path}"], check=False)
+    subprocess.run(["pkill", "-f", "--", f"--serve {tmp_path}"], check=False)

@@ -311,3 +311,42 @@ def test_endpoint_going_away_mid_run_is_clear_and_a_rerun_completes(s3, tmp_path
     for key in ["stylized/starry/tubingen.png", "stylized/starry/chelsea.png", "sheets/overview.jpg"]:
         assert f"run5/results/{key}" in keys
     proxy.stop()
+
+
+def test_a_warm_worker_follows_each_requests_endpoint(s3, tmp_path):
+    # Issue 14: a worker kept the first request's S3 filesystem, so a later request with
+    # another endpoint wrote to the first one, and an unreachable endpoint "succeeded".
+    first, env = s3
+    server, endpoint = _start_moto()
+    try:
+        second = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key=SECRET,
+            region_name="us-east-1",
+        )
+        second.create_bucket(Bucket=BUCKET)
+        worker = {"NST_WORKER_DIR": str(tmp_path / "workers"), "OMP_NUM_THREADS": "1"}
+        job = [sys.executable, "-m", "nst_core.worker", "stylize", PHOTO, "--style", STYLE, *FAST]
+        runs = [
+            ({**env, **worker}, "worker/first.png"),
+            ({**_env(endpoint), **worker}, "worker/second.png"),
+            ({**_env(f"http://127.0.0.1:{_free_port()}"), **worker}, "worker/nowhere.png"),
+        ]
+        results = [
+            subprocess.run([*map(str, job), "-o", f"s3://{BUCKET}/{key}"], env=run_env, capture_output=True, text=True)
+            for run_env, key in runs
+        ]
+        workers = subprocess.run(["pgrep", "-f", "--", f"--serve {tmp_path}"], capture_output=True, text=True)
+        assert len(workers.stdout.split()) == 1, "all three ran in one warm worker"
+        assert [r.returncode for r in results] == [0, 0, 2], [r.stderr for r in results]
+        assert _keys(first, "worker/") == ["worker/first.png"]
+        assert _keys(second, "worker/") == ["worker/second.png"]
+    finally:
+        subprocess.run(["pkill", "-f", "--", f"--serve {tmp_path}"], check=False)
+        server.terminate()
+        server.wait(timeout=10)
+    assert results[2].stderr.strip().splitlines() == [
+        f"nst stylize: error: s3://{BUCKET}/worker/nowhere.png: cannot connect to the storage endpoint"
+    ]
