@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
-import gc
 import json
 import os
 import secrets
@@ -427,9 +426,9 @@ def _serve_one(connection, home: Path) -> None:
 
 
 def _give_back_memory() -> None:
-    """Return the job's freed memory to the system: an idle worker holds the model (~0.5 GB),
-    not the peak of its largest job (glibc keeps freed heap pages otherwise)."""
-    gc.collect()
+    """Return the job's freed memory to the system: an idle worker holds the model (~0.4 GB),
+    not the peak of its largest job (glibc keeps freed heap pages otherwise). Tensors are freed
+    by reference counting already; gc.collect() would add 0.15 s per job."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).malloc_trim(0)
 
