@@ -10,6 +10,7 @@ import contextlib
 import functools
 import glob
 import os
+import stat
 import tempfile
 
 import fsspec
@@ -59,13 +60,43 @@ def _failures_named(path, doing: str = ""):
         raise NSTError(f"{path}: {doing}{_problem(error)}") from None
 
 
-def read_bytes(path: str) -> bytes:
-    """The whole file; a missing file, a folder or an unreachable URL is an NSTError."""
+# More than any image within Pillow's pixel limit needs (89 Mpx of 16-bit RGBA: 0.7 GB) and than
+# VGG-19 weights (0.55 GB): a bigger file is refused before it is read, not read until memory ends.
+MAX_READ_BYTES = 1 << 30
+_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device"}
+
+
+def read_bytes(path: str, limit: int = MAX_READ_BYTES) -> bytes:
+    """The whole file; a missing file, anything but a regular file, a file over `limit` bytes or
+    an unreachable URL is an NSTError."""
     fs, fs_path = _filesystem(str(path))
     with _failures_named(path):
-        if fs.isdir(fs_path):
+        if isinstance(fs, LocalFileSystem):
+            return _read_local(fs_path, limit, path)
+        info = fs.info(fs_path)
+        if info.get("type") == "directory":
             raise IsADirectoryError(fs_path)
+        _check_size(info.get("size") or 0, limit, path)
         return fs.cat_file(fs_path)
+
+
+def _read_local(fs_path: str, limit: int, name) -> bytes:
+    # O_NONBLOCK: opening a FIFO does not wait for a writer (it is refused just below).
+    fd = os.open(fs_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            kind = _KINDS.get(stat.S_IFMT(status.st_mode), "not a regular file")
+            raise NSTError(f"{name}: is {kind}, not a file" if kind.startswith("a ") else f"{name}: {kind}")
+        _check_size(status.st_size, limit, name)
+        data = handle.read(limit + 1)
+    _check_size(len(data), limit, name)  # it grew while we read
+    return data
+
+
+def _check_size(size: int, limit: int, name) -> None:
+    if size > limit:
+        raise NSTError(f"{name}: {size / 2**30:.1f} GiB is more than nst reads ({limit / 2**30:.0f} GiB at most)")
 
 
 @functools.lru_cache(maxsize=64)

@@ -1,11 +1,14 @@
+import copy
 import os
 import re
 import shlex
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.io import PeriodicityDetector, contains_wildcard
 from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # the nst_core next to this Snakefile
@@ -14,6 +17,12 @@ import nst_core.storage as nst_storage  # listing and existence checks; no torch
 from nst_core.errors import NSTError
 from nst_core.fingerprints import code_fingerprint
 
+# A config of one's own (--configfile) defines the batch: the demo's config.yaml, which Snakemake
+# has already merged under it key by key, is dropped (its artworks would otherwise stay in).
+# Settings the user's config does not give take their defaults from the schema and settings table.
+if workflow.overwrite_configfiles:
+    config.clear()
+    config.update(copy.deepcopy(workflow.config_settings.overwrite_config))
 validate(config, schema="../schemas/config.schema.yaml")
 
 RESERVED_ARTWORK_NAMES = {"overview"}  # results/sheets/overview.jpg
@@ -50,21 +59,54 @@ class Artwork:
 
 
 def find_photos(patterns):
-    """Photo name (file name without extension) -> path or URL, from paths and glob patterns."""
+    """Photo name (file name without extension) -> path or URL, from paths and glob patterns.
+    Files that cannot be photos are left out, each with one line saying why: they cost only
+    their own results."""
     photos = {}
     for pattern in [patterns] if isinstance(patterns, str) else patterns:
         matches = nst_storage.expand(pattern)
         if not matches:
             raise WorkflowError(f"photos: {pattern!r} matches no files")
         for path in matches:
-            check_exists("photos", path)
             name = Path(path).stem
+            problem = photo_problem(path, name)
+            if problem:
+                print(f"photos: {path!r} left out: {problem}", file=sys.stderr)
+                continue
             if photos.get(name, path) != path:
                 raise WorkflowError(
                     f"photos: {photos[name]} and {path} would both be named {name!r}; rename one"
                 )
             photos[name] = path
     return dict(sorted(photos.items()))
+
+
+PERIODIC = (
+    PeriodicityDetector()
+)  # Snakemake's own test for names it refuses as wildcards
+
+
+def photo_problem(path, name):
+    """Why a listed file cannot be a photo of the batch, or None."""
+    if not name.isprintable():
+        return "its name has a line break or another control character (rename it)"
+    if contains_wildcard(name):
+        return "Snakemake reads {...} in a name as a wildcard, and cannot escape it (rename it)"
+    if PERIODIC.is_periodic(name):
+        return "its name ends in 20 or more repeats of the same text, which Snakemake refuses (rename it)"
+    if nst_storage.is_url(path):
+        return None if nst_storage.exists(path) else "no such file"
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        return error.strerror.lower()
+    if not stat.S_ISREG(mode):
+        return (
+            "is a directory, not a file"
+            if stat.S_ISDIR(mode)
+            else "not a regular file (a FIFO or device)"
+        )
+    return None
 
 
 def check_exists(section, path):
@@ -124,8 +166,8 @@ def photo_input():
         }
         if len(layouts) == 1:
             folder, extension = layouts.pop()
-            escaped = folder.replace("{", "{{").replace("}", "}}")
-            return local(os.path.join(escaped, f"{{photo}}{extension}"))
+            if not contains_wildcard(folder + extension):
+                return local(os.path.join(folder, f"{{photo}}{extension}"))
     return lambda wildcards: source_file(PHOTOS[wildcards.photo])
 
 

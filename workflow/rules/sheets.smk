@@ -27,8 +27,8 @@ rule artwork_sheet:
         cell=config["sheets"]["cell"],
         code=NST_CORE_CODE,
     shell:
-        "python -m nst_core.worker sheet {input:q} --columns {params.columns} --cell {params.cell}"
-        " --output {output:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"
+        "python -m nst_core.worker sheet --columns {params.columns} --cell {params.cell}"
+        " --output {output:q} -- {input:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"
 
 
 # Photos as rows, artworks as columns: an empty corner ("-"), the paintings along the first row,
@@ -61,12 +61,10 @@ rule overview_sheet:
         "../../envs/nst.yaml"
     params:
         cells=lambda wildcards, input: shlex.join(["-", *input]),
-        labels=shlex.join(
-            arg for label in OVERVIEW_LABELS for arg in ("--label", label)
-        ),
+        labels=shlex.join(f"--label={label}" for label in OVERVIEW_LABELS),
         columns=len(ARTWORKS) + 1,
         cell=config["sheets"]["cell"],
         code=NST_CORE_CODE,
     shell:
-        "python -m nst_core.worker sheet {params.cells} {params.labels} --columns {params.columns} --cell {params.cell}"
-        " --output {output:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"
+        "python -m nst_core.worker sheet {params.labels} --columns {params.columns} --cell {params.cell}"
+        " --output {output:q} -- {params.cells} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"

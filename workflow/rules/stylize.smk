@@ -34,8 +34,8 @@ for i, art in enumerate(ARTWORKS.values()):
     STYLIZE_INPUT.update(styles)
     # The log gets a line per image: written (size, seconds) or up to date.
     STYLIZE_COMMANDS.append(
-        f"python -m nst_core.worker stylize {{input.photo:q}} {style} {{params.{options}}}"
-        f" --skip-unchanged --output {{output.{image}:q}}"
+        f"python -m nst_core.worker stylize {style} {{params.{options}}}"
+        f" --skip-unchanged --output {{output.{image}:q}} -- {{input.photo:q}}"
     )
 
 

@@ -1,0 +1,55 @@
+"""A real user's first batch (issue 15): a config of one's own, broken and oddly named files,
+files that are not files, and a console that reads well."""
+
+import os
+import shutil
+
+import yaml
+
+from conftest import CONFIG, PHOTO, make_project, planned_outputs, snakemake, write_config
+
+
+def test_a_configfile_of_ones_own_replaces_the_demo_batch(tmp_path):
+    workdir = make_project(tmp_path)  # its config.yaml (the "demo") has artworks starry and scream, size 32
+    mine = {"photos": ["photos/tubingen.jpg"], "artworks": {"mine": "art/the_scream.jpg"}}
+    (workdir / "mine.yaml").write_text(yaml.safe_dump(mine))
+    planned = planned_outputs(workdir, "--configfile", "mine.yaml")
+    assert {p for p in planned if p.startswith("results/stylized/")} == {"results/stylized/mine/tubingen.png"}
+    # settings it does not give are the defaults, not the demo config's
+    commands = snakemake(workdir, "--dry-run", "--printshellcmds", "--configfile", "mine.yaml").stdout
+    assert "nst_core.worker stylize" in commands and "--size 32" not in commands
+    assert "--size 32" in snakemake(workdir, "--dry-run", "--printshellcmds").stdout
+    # --config alone still adjusts the demo batch
+    planned = planned_outputs(workdir, "--config", "stylize_threads=1")
+    assert {"results/stylized/starry/chelsea.png", "results/stylized/scream/tubingen.png"} <= planned
+
+
+def test_odd_names_work_and_files_that_are_not_photos_are_left_out(tmp_path):
+    workdir = make_project(tmp_path)
+    photos = workdir / "photos"
+    for name in ("a{b.jpg", "-rf.jpg", "with space's $(x).jpg"):
+        shutil.copy2(PHOTO, photos / name)
+    left_out = {
+        "wildcard": "a{b}.jpg",
+        "newline": "new\nline.jpg",
+        "periodic": "x" + "ab" * 25 + ".jpg",
+        "fifo": "pipe.jpg",
+        "folder": "folder.jpg",
+    }
+    shutil.copy2(PHOTO, photos / left_out["wildcard"])
+    shutil.copy2(PHOTO, photos / left_out["newline"])
+    shutil.copy2(PHOTO, photos / left_out["periodic"])
+    os.mkfifo(photos / left_out["fifo"])
+    (photos / left_out["folder"]).mkdir()
+    config = {**CONFIG, "photos": ["photos/*.jpg"]}
+    write_config(workdir, config)
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for name in ("a{b", "-rf", "with space's $(x)", "tubingen"):
+        for artwork in CONFIG["artworks"]:
+            assert (workdir / "results" / "stylized" / artwork / f"{name}.png").is_file(), (artwork, name)
+    assert (workdir / "results" / "sheets" / "overview.jpg").is_file()
+    lines = [line for line in result.stderr.splitlines() if "left out" in line]
+    assert len(lines) == len(left_out), lines
+    for name in left_out.values():
+        assert any(repr(f"photos/{name}") in line for line in lines), (name, lines)
