@@ -6,7 +6,7 @@ import shutil
 
 import yaml
 
-from conftest import CONFIG, PHOTO, make_project, planned_outputs, snakemake, write_config
+from conftest import CONFIG, PHOTO, STYLE, make_project, planned_outputs, run_cli, snakemake, write_config
 
 
 def test_a_configfile_of_ones_own_replaces_the_demo_batch(tmp_path):
@@ -53,3 +53,23 @@ def test_odd_names_work_and_files_that_are_not_photos_are_left_out(tmp_path):
     assert len(lines) == len(left_out), lines
     for name in left_out.values():
         assert any(repr(f"photos/{name}") in line for line in lines), (name, lines)
+
+
+def test_nst_reads_only_regular_files_of_a_bounded_size(tmp_path):
+    os.mkfifo(tmp_path / "pipe.jpg")  # reading it would wait forever for a writer
+    (tmp_path / "zero.jpg").symlink_to("/dev/zero")  # reading it would never end
+    with open(tmp_path / "sparse.jpg", "wb") as handle:
+        handle.truncate(20 * 2**30)  # 20 GB, no disk used
+    (tmp_path / "folder.jpg").mkdir()
+    expected = {
+        "pipe.jpg": "is a FIFO, not a file",
+        "zero.jpg": "is a device, not a file",
+        "sparse.jpg": "20.0 GiB is more than nst reads (1 GiB at most)",
+        "folder.jpg": "is a directory, not a file",
+    }
+    for name, problem in expected.items():
+        photo = tmp_path / name
+        result = run_cli("stylize", photo, "--style", STYLE, "-o", tmp_path / "out.png", "--size", 32)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.splitlines() == [f"nst stylize: error: {photo}: {problem}"]
+    assert not (tmp_path / "out.png").exists()
