@@ -6,6 +6,8 @@ Bad input exits with status 2 and one line on stderr naming the file and the pro
 from __future__ import annotations
 
 import argparse
+import difflib
+import importlib.metadata
 import json
 import sys
 
@@ -33,10 +35,21 @@ EXAMPLES = {
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports errors in one line (exit 2), without the usage block."""
+    """argparse that reports errors in one line (exit 2), without the usage block; an unknown
+    option is reported by its command (`nst stylize: error: ...`) with the closest known ones."""
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+    def parse_args(self, args=None, namespace=None):
+        args, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            command = self._commands.choices[args.command] if getattr(args, "command", None) else self
+            options = [o for action in command._actions for o in action.option_strings]
+            guesses = {m for word in unknown for m in difflib.get_close_matches(word.split("=")[0], options, 3, 0.6)}
+            hint = f" (did you mean {' or '.join(sorted(guesses))}?)" if guesses else ""
+            command.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
+        return args
 
 
 def _typed(parse):
@@ -85,7 +98,9 @@ def _settings(args):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nst", description="Neural style transfer (Gatys, Ecker & Bethge, CVPR 2016).")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.add_argument("--version", action="version", version=f"nst {_version()}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser._commands = commands
 
     def command(name, help_text):
         return commands.add_parser(
@@ -166,17 +181,31 @@ def _run_sheet(args) -> None:
     from .sheet import write_sheet
 
     check_output(args.output)
-    write_sheet(args.images, args.output, columns=args.columns, cell=args.cell, labels=args.label)
+    width, height = write_sheet(args.images, args.output, columns=args.columns, cell=args.cell, labels=args.label)
+    print(f"nst: wrote {args.output} ({width}x{height}, {len(args.images)} cells)", file=sys.stderr)
 
 
 def _run_score(args) -> None:
     from .scoring import score
 
-    print(json.dumps(score(args.image, args.photo, args.style)))
+    # Three significant digits: differences below that are noise between runs.
+    scores = score(args.image, args.photo, args.style)
+    print(json.dumps({name: float(f"{value:.3g}") for name, value in scores.items()}))
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("nst")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that is not installed
+        return "(not installed)"
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # bare `nst`: say what there is
+        parser.print_help(sys.stderr)
+        return 2
     runners = {"stylize": _run_stylize, "targets": _run_targets, "sheet": _run_sheet, "score": _run_score}
     try:
         runners[args.command](args)

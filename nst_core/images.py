@@ -64,6 +64,8 @@ def decode_image(data: bytes, name: str) -> Image.Image:
         raise NSTError(f"{name}: empty file")
     try:
         with warnings.catch_warnings():
+            # Pillow's other warnings (corrupt EXIF, say) are noise to a user: the image decodes.
+            warnings.simplefilter("ignore")
             # A huge declared size is an error here, not a warning: it would exhaust memory.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))

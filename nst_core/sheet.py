@@ -14,6 +14,8 @@ from .errors import NSTError
 from .images import fit_long_side, load_pil, save_image
 
 EMPTY = "-"
+# Pillow's own limit for images it decodes (89 Mpx, about 270 MB in RGB).
+MAX_SHEET_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 BACKGROUND = (255, 255, 255)
 INK = (20, 20, 20)
 
@@ -45,11 +47,16 @@ def make_sheet(paths, columns: int | None = None, cell: int = 256, labels=None) 
     if columns < 1:
         raise NSTError(f"columns must be at least 1, not {columns}")
     columns = min(columns, len(paths))  # no empty columns on a short sheet
-    images = [None if p == EMPTY else load_pil(p) for p in paths]  # all read (and checked) before drawing
-    rows = math.ceil(len(images) / columns)
-    font = ImageFont.load_default(size=max(10, cell // 16))
+    rows = math.ceil(len(paths) / columns)
     pad, text_height = max(4, cell // 32), max(10, cell // 16) + 6
     cell_w, cell_h = cell + 2 * pad, cell + text_height + 2 * pad
+    if columns * cell_w * rows * cell_h > MAX_SHEET_PIXELS:  # refused before memory runs out
+        raise NSTError(
+            f"a sheet of {columns * cell_w}x{rows * cell_h} px is too large "
+            f"(at most {MAX_SHEET_PIXELS / 1e6:.0f} Mpx): use a smaller --cell or fewer images per sheet"
+        )
+    images = [None if p == EMPTY else load_pil(p) for p in paths]  # all read (and checked) before drawing
+    font = ImageFont.load_default(size=max(10, cell // 16))
     sheet = Image.new("RGB", (columns * cell_w, rows * cell_h), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
     for index, (image, label) in enumerate(zip(images, labels)):
@@ -58,10 +65,14 @@ def make_sheet(paths, columns: int | None = None, cell: int = 256, labels=None) 
             continue
         thumb = image.resize(fit_long_side(image.size, cell), Image.LANCZOS)
         sheet.paste(thumb, (x0 + pad + (cell - thumb.width) // 2, y0 + pad + (cell - thumb.height) // 2))
-        text = _fit_text(draw, label, font, cell)
+        printable = "".join(c if c.isprintable() else " " for c in label)  # one line, whatever the name
+        text = _fit_text(draw, printable, font, cell)
         draw.text((x0 + cell_w // 2, y0 + pad + cell + 3), text, fill=INK, font=font, anchor="mt")
     return sheet
 
 
-def write_sheet(paths, output: str, columns: int | None = None, cell: int = 256, labels=None) -> None:
-    save_image(make_sheet(paths, columns, cell, labels), output)
+def write_sheet(paths, output: str, columns: int | None = None, cell: int = 256, labels=None) -> tuple[int, int]:
+    """Write the sheet; its (width, height)."""
+    sheet = make_sheet(paths, columns, cell, labels)
+    save_image(sheet, output)
+    return sheet.size

@@ -1,6 +1,7 @@
 """A real user's first batch (issue 15): a config of one's own, broken and oddly named files,
 files that are not files, and a console that reads well."""
 
+import json
 import os
 import shutil
 
@@ -73,3 +74,22 @@ def test_nst_reads_only_regular_files_of_a_bounded_size(tmp_path):
         assert result.returncode == 2, result.stderr
         assert result.stderr.splitlines() == [f"nst stylize: error: {photo}: {problem}"]
     assert not (tmp_path / "out.png").exists()
+
+
+def test_the_commands_small_manners(tmp_path):
+    bare = run_cli()
+    assert bare.returncode == 2 and "stylize" in bare.stderr and "score" in bare.stderr  # the help, not a riddle
+    assert run_cli("--version").stdout.strip().startswith("nst ")
+    typo = run_cli("stylize", PHOTO, "--style", STYLE, "--sise", 32, "-o", tmp_path / "x.png")
+    assert typo.returncode == 2
+    assert typo.stderr.splitlines() == [
+        "nst stylize: error: unrecognized arguments: --sise 32 (did you mean --min-size or --seed or --size?)"
+    ]
+    sheet = run_cli("sheet", PHOTO, "--label", "two\nlines", "-o", tmp_path / "sheet.jpg", "--cell", 32)
+    assert sheet.returncode == 0 and sheet.stderr.startswith(f"nst: wrote {tmp_path / 'sheet.jpg'} ("), sheet.stderr
+    huge = run_cli("sheet", PHOTO, "--cell", 60000, "-o", tmp_path / "huge.jpg")
+    assert huge.returncode == 2 and len(huge.stderr.splitlines()) == 1 and "too large" in huge.stderr
+    score = run_cli("score", PHOTO, "--photo", PHOTO, "--style", STYLE)
+    assert score.returncode == 0
+    for value in json.loads(score.stdout).values():
+        assert value == float(f"{value:.3g}")  # rounded as the README shows
