@@ -9,7 +9,7 @@
     save_image(transfer.stylize(load_source("photo.jpg"), targets), "out.png")
 
 Names are imported on first use, so the modules the pipeline reads while planning (settings,
-storage, fingerprints) do not pay for importing torch.
+storage, pictures, fingerprints) do not pay for importing torch.
 """
 
 import importlib

@@ -177,7 +177,7 @@ def _run_targets(args) -> None:
 
 
 def _run_sheet(args) -> None:
-    from .images import check_output
+    from .pictures import check_output
     from .sheet import write_sheet
 
     check_output(args.output)

@@ -4,94 +4,16 @@ source images with the hash of their file."""
 from __future__ import annotations
 
 import io
-import os
-import warnings
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, PngImagePlugin
 
 from .errors import NSTError
 from .fingerprints import sha256
-from .storage import check_location, read_bytes, write_atomic
-
-# Extension -> (Pillow format, save options).
-OUTPUT_FORMATS = {
-    ".png": ("PNG", {}),
-    ".jpg": ("JPEG", {"quality": 95}),
-    ".jpeg": ("JPEG", {"quality": 95}),
-    ".webp": ("WEBP", {"quality": 95}),
-    ".tif": ("TIFF", {"compression": "tiff_deflate"}),
-    ".tiff": ("TIFF", {"compression": "tiff_deflate"}),
-}
-
-
-def output_format(path: str) -> tuple[str, dict]:
-    """Pillow format for an output path, or an NSTError before any work is done."""
-    extension = os.path.splitext(str(path))[1].lower()
-    if extension not in OUTPUT_FORMATS:
-        known = ", ".join(sorted(OUTPUT_FORMATS))
-        raise NSTError(f"{path}: unsupported output extension {extension!r} (use {known})")
-    return OUTPUT_FORMATS[extension]
-
-
-def check_output(path: str) -> None:
-    """An unknown extension or an unwritable bucket fails before any work is done."""
-    output_format(path)
-    check_location(path)
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow mode -> 8-bit RGB; transparency is composited onto white."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16/32-bit grayscale: Pillow's convert("L") clips instead of scaling.
-        image = image.convert("I").point(lambda v: v * (1 / 256)).convert("L")
-    elif image.mode == "F":
-        image = image.point(lambda v: v * 255).convert("L")
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
-        image = image.convert("RGBA")
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, image)
-    return image.convert("RGB")
-
-
-def decode_image(data: bytes, name: str) -> Image.Image:
-    """Decode bytes into an upright RGB image, or raise an NSTError naming the file."""
-    if not data:
-        raise NSTError(f"{name}: empty file")
-    try:
-        with warnings.catch_warnings():
-            # Pillow's other warnings (corrupt EXIF, say) are noise to a user: the image decodes.
-            warnings.simplefilter("ignore")
-            # A huge declared size is an error here, not a warning: it would exhaust memory.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            image.load()
-            image = ImageOps.exif_transpose(image)
-            image = _to_rgb(image)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise NSTError(f"{name}: image too large to decode safely ({error})") from None
-    except UnidentifiedImageError:
-        raise NSTError(f"{name}: not an image (unrecognised format)") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise NSTError(f"{name}: corrupt or truncated image ({error})") from None
-    if min(image.size) < 1:
-        raise NSTError(f"{name}: image has no pixels")
-    return image
-
-
-def load_pil(path: str) -> Image.Image:
-    return decode_image(read_bytes(path), str(path))
-
-
-def fit_long_side(size: tuple[int, int], long_side: int) -> tuple[int, int]:
-    """(width, height) scaled so the longer side is long_side, aspect kept, each side >= 1."""
-    width, height = size
-    scale = long_side / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
+from .pictures import decode_source, fit_long_side, load_pil, output_format
+from .storage import read_bytes, write_atomic
 
 
 def pil_to_tensor(image: Image.Image) -> torch.Tensor:
@@ -120,10 +42,6 @@ def load_image(path: str, long_side: int | None = None) -> torch.Tensor:
     return pil_to_tensor(image) if long_side is None else to_tensor(image, fit_long_side(image.size, long_side))
 
 
-# Smaller photos or paintings are almost surely mistakes (tracking pixels, icons, thumbnails).
-MIN_SOURCE_SIDE = 16
-
-
 @dataclass
 class SourceImage:
     """A decoded photo or painting with the hash of its file, which targets files record."""
@@ -140,13 +58,7 @@ class SourceImage:
 
 def load_source(path: str, weight: float = 1.0) -> SourceImage:
     data = read_bytes(path)
-    image = decode_image(data, str(path))
-    if min(image.size) < MIN_SOURCE_SIDE:
-        raise NSTError(
-            f"{path}: image is {image.width}x{image.height} px; photos and style images need at least "
-            f"{MIN_SOURCE_SIDE} px on each side"
-        )
-    return SourceImage(str(path), image, sha256(data), weight)
+    return SourceImage(str(path), decode_source(data, str(path)), sha256(data), weight)
 
 
 def resize(tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -9,8 +9,9 @@ import time
 from dataclasses import dataclass
 
 from .fingerprints import IMAGE_KEY, image_fingerprint, sha256
-from .images import check_output, load_source, png_text, save_image
+from .images import load_source, png_text, save_image
 from .optimize import StyleTransfer
+from .pictures import check_output
 from .settings import Settings
 from .storage import check_location, read_bytes
 from .targets import load_styles

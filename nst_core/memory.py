@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from .errors import NSTError
-from .images import fit_long_side
+from .pictures import fit_long_side
 
 GIB = 2**30
 # Peak = BASE + FACTOR x (elements of all layer outputs at the final scale) x 4 bytes, fitted to

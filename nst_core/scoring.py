@@ -11,7 +11,7 @@ import functools
 
 import torch
 
-from .images import fit_long_side, load_pil, pil_to_tensor, to_tensor
+from .images import pil_to_tensor, to_tensor
 from .losses import (
     SCORE_CONTENT_LAYER,
     SCORE_STYLE_LAYERS,
@@ -20,6 +20,7 @@ from .losses import (
     relative_style_distance,
 )
 from .network import VGG19Features, load_weights
+from .pictures import fit_long_side, load_pil
 from .storage import identity
 
 

@@ -11,7 +11,8 @@ import os
 from PIL import Image, ImageDraw, ImageFont
 
 from .errors import NSTError
-from .images import fit_long_side, load_pil, save_image
+from .images import save_image
+from .pictures import fit_long_side, load_pil
 
 EMPTY = "-"
 # Pillow's own limit for images it decodes (89 Mpx, about 270 MB in RGB).

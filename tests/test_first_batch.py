@@ -93,3 +93,29 @@ def test_the_commands_small_manners(tmp_path):
     assert score.returncode == 0
     for value in json.loads(score.stdout).values():
         assert value == float(f"{value:.3g}")  # rounded as the README shows
+
+
+def test_a_broken_painting_stops_the_run_before_any_job_naming_it(tmp_path):
+    workdir = make_project(tmp_path)
+    (workdir / "art" / "broken.jpg").write_bytes((workdir / "art" / "the_scream.jpg").read_bytes()[:1200])
+    config = {**CONFIG, "artworks": {**CONFIG["artworks"], "broken": "art/broken.jpg"}}
+    write_config(workdir, config)
+    result = snakemake(workdir, "--keep-going")
+    assert result.returncode == 1
+    assert "artworks: broken: art/broken.jpg: corrupt or truncated image" in result.stderr, result.stderr[-2000:]
+    assert not (workdir / "results").exists(), "no job ran"
+
+
+def test_keep_going_with_odd_names_and_a_truncated_photo_makes_every_other_image(tmp_path):
+    workdir = make_project(tmp_path)
+    photos = workdir / "photos"
+    shutil.copy2(PHOTO, photos / "café au lait #1.jpg")
+    (photos / "truncated.jpg").write_bytes(PHOTO.read_bytes()[:1000])
+    write_config(workdir, {**CONFIG, "photos": ["photos/*"]})
+    result = snakemake(workdir, "--keep-going")
+    assert result.returncode == 1  # one job failed
+    assert "nst stylize: error: photos/truncated.jpg: corrupt or truncated image" in result.stderr
+    for name in ("café au lait #1", "tubingen", "chelsea"):
+        for artwork in CONFIG["artworks"]:
+            assert (workdir / "results" / "stylized" / artwork / f"{name}.png").is_file(), (artwork, name)
+    assert not list((workdir / "results" / "stylized").rglob("truncated.png"))

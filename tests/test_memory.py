@@ -4,8 +4,8 @@ import torch
 
 from conftest import PHOTO, STYLE, tiny
 from nst_core import StyleTransfer
-from nst_core.images import fit_long_side
 from nst_core.memory import estimate_bytes, is_out_of_memory, largest_fitting_size
+from nst_core.pictures import fit_long_side
 
 CPU = torch.device("cpu")
 

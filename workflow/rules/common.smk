@@ -13,6 +13,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # the nst_core next to this Snakefile
 import nst_core.settings as nst_settings  # the settings table; no torch import
+import nst_core.pictures as nst_pictures  # decoding checks of paintings; no torch import
 import nst_core.storage as nst_storage  # listing and existence checks; no torch import
 from nst_core.errors import NSTError
 from nst_core.fingerprints import code_fingerprint
@@ -109,9 +110,14 @@ def photo_problem(path, name):
     return None
 
 
-def check_exists(section, path):
-    if not nst_storage.exists(path):
-        raise WorkflowError(f"{section}: {path}: no such file")
+def check_painting(name, path):
+    """Artworks are configuration, and few: a broken painting stops the run before any job,
+    naming it, rather than costing every photo's job after hours of work (decoding the few
+    paintings costs well under a second)."""
+    try:
+        nst_pictures.check_source(path)
+    except NSTError as error:
+        raise WorkflowError(f"artworks: {name}: {error}") from None
 
 
 def source_file(path):
@@ -152,7 +158,7 @@ def artwork(name, entry):
             )
     settings = checked_settings(f"artworks: {name}", {**config["nst"], **overrides})
     for image in images:
-        check_exists(f"artworks: {name}", image)
+        check_painting(name, image)
     return Artwork(name, tuple(images), tuple(blend), settings)
 
 

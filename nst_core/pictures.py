@@ -1,0 +1,110 @@
+"""Image files as upright RGB Pillow images, and output formats: what the pipeline checks at
+planning needs this without torch."""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import NSTError
+from .storage import check_location, read_bytes
+
+# Extension -> (Pillow format, save options).
+OUTPUT_FORMATS = {
+    ".png": ("PNG", {}),
+    ".jpg": ("JPEG", {"quality": 95}),
+    ".jpeg": ("JPEG", {"quality": 95}),
+    ".webp": ("WEBP", {"quality": 95}),
+    ".tif": ("TIFF", {"compression": "tiff_deflate"}),
+    ".tiff": ("TIFF", {"compression": "tiff_deflate"}),
+}
+
+
+def output_format(path: str) -> tuple[str, dict]:
+    """Pillow format for an output path, or an NSTError before any work is done."""
+    extension = os.path.splitext(str(path))[1].lower()
+    if extension not in OUTPUT_FORMATS:
+        known = ", ".join(sorted(OUTPUT_FORMATS))
+        raise NSTError(f"{path}: unsupported output extension {extension!r} (use {known})")
+    return OUTPUT_FORMATS[extension]
+
+
+def check_output(path: str) -> None:
+    """An unknown extension or an unwritable bucket fails before any work is done."""
+    output_format(path)
+    check_location(path)
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode -> 8-bit RGB; transparency is composited onto white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16/32-bit grayscale: Pillow's convert("L") clips instead of scaling.
+        image = image.convert("I").point(lambda v: v * (1 / 256)).convert("L")
+    elif image.mode == "F":
+        image = image.point(lambda v: v * 255).convert("L")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        image = image.convert("RGBA")
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, image)
+    return image.convert("RGB")
+
+
+def decode_image(data: bytes, name: str) -> Image.Image:
+    """Decode bytes into an upright RGB image, or raise an NSTError naming the file."""
+    if not data:
+        raise NSTError(f"{name}: empty file")
+    try:
+        with warnings.catch_warnings():
+            # Pillow's other warnings (corrupt EXIF, say) are noise to a user: the image decodes.
+            warnings.simplefilter("ignore")
+            # A huge declared size is an error here, not a warning: it would exhaust memory.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            image = _to_rgb(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise NSTError(f"{name}: image too large to decode safely ({error})") from None
+    except UnidentifiedImageError:
+        raise NSTError(f"{name}: not an image (unrecognised format)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise NSTError(f"{name}: corrupt or truncated image ({error})") from None
+    if min(image.size) < 1:
+        raise NSTError(f"{name}: image has no pixels")
+    return image
+
+
+def load_pil(path: str) -> Image.Image:
+    return decode_image(read_bytes(path), str(path))
+
+
+def fit_long_side(size: tuple[int, int], long_side: int) -> tuple[int, int]:
+    """(width, height) scaled so the longer side is long_side, aspect kept, each side >= 1."""
+    width, height = size
+    scale = long_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+# Smaller photos or paintings are almost surely mistakes (tracking pixels, icons, thumbnails).
+MIN_SOURCE_SIDE = 16
+
+
+def decode_source(data: bytes, name: str) -> Image.Image:
+    """A photo or painting: decoded, and large enough to be one."""
+    image = decode_image(data, name)
+    if min(image.size) < MIN_SOURCE_SIDE:
+        raise NSTError(
+            f"{name}: image is {image.width}x{image.height} px; photos and style images need at least "
+            f"{MIN_SOURCE_SIDE} px on each side"
+        )
+    return image
+
+
+def check_source(path: str) -> None:
+    """An NSTError naming the file unless it is a photo or painting nst can use."""
+    decode_source(read_bytes(path), str(path))
