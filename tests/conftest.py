@@ -1,5 +1,4 @@
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -75,11 +74,12 @@ def snakemake(workdir: Path, *args, env=None):
 
 
 def planned_outputs(workdir: Path, *args, env=None) -> set:
-    """Outputs of the jobs a dry run schedules, without annotations such as ' (update)'."""
-    result = snakemake(workdir, "--dry-run", *args, env=env)
+    """Outputs a run would make: Snakemake's summary, whose plan column says "update pending".
+    (The console's job lines are each rule's one-line message, without outputs.)"""
+    result = snakemake(workdir, "--summary", *args, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    lines = (re.sub(r" \([^()]*\)", "", line) for line in re.findall(r"^\s+output: (.+)$", result.stdout, re.M))
-    return {out.strip() for line in lines for out in line.split(",")}
+    rows = [line.split("\t") for line in result.stdout.splitlines()[1:] if "\t" in line]
+    return {row[0] for row in rows if row[-1] == "update pending"}
 
 
 def write_config(workdir: Path, config: dict):

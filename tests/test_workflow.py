@@ -146,7 +146,7 @@ def test_histogram_artwork_targets_are_made_in_the_photos_job(tmp_path):
         "scream": "art/the_scream.jpg",
     }
     workdir = make_project(tmp_path, config)
-    result = snakemake(workdir)
+    result = snakemake(workdir, "--printshellcmds")
     assert result.returncode == 0, result.stdout + result.stderr
     assert (workdir / "results/stylized/starry/tubingen.png").is_file()
     assert (workdir / "results/stylized/scream/tubingen.png").is_file()

@@ -26,6 +26,8 @@ rule artwork_sheet:
         columns=config["sheets"]["columns"],
         cell=config["sheets"]["cell"],
         code=NST_CORE_CODE,
+    message:
+        "sheet of {wildcards.artwork}: {output}"
     shell:
         "python -m nst_core.worker sheet --columns {params.columns} --cell {params.cell}"
         " --output {output:q} -- {input:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"
@@ -65,6 +67,8 @@ rule overview_sheet:
         columns=len(ARTWORKS) + 1,
         cell=config["sheets"]["cell"],
         code=NST_CORE_CODE,
+    message:
+        "overview sheet: {output}"
     shell:
         "python -m nst_core.worker sheet {params.labels} --columns {params.columns} --cell {params.cell}"
         " --output {output:q} -- {params.cells} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"

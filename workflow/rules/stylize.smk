@@ -57,6 +57,8 @@ rule stylize:
     params:
         **STYLIZE_PARAMS,
         code=NST_CORE_CODE,
+    message:
+        f"stylize {{wildcards.photo}}: its image in {len(ARTWORKS)} artworks' style (log: {{log}})"
     shell:
         "export OMP_NUM_THREADS={threads}; ( "
         + " && ".join(STYLIZE_COMMANDS)

@@ -21,6 +21,8 @@ rule artwork_targets:
             nst_settings.TARGETS, nst_settings.RUN
         ),
         code=NST_CORE_CODE,
+    message:
+        "targets of {wildcards.artwork}: Gram matrices of its painting, once"
     shell:
-        "OMP_NUM_THREADS={threads} python -m nst_core.worker targets {input.images:q} {params.blend} {params.options}"
-        " --output {output:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"
+        "OMP_NUM_THREADS={threads} python -m nst_core.worker targets {params.blend} {params.options}"
+        " --output {output:q} -- {input.images:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"
