@@ -16,6 +16,12 @@ from .network import VGG19Features, autocast, load_weights
 from .settings import Settings
 from .targets import GramTargets, load_styles, made_for
 
+# A loss this many times above the best (L-BFGS: restart from the best) or, with no progress,
+# above the start (diverged), for this many evaluations in a row.
+DIVERGENCE_STEPS = 5
+DIVERGENCE_GROWTH = 10
+MAX_RESTARTS = 3  # of L-BFGS per scale, from its best image, after its loss ran away
+
 
 class StyleTransfer:
     """The network for one Settings; makes Gram targets and stylizes photos with them.
@@ -66,25 +72,31 @@ class StyleTransfer:
     def _optimise(self, image, content_targets, style_targets, iterations: int, bar, on_step=None) -> torch.Tensor:
         s = self.settings
         image = image.detach().contiguous().requires_grad_(True)  # L-BFGS views grads flat
-        if s.optimizer == "lbfgs":
+
+        def new_optimizer():
+            if s.optimizer == "adam":
+                return torch.optim.Adam([image], lr=s.lr())
             # One L-BFGS iteration per step() keeps its history across calls and lets us report
             # progress; negative tolerances make it run exactly the iterations asked for.
-            optimizer = torch.optim.LBFGS(
+            return torch.optim.LBFGS(
                 [image], lr=s.lr(), max_iter=1, history_size=s.lbfgs_history, tolerance_grad=-1, tolerance_change=-1
             )
-        else:
-            optimizer = torch.optim.Adam([image], lr=s.lr())
+
+        optimizer = new_optimizer()
 
         # L-BFGS in torch rejects curvature pairs below an absolute threshold and its first step
         # is 1/|g|_1, so raw losses of ~1e9 make it diverge. Minimising loss / (initial loss) is
         # scale-free: it converges for every preset and weight setting we tried.
         normaliser = []
         best = [math.inf, image.detach().clone()]  # L-BFGS can spike; the result is the best iterate
+        losses = []  # every evaluation since the (re)start, to tell divergence from a spike
+        restarts = 0
 
         def closure():
             optimizer.zero_grad(set_to_none=True)
             loss = self.loss(image, content_targets, style_targets)
             value = float(loss.detach())
+            losses.append(value)
             if not normaliser:
                 normaliser.append(1 / value if math.isfinite(value) and value > 0 else 1.0)
             if value < best[0]:
@@ -103,23 +115,37 @@ class StyleTransfer:
             bar.update(1)
             if on_step is not None:
                 on_step(step + 1, image.detach())
+            recent = losses[-DIVERGENCE_STEPS:]
+            if s.optimizer == "lbfgs" and len(recent) == DIVERGENCE_STEPS and min(recent) > DIVERGENCE_GROWTH * best[0]:
+                # L-BFGS went off (a bad curvature pair, often just after a scale change): go
+                # on from the best image with a fresh history instead of wasting the scale.
+                restarts += 1
+                if restarts > MAX_RESTARTS:
+                    break
+                with torch.no_grad():
+                    image.copy_(best[1])
+                optimizer, losses[:] = new_optimizer(), []
         if not iterations:
             return image.detach()
         with torch.no_grad():  # the last step's result has not been evaluated yet
             final = float(self.loss(image, content_targets, style_targets))
+        losses.append(final)
         if final < best[0]:
             best[0], best[1] = final, image.detach().clone()
-        # Steps far too large (e.g. Adam with a huge learning rate, clamped to [0, 1] each step)
-        # give noise with finite losses: then no step improved on the starting image.
-        if not best[0] < 1 / normaliser[0]:
-            raise self._diverged(f"no step lowered the loss from {1 / normaliser[0]:.4g}", image)
+        # Divergence is a loss that never went below its start and ended far above it (steps far
+        # too large, e.g. Adam with a huge learning rate, clamped to [0, 1]: noise with finite
+        # losses). A run where no step lowered the loss and none ran away returns its start,
+        # the best iterate: with a tiny style weight that is the photo, the honest answer.
+        start, recent = 1 / normaliser[0], losses[1:][-DIVERGENCE_STEPS:]  # after the first evaluation
+        if best[0] >= start and recent and min(recent) > DIVERGENCE_GROWTH * start:
+            raise self._diverged(f"the loss grew from {start:.4g} to {recent[-1]:.4g}", image)
         return best[1]
 
-    @staticmethod
-    def _diverged(what: str, image: torch.Tensor) -> NSTError:
+    def _diverged(self, what: str, image: torch.Tensor) -> NSTError:
+        default = 1.0 if self.settings.optimizer == "lbfgs" else 0.02
         return NSTError(
-            f"optimisation diverged ({what} at {image.shape[-1]}x{image.shape[-2]} px): "
-            "lower the learning rate or the loss weights"
+            f"optimisation diverged ({what} at {image.shape[-1]}x{image.shape[-2]} px): lower the "
+            f"learning rate (--lr; {self.settings.lr():g} now, {default:g} by default for {self.settings.optimizer})"
         )
 
     def _initial_image(self, content: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -190,5 +216,5 @@ class StyleTransfer:
         if s.preserve_color == "luminance":
             result = color.recombine_luminance(result, photo.tensor(s.size).to(self.device))
         if not torch.isfinite(result).all():
-            raise NSTError("optimisation produced non-finite pixels: lower the learning rate or the loss weights")
+            raise self._diverged("non-finite pixels", result)
         return result.cpu()

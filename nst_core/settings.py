@@ -66,7 +66,7 @@ class Settings:
         minimum=16,
     )
     content_layers: tuple[str, ...] = setting(("relu4_2",), "VGG-19 layers of the content loss", choices=LAYER_NAMES)
-    content_weight: float = setting(1.5, "content loss weight (alpha)", minimum=0, per_artwork=True)
+    content_weight: float = setting(2.0, "content loss weight (alpha)", minimum=0, per_artwork=True)
     style_layers: tuple[str, ...] = setting(
         ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
         "VGG-19 layers whose Gram matrices make the style",
@@ -272,7 +272,7 @@ PRESETS = {
     # The authors' own PyTorch code (leongatys/PytorchNeuralStyleTransfer: relu layers, Gram / M,
     # w_l = 1e3/N^2, content init, max pooling, L-BFGS) plus what makes results look best with the
     # raw Oxford weights: crowsonkb's scaled MSE (the authors' weights assume their normalised VGG,
-    # without which relu1_1 drowns everything), content weight 1.5 (chosen by eye and `nst score`
+    # without which relu1_1 drowns everything), content weight 2 (chosen by eye and `nst score`
     # on Tubingen x Starry Night, see README), coarse-to-fine from 128 px, replicate padding.
     "default": Settings(),
     # The paper's text (Gatys, Ecker & Bethge, CVPR 2016): conv layers, average pooling, white-noise
