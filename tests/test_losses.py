@@ -47,8 +47,13 @@ def test_tv_loss_against_hand_computation():
 def test_scaled_normalisation_is_sum_of_squares_over_sum_of_abs():
     f = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])
     p = torch.tensor([[[[0.0, 2.0]], [[3.0, 6.0]]]])
-    # diffs 1, 0, 0, -2: (1 + 4) / (1 + 2)
-    torch.testing.assert_close(content_loss(f, p, "scaled"), torch.tensor(5 / 3))
+    # content: diffs 1, 0, 0, -2 over (sum |d| + sum |P|): (1 + 4) / (1 + 2 + 11)
+    torch.testing.assert_close(content_loss(f, p, "scaled"), torch.tensor(5 / 14))
+    # quadratic near the photo (no kink at d = 0): half the difference, a quarter of the loss
+    near = p + 1e-3
+    torch.testing.assert_close(
+        content_loss(p + 5e-4, p, "scaled") * 4, content_loss(near, p, "scaled"), rtol=1e-3, atol=0
+    )
     target = torch.zeros(2, 2)
     g = gram(f)[0]
     torch.testing.assert_close(style_loss(f, target, "scaled"), g.pow(2).sum() / g.abs().sum())
