@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -142,7 +143,7 @@ class StyleTransfer:
         return best[1]
 
     def _diverged(self, what: str, image: torch.Tensor) -> NSTError:
-        default = 1.0 if self.settings.optimizer == "lbfgs" else 0.02
+        default = dataclasses.replace(self.settings, learning_rate=None).lr()  # the optimizer's own
         return NSTError(
             f"optimisation diverged ({what} at {image.shape[-1]}x{image.shape[-2]} px): lower the "
             f"learning rate (--lr; {self.settings.lr():g} now, {default:g} by default for {self.settings.optimizer})"

@@ -35,13 +35,13 @@ def _references(photo_path: str, style_path: str, size: tuple) -> tuple:
     snapshots of one run compares them with the same references; by the files' identities,
     so a photo replaced between two scores is read again)."""
     versions = identity(photo_path), identity(style_path)
-    if None in versions:
-        return _compute_references(photo_path, style_path, size, versions)
-    return _cached_references(photo_path, style_path, size, versions)
+    compute = _references_of.__wrapped__ if None in versions else _references_of  # URLs: not cached
+    return compute(photo_path, style_path, size, versions)
 
 
+@functools.lru_cache(maxsize=8)
 @torch.no_grad()
-def _compute_references(photo_path: str, style_path: str, size: tuple, versions: tuple) -> tuple:
+def _references_of(photo_path: str, style_path: str, size: tuple, versions: tuple) -> tuple:
     net = _scoring_network()
     content = to_tensor(load_pil(photo_path), size)
     style = load_pil(style_path)
@@ -49,9 +49,6 @@ def _compute_references(photo_path: str, style_path: str, size: tuple, versions:
         layer: gram(f)[0] for layer, f in net(to_tensor(style, fit_long_side(style.size, max(size)))).items()
     }
     return net(content), style_grams
-
-
-_cached_references = functools.lru_cache(maxsize=8)(_compute_references)
 
 
 @torch.no_grad()

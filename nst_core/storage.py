@@ -85,13 +85,21 @@ def _read_local(fs_path: str, limit: int, name) -> bytes:
     fd = os.open(fs_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     with os.fdopen(fd, "rb") as handle:
         status = os.fstat(fd)
-        if not stat.S_ISREG(status.st_mode):
-            kind = _KINDS.get(stat.S_IFMT(status.st_mode), "not a regular file")
-            raise NSTError(f"{name}: is {kind}, not a file" if kind.startswith("a ") else f"{name}: {kind}")
+        problem = not_a_file(status.st_mode)
+        if problem:
+            raise NSTError(f"{name}: {problem}")
         _check_size(status.st_size, limit, name)
         data = handle.read(limit + 1)
     _check_size(len(data), limit, name)  # it grew while we read
     return data
+
+
+def not_a_file(mode: int) -> str | None:
+    """What a local path is, by its stat mode, when it is not a regular file nst may read."""
+    if stat.S_ISREG(mode):
+        return None
+    kind = _KINDS.get(stat.S_IFMT(mode))
+    return f"is {kind}, not a file" if kind else "not a regular file"
 
 
 def _check_size(size: int, limit: int, name) -> None:

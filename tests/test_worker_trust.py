@@ -57,6 +57,13 @@ def shared_tmp():
     shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture
+def worker_env(tmp_path):
+    """The environment of a test's own warm workers (under tmp_path), stopped after the test."""
+    yield {"NST_WORKER_DIR": str(tmp_path / "workers")}
+    subprocess.run(["pkill", "-f", "--", f"--serve {tmp_path}"], check=False)
+
+
 def client(cwd, *argv, env_extra=None, umask=None, background=False):
     env = {k: v for k, v in os.environ.items() if k not in ("XDG_RUNTIME_DIR", "NST_WORKER_DIR")}
     env.update({"OMP_NUM_THREADS": "1", **(env_extra or {})})
@@ -202,93 +209,76 @@ def test_peer_uid_names_the_other_user(shared_tmp):
     caller.kill()
 
 
-def test_no_secret_in_the_workers_environment_or_log(tmp_path):
-    env = {"NST_WORKER_DIR": str(tmp_path / "workers"), "AWS_SECRET_ACCESS_KEY": SECRET, "NOT_FOR_JOBS": "x"}
-    try:
-        assert stylize(tmp_path, "out.png", env_extra=env).returncode == 0
-        (pid,) = workers(tmp_path / "workers")
-        environ = Path(f"/proc/{pid}/environ").read_bytes()
-        assert SECRET.encode() not in environ and b"NOT_FOR_JOBS=x" in environ
-        for path in (tmp_path / "workers").rglob("*"):
-            assert not path.is_file() or SECRET.encode() not in path.read_bytes(), path
-    finally:
-        subprocess.run(["pkill", "-f", "--", f"--serve {tmp_path}"], check=False)
+def test_no_secret_in_the_workers_environment_or_log(tmp_path, worker_env):
+    env = {**worker_env, "AWS_SECRET_ACCESS_KEY": SECRET, "NOT_FOR_JOBS": "x"}
+    assert stylize(tmp_path, "out.png", env_extra=env).returncode == 0
+    (pid,) = workers(tmp_path / "workers")
+    environ = Path(f"/proc/{pid}/environ").read_bytes()
+    assert SECRET.encode() not in environ and b"NOT_FOR_JOBS=x" in environ
+    for path in (tmp_path / "workers").rglob("*"):
+        assert not path.is_file() or SECRET.encode() not in path.read_bytes(), path
 
 
-def test_a_bad_request_is_refused_and_the_worker_lives_on(tmp_path):
-    env = {"NST_WORKER_DIR": str(tmp_path / "workers")}
-    try:
-        assert stylize(tmp_path, "a.png", env_extra=env).returncode == 0
-        (folder,) = (tmp_path / "workers").iterdir()
-        files = SlotFiles(folder, 0)
-        replies = []
-        for message in (b"{}", b"\xff not json", json.dumps({"argv": "x", "cwd": "/", "env": {}}).encode()):
-            with Client(str(folder / files.socket), "AF_UNIX", authkey=files.key.read_bytes()) as connection:
-                connection.send_bytes(message)
-                replies.append(json.loads(connection.recv_bytes()))
-        assert [r["code"] for r in replies] == [2, 2, 2]
-        assert all(r["stderr"].startswith("nst worker: bad request") for r in replies), replies
-        (pid,) = workers(tmp_path / "workers")
-        assert stylize(tmp_path, "b.png", env_extra=env).returncode == 0
-        assert workers(tmp_path / "workers") == [pid], "the same worker serves on"
-    finally:
-        subprocess.run(["pkill", "-f", "--", f"--serve {tmp_path}"], check=False)
+def test_a_bad_request_is_refused_and_the_worker_lives_on(tmp_path, worker_env):
+    assert stylize(tmp_path, "a.png", env_extra=worker_env).returncode == 0
+    (folder,) = (tmp_path / "workers").iterdir()
+    files = SlotFiles(folder, 0)
+    replies = []
+    for message in (b"{}", b"\xff not json", json.dumps({"argv": "x", "cwd": "/", "env": {}}).encode()):
+        with Client(str(folder / files.socket), "AF_UNIX", authkey=files.key.read_bytes()) as connection:
+            connection.send_bytes(message)
+            replies.append(json.loads(connection.recv_bytes()))
+    assert [r["code"] for r in replies] == [2, 2, 2]
+    assert all(r["stderr"].startswith("nst worker: bad request") for r in replies), replies
+    (pid,) = workers(tmp_path / "workers")
+    assert stylize(tmp_path, "b.png", env_extra=worker_env).returncode == 0
+    assert workers(tmp_path / "workers") == [pid], "the same worker serves on"
 
 
-def test_a_killed_client_cancels_its_job(tmp_path):
-    env = {"NST_WORKER_DIR": str(tmp_path / "workers")}
+def test_a_killed_client_cancels_its_job(tmp_path, worker_env):
     long_job = ["stylize", PHOTO, "--style", STYLE, "--size", "96", "--iterations", "40", "--min-size", "none"]
-    try:
-        assert stylize(tmp_path, "warm.png", env_extra=env).returncode == 0  # the worker is up
-        started = time.monotonic()
-        assert client(tmp_path, *long_job, "-o", "timed.png", env_extra=env).returncode == 0
-        duration = time.monotonic() - started
-        job = client(tmp_path, *long_job, "-o", "cancelled.png", env_extra=env, background=True)
-        time.sleep(min(1.0, duration / 4))
-        job.send_signal(signal.SIGKILL)
-        job.wait()
-        time.sleep(duration + 2)  # long enough for the job to have finished, had it gone on
-        assert not (tmp_path / "cancelled.png").exists()
-        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".nst-")] == []
-        (pid,) = workers(tmp_path / "workers")
-        assert stylize(tmp_path, "after.png", env_extra=env).returncode == 0
-        assert workers(tmp_path / "workers") == [pid], "the worker stopped the job and serves on"
-    finally:
-        subprocess.run(["pkill", "-f", "--", f"--serve {tmp_path}"], check=False)
+    assert stylize(tmp_path, "warm.png", env_extra=worker_env).returncode == 0  # the worker is up
+    started = time.monotonic()
+    assert client(tmp_path, *long_job, "-o", "timed.png", env_extra=worker_env).returncode == 0
+    duration = time.monotonic() - started
+    job = client(tmp_path, *long_job, "-o", "cancelled.png", env_extra=worker_env, background=True)
+    time.sleep(min(1.0, duration / 4))
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    time.sleep(duration + 2)  # long enough for the job to have finished, had it gone on
+    assert not (tmp_path / "cancelled.png").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".nst-")] == []
+    (pid,) = workers(tmp_path / "workers")
+    assert stylize(tmp_path, "after.png", env_extra=worker_env).returncode == 0
+    assert workers(tmp_path / "workers") == [pid], "the worker stopped the job and serves on"
 
 
-def test_a_replaced_weights_file_is_loaded_again(tmp_path):
-    env = {"NST_WORKER_DIR": str(tmp_path / "workers")}
+def test_a_replaced_weights_file_is_loaded_again(tmp_path, worker_env):
     state = to_torchvision_layout(load_weights())
     weights = tmp_path / "vgg.pt"
     fingerprints = []
-    try:
-        for change in (0.0, 0.5):
-            state["features.0.bias"] = state["features.0.bias"] + change
-            torch.save(state, tmp_path / "new.pt")
-            os.replace(tmp_path / "new.pt", weights)  # replaced, as a user updating it would
-            out = tmp_path / f"t{change}.pt"
-            result = client(tmp_path, "targets", STYLE, "--weights", weights, "--size", "32", "-o", out, env_extra=env)
-            assert result.returncode == 0, result.stderr
-            meta = json.loads(torch.load(out, weights_only=True)["meta"])
-            fingerprints.append(meta["made_for"]["weights"])
-        assert len(workers(tmp_path / "workers")) == 1, "both jobs ran in one warm worker"
-        assert fingerprints[0] != fingerprints[1]
-        assert fingerprints[1] == load_weights(str(weights)).fingerprint
-    finally:
-        subprocess.run(["pkill", "-f", "--", f"--serve {tmp_path}"], check=False)
+    for change in (0.0, 0.5):
+        state["features.0.bias"] = state["features.0.bias"] + change
+        torch.save(state, tmp_path / "new.pt")
+        os.replace(tmp_path / "new.pt", weights)  # replaced, as a user updating it would
+        out = tmp_path / f"t{change}.pt"
+        targets = ["targets", STYLE, "--weights", weights, "--size", "32", "-o", out]
+        result = client(tmp_path, *targets, env_extra=worker_env)
+        assert result.returncode == 0, result.stderr
+        meta = json.loads(torch.load(out, weights_only=True)["meta"])
+        fingerprints.append(meta["made_for"]["weights"])
+    assert len(workers(tmp_path / "workers")) == 1, "both jobs ran in one warm worker"
+    assert fingerprints[0] != fingerprints[1]
+    assert fingerprints[1] == load_weights(str(weights)).fingerprint
 
 
-def test_a_long_folder_path_still_gets_a_warm_worker(tmp_path):
+def test_a_long_folder_path_still_gets_a_warm_worker(tmp_path, worker_env):
     root = tmp_path / ("x" * 150) / "workers"  # beyond the 108-byte limit of a socket's path
     env = {"NST_WORKER_DIR": str(root)}
-    try:
-        for output in ("a.png", "b.png"):
-            result = stylize(tmp_path, output, env_extra=env)
-            assert result.returncode == 0 and result.stderr == "", result.stderr
-        assert len(workers(root)) == 1
-    finally:
-        subprocess.run(["pkill", "-f", "--", f"--serve {tmp_path}"], check=False)
+    for output in ("a.png", "b.png"):
+        result = stylize(tmp_path, output, env_extra=env)
+        assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert len(workers(root)) == 1
 
 
 def test_idle_workers_leave_and_take_their_files(tmp_path):

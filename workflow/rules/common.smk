@@ -2,7 +2,6 @@ import copy
 import os
 import re
 import shlex
-import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,9 +81,8 @@ def find_photos(patterns):
     return dict(sorted(photos.items()))
 
 
-PERIODIC = (
-    PeriodicityDetector()
-)  # Snakemake's own test for names it refuses as wildcards
+# Snakemake's own test for names it refuses as wildcards.
+PERIODIC = PeriodicityDetector()
 
 
 def photo_problem(path, name):
@@ -98,16 +96,9 @@ def photo_problem(path, name):
     if nst_storage.is_url(path):
         return None if nst_storage.exists(path) else "no such file"
     try:
-        mode = os.stat(path).st_mode
+        return nst_storage.not_a_file(os.stat(path).st_mode)  # what nst would refuse to read
     except OSError as error:
         return error.strerror.lower()
-    if not stat.S_ISREG(mode):
-        return (
-            "is a directory, not a file"
-            if stat.S_ISDIR(mode)
-            else "not a regular file (a FIFO or device)"
-        )
-    return None
 
 
 def check_painting(name, path):
