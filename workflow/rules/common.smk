@@ -96,7 +96,8 @@ def photo_problem(path, name):
     if nst_storage.is_url(path):
         return None if nst_storage.exists(path) else "no such file"
     try:
-        return nst_storage.not_a_file(os.stat(path).st_mode)  # what nst would refuse to read
+        # what nst would refuse to read
+        return nst_storage.not_a_file(os.stat(path).st_mode)
     except OSError as error:
         return error.strerror.lower()
 
