@@ -1,4 +1,5 @@
 import copy
+import difflib
 import os
 import re
 import shlex
@@ -23,9 +24,26 @@ from nst_core.fingerprints import code_fingerprint
 if workflow.overwrite_configfiles:
     config.clear()
     config.update(copy.deepcopy(workflow.config_settings.overwrite_config))
-validate(config, schema="../schemas/config.schema.yaml")
+
+
+def validated(config):
+    """Snakemake's validate (which also fills in the schema's defaults), its error one line
+    naming the key, instead of jsonschema's dump of the schema."""
+    try:
+        validate(config, schema="../schemas/config.schema.yaml")
+    except WorkflowError as error:
+        problem = error.__context__  # the jsonschema ValidationError
+        if not hasattr(problem, "absolute_path"):
+            raise
+        where = ": ".join(map(str, problem.absolute_path)) or "config"
+        raise WorkflowError(f"{where}: {problem.message}") from None
+
+
+validated(config)
 
 RESERVED_ARTWORK_NAMES = {"overview"}  # results/sheets/overview.jpg
+# Artwork names name files: no path separators, no leading dot, nothing a shell or Snakemake reads.
+ARTWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 ARTWORK_KEYS = {"image", "images", "blend"}  # besides settings an artwork may override
 PER_ARTWORK = sorted(n for n, row in nst_settings.SETTINGS.items() if row.per_artwork)
 
@@ -134,20 +152,28 @@ def artwork(name, entry):
         raise WorkflowError(
             f"artworks: {name!r} is reserved (results/sheets/{name}.jpg)"
         )
+    if not ARTWORK_NAME.fullmatch(name):
+        raise WorkflowError(
+            f"artworks: {name!r}: a name is letters, digits and _ . - (it names files)"
+        )
     entry = {"image": entry} if isinstance(entry, str) else entry
+    overrides = {key: value for key, value in entry.items() if key not in ARTWORK_KEYS}
+    for key in overrides:
+        if key not in PER_ARTWORK:
+            close = difflib.get_close_matches(key, [*ARTWORK_KEYS, *PER_ARTWORK], n=1)
+            raise WorkflowError(
+                f"artworks: {name}: {key!r} is not a setting an artwork may override"
+                + (f"; did you mean {close[0]!r}?" if close else "")
+                + f" (it may give image, images, blend, {', '.join(PER_ARTWORK)})"
+            )
+    if ("image" in entry) == ("images" in entry):
+        raise WorkflowError(f"artworks: {name}: give either image or images")
     images = [entry["image"]] if "image" in entry else entry["images"]
     blend = entry.get("blend", [])
     if blend and len(blend) != len(images):
         raise WorkflowError(
             f"artworks: {name}: {len(blend)} blend weights for {len(images)} images"
         )
-    overrides = {key: value for key, value in entry.items() if key not in ARTWORK_KEYS}
-    for key in overrides:
-        if key not in PER_ARTWORK:
-            raise WorkflowError(
-                f"artworks: {name}: {key!r} is not a setting an artwork may override"
-                f" (use image, images, blend, {', '.join(PER_ARTWORK)})"
-            )
     settings = checked_settings(f"artworks: {name}", {**config["nst"], **overrides})
     for image in images:
         check_painting(name, image)
