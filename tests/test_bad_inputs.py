@@ -95,6 +95,21 @@ def make_failing(tmp_path, case):
             == 0
         )
         return [PHOTO, "--targets", target], "relu1_1", target
+    if case in ("targets missing a Gram matrix", "targets with a wrong-shaped Gram matrix"):
+        import torch
+
+        from nst_core.cli import main
+
+        target = path / "edited.pt"
+        assert main(["targets", str(STYLE), "--output", str(target), *FAST[:2], *FAST[4:-1]]) == 0
+        raw = torch.load(target, weights_only=True)  # valid metadata, then one matrix edited
+        key = next(iter(raw["grams"]))
+        if case == "targets missing a Gram matrix":
+            del raw["grams"][key]
+        else:
+            raw["grams"][key] = raw["grams"][key][:-1]
+        torch.save(raw, target)
+        return [PHOTO, "--targets", target], "not a valid Gram targets file (no ", target
     if case == "pickle payload as targets":
         marker = tmp_path / "payload-ran"
         (target := path / "evil.pt").write_bytes(pickle.dumps(Payload(str(marker))))
@@ -119,6 +134,8 @@ FAILING = [
     "directory as photo",
     "corrupt targets file",
     "targets for other layers",
+    "targets missing a Gram matrix",
+    "targets with a wrong-shaped Gram matrix",
     "pickle payload as targets",
     "learning rate 1e30 (L-BFGS: NaN)",
     "learning rate 1e30 (Adam: noise)",
