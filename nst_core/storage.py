@@ -7,11 +7,13 @@ AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws); errors name the
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import glob
 import os
 import stat
 import tempfile
+import time
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -165,6 +167,44 @@ def exists(path: str) -> bool:
         return fs.isfile(fs_path)
 
 
+# Temporary files of local writes. A write holds an flock on its file until it is renamed, so a
+# leftover (a writer killed by SIGKILL or a power cut) is one nobody holds; the age is a margin.
+PART_PREFIX, PART_SUFFIX = ".nst-", ".part"
+PART_STALE_AFTER = 600  # seconds
+_swept: dict[str, float] = {}  # folder -> when this process last removed leftovers there
+
+
+def remove_leftover_parts(folder: str) -> list[str]:
+    """Remove leftovers of killed writes in `folder`: only files named as ours, owned by this
+    user, older than PART_STALE_AFTER and not locked by a live writer. Returns their paths."""
+    removed, leftovers = [], []
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        leftovers = [e for e in entries if e.name.startswith(PART_PREFIX) and e.name.endswith(PART_SUFFIX)]
+    for entry in leftovers:
+        with contextlib.suppress(OSError):
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+                continue
+            if time.time() - info.st_mtime < PART_STALE_AFTER:
+                continue
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while a writer holds it
+                if os.fstat(fd).st_ino == info.st_ino:
+                    os.unlink(entry.path)
+                    removed.append(entry.path)
+            finally:
+                os.close(fd)
+    return removed
+
+
+def _remove_leftover_parts_now_and_then(folder: str) -> None:
+    """At most once an interval per folder and process: a warm worker writes thousands of files."""
+    if time.monotonic() - _swept.get(folder, -PART_STALE_AFTER) >= PART_STALE_AFTER:
+        _swept[folder] = time.monotonic()
+        remove_leftover_parts(folder)
+
+
 def write_atomic(path: str, data: bytes) -> None:
     """Write so that readers see either the old file or the whole new one, never a part.
 
@@ -176,8 +216,10 @@ def write_atomic(path: str, data: bytes) -> None:
         if isinstance(fs, LocalFileSystem):
             folder = os.path.dirname(os.path.abspath(fs_path))
             os.makedirs(folder, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".nst-", suffix=".part")
+            _remove_leftover_parts_now_and_then(folder)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=PART_PREFIX, suffix=PART_SUFFIX)
             try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # held until the file is renamed and closed
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(data)
                     handle.flush()

@@ -4,6 +4,9 @@ files that are not files, and a console that reads well."""
 import json
 import os
 import shutil
+import subprocess
+import sys
+import time
 
 import yaml
 
@@ -119,3 +122,43 @@ def test_keep_going_with_odd_names_and_a_truncated_photo_makes_every_other_image
         for artwork in CONFIG["artworks"]:
             assert (workdir / "results" / "stylized" / artwork / f"{name}.png").is_file(), (artwork, name)
     assert not list((workdir / "results" / "stylized").rglob("truncated.png"))
+
+
+def test_leftovers_of_killed_writes_are_removed_by_a_later_write(tmp_path):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    parts = {
+        "killed": folder / ".nst-killed.part",  # a write killed an hour ago: removed
+        "held": folder / ".nst-held.part",  # as old, but a live writer holds it
+        "young": folder / ".nst-young.part",  # a write that may be between creating and locking
+        "theirs": folder / ".nst-theirs.part",  # another user's
+        "not ours": folder / "killed.part",
+    }
+    an_hour_ago = time.time() - 3600
+    for name, path in parts.items():
+        path.write_bytes(b"half an image")
+        if name != "young":
+            os.utime(path, (an_hour_ago, an_hour_ago))
+    os.chown(parts["theirs"], 65534, 65534)
+    hold = "import fcntl, sys, time; f = open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_EX); print(1, flush=True)"
+    hold += "; time.sleep(99)"
+    with subprocess.Popen([sys.executable, "-c", hold, parts["held"]], stdout=subprocess.PIPE) as writer:
+        assert writer.stdout.readline()
+        result = run_cli(
+            "stylize",
+            PHOTO,
+            "--style",
+            STYLE,
+            "-o",
+            folder / "out.png",
+            "--size",
+            32,
+            "--iterations",
+            2,
+            "--min-size",
+            "none",
+        )
+        writer.kill()
+    assert result.returncode == 0, result.stderr
+    assert {name for name, path in parts.items() if path.exists()} == {"held", "young", "theirs", "not ours"}
+    assert (folder / "out.png").is_file()
