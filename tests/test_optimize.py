@@ -63,14 +63,18 @@ def test_coarse_to_fine_runs_every_scale():
     assert result.shape == (1, 3, 48, 64)
 
 
-def test_bf16_is_close_to_fp32():
-    photo = load_source(str(PHOTO))
-    results = {}
+def test_bf16_reaches_what_fp32_reaches(tmp_path):
+    # Pixels are no measure: the optimisation is chaotic, and bf16 rounds differently where the CPU
+    # emulates it. Scored in fp32 after enough steps, both reach the same style and content.
+    scores = {}
     for precision in ("fp32", "bf16"):
-        transfer = StyleTransfer(tiny(precision=precision, size=32, iterations=3))
-        results[precision] = transfer.stylize(photo, transfer.make_targets([STYLE]), progress=False)
-    assert torch.isfinite(results["bf16"]).all()
-    assert (results["bf16"] - results["fp32"]).abs().mean() < 0.05
+        transfer = StyleTransfer(tiny(precision=precision, size=32, iterations=20))
+        result = transfer.stylize(load_source(str(PHOTO)), transfer.make_targets([STYLE]), progress=False)
+        assert torch.isfinite(result).all()
+        save_image(result, out := tmp_path / f"{precision}.png")
+        scores[precision] = score(str(out), str(PHOTO), str(STYLE))
+    for term in ("style", "content"):
+        assert scores["bf16"][term] == pytest.approx(scores["fp32"][term], rel=0.15), scores
 
 
 def test_adam_and_paper_preset_run():
