@@ -167,7 +167,8 @@ def _run_stylize(args) -> None:
         print(f"nst: {done.output} is up to date (same photo, style, settings and code)", file=sys.stderr)
     elif not args.quiet:
         width, height = done.size
-        print(f"nst: wrote {done.output} ({width}x{height}, {done.seconds:.1f} s)", file=sys.stderr)
+        peak = f", peak {done.peak_bytes / 2**30:.2f} GiB" if done.peak_bytes else ""
+        print(f"nst: wrote {done.output} ({width}x{height}, {done.seconds:.1f} s{peak})", file=sys.stderr)
 
 
 def _run_targets(args) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from . import memory
 from .fingerprints import IMAGE_KEY, image_fingerprint, sha256
 from .images import load_source, png_text, save_image
 from .optimize import StyleTransfer
@@ -19,12 +20,14 @@ from .targets import load_styles
 
 @dataclass
 class Stylized:
-    """What stylize_file did: wrote the image (its size, seconds taken), or found it up to date."""
+    """What stylize_file did: wrote the image (its size, seconds taken, peak memory in bytes on
+    its device), or found it up to date."""
 
     output: str
     written: bool
     size: tuple[int, int] | None = None
     seconds: float = 0.0
+    peak_bytes: int | None = None
 
 
 def stylize_file(
@@ -57,6 +60,7 @@ def stylize_file(
             return Stylized(output, written=False)
     transfer = StyleTransfer(settings)
     transfer.check_fits(source)  # before making targets at that size
+    memory.reset_peak(transfer.device)
     if targets:
         hashes = [s.sha256 for s in load_styles(styles, blend)] if styles else None
         gram_targets = transfer.load_targets(targets, source, style_hashes=hashes)
@@ -65,7 +69,8 @@ def stylize_file(
     result = transfer.stylize(source, gram_targets, progress=progress)
     save_image(result, output, text={IMAGE_KEY: fingerprint} if fingerprint else None)
     size = (result.shape[-1], result.shape[-2])
-    return Stylized(output, written=True, size=size, seconds=time.perf_counter() - started)
+    seconds, peak = time.perf_counter() - started, memory.peak_bytes(transfer.device)
+    return Stylized(output, written=True, size=size, seconds=seconds, peak_bytes=peak)
 
 
 def targets_file(styles, output: str, settings: Settings, blend=None, color_reference: str | None = None) -> None:

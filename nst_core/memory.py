@@ -7,6 +7,7 @@ allocation failure that still happens gets the same message.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import torch
@@ -97,3 +98,26 @@ def is_out_of_memory(error: BaseException) -> bool:
         return True
     text = str(error)
     return isinstance(error, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text)
+
+
+def reset_peak(device: torch.device) -> None:
+    """Start measuring a job's peak: the allocator's counter on a GPU; on Linux the process's
+    resident high-water mark, which writing 5 to /proc/self/clear_refs resets, so a warm worker
+    reports each job's peak rather than its whole life's."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    else:
+        with contextlib.suppress(OSError):
+            Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_bytes(device: torch.device) -> int | None:
+    """Peak memory since reset_peak: GPU memory allocated, or resident memory; None if unknown."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device)
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    kib = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), None)
+    return int(kib) * 1024 if kib else None

@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -129,3 +130,31 @@ def test_worker_off_runs_in_process(tmp_path):
     )
     assert result.returncode == 0 and (tmp_path / "c.png").is_file()
     assert _workers(tmp_path) == []
+
+
+def test_each_jobs_line_gives_its_own_peak_memory(tmp_path, stop_workers):
+    # A warm worker reports each job's peak, not its life's: a small job after a large one
+    # reports less (the benchmark files measure only the client).
+    peaks = {}
+    for size in (256, 32):
+        args = [
+            "stylize",
+            PHOTO,
+            "--style",
+            STYLE,
+            "-o",
+            f"{size}.png",
+            "--size",
+            size,
+            "--iterations",
+            1,
+            "--coarse-iterations",
+            1,
+        ]
+        result = _client(tmp_path, *args, "--min-size", "none", "--device", "cpu")
+        assert result.returncode == 0, result.stderr
+        match = re.search(r"^nst: wrote \S+ \(\d+x\d+, [\d.]+ s, peak ([\d.]+) GiB\)$", result.stderr, re.M)
+        assert match, result.stderr
+        peaks[size] = float(match[1])
+    assert len(_workers(tmp_path)) == 1
+    assert peaks[32] < peaks[256] - 0.1, peaks

@@ -38,6 +38,12 @@ for i, art in enumerate(ARTWORKS.values()):
         f" --skip-unchanged --output {{output.{image}:q}} -- {{input.photo:q}}"
     )
 
+STYLIZE_WHAT = (
+    f"its images in {len(ARTWORKS)} artworks' styles"
+    if len(ARTWORKS) > 1
+    else f"its image in {art.name}'s style"
+)
+
 
 rule stylize:
     input:
@@ -58,7 +64,7 @@ rule stylize:
         **STYLIZE_PARAMS,
         code=NST_CORE_CODE,
     message:
-        f"stylize {{wildcards.photo}}: its image in {len(ARTWORKS)} artworks' style (log: {{log}})"
+        "stylize {wildcards.photo}: " + STYLIZE_WHAT + " (log: {log})"
     shell:
         "export OMP_NUM_THREADS={threads}; ( "
         + " && ".join(STYLIZE_COMMANDS)
