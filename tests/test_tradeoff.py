@@ -11,9 +11,10 @@ from nst_core import score, stylize_file
 
 STYLE_WEIGHTS = (0.05, 0.2, 0.5, 1, 2, 5, 20)
 # Runs long enough to converge (at 20 steps, weights of 5 and more are not there yet); where the
-# style saturates (5-20) nst score is noisy:
-# consecutive scores may move against the knob by this much, relative.
-TOLERANCE = 0.05
+# style saturates (2-20) nst score is noisy: consecutive scores may move against the knob by this
+# much, relative. Seen at 64 px, 50 steps, Tübingen x Starry Night, style scores at weights 2, 5:
+# 0.0709, 0.0761 (+7%) in fp32 on a CPU without native bf16; 0.0742, 0.0758 in emulated bf16.
+TOLERANCE = 0.1
 
 
 @pytest.mark.parametrize("photo, style", [(PHOTO, STYLE), (PHOTO2, STYLE2)], ids=["tubingen-starry", "chelsea-scream"])
