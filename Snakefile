@@ -24,5 +24,5 @@ rule all:
     default_target: True
     input:
         expand("results/stylized/{artwork}/{photo}.png", artwork=ARTWORKS, photo=PHOTOS),
-        expand("results/sheets/{artwork}.jpg", artwork=ARTWORKS),
+        expand("results/sheets/{artwork}/{page}.jpg", artwork=ARTWORKS, page=PAGES),
         "results/sheets/overview.jpg",

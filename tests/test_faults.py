@@ -24,7 +24,7 @@ def test_sigkill_at_several_moments_then_rerun_completes(tmp_path):
     workdir = make_project(tmp_path)
     env = {**os.environ, "NST_WORKER_DIR": str(tmp_path / "workers")}
     expected = {f"results/stylized/{s}/{p}.png" for s in ("starry", "scream") for p in ("tubingen", "chelsea")}
-    expected |= {"results/sheets/starry.jpg", "results/sheets/scream.jpg", "results/sheets/overview.jpg"}
+    expected |= {"results/sheets/starry/first.jpg", "results/sheets/scream/first.jpg", "results/sheets/overview.jpg"}
     results = workdir / "results"
     moments = [  # kill as soon as the run gets this far
         lambda: True,  # at once: Snakemake is still starting

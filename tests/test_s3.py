@@ -141,7 +141,7 @@ def test_pipeline_end_to_end_with_reruns(s3, tmp_path):
         "targets/starry.pt",
         "stylized/starry/tubingen.png",
         "stylized/starry/chelsea.png",
-        "sheets/starry.jpg",
+        "sheets/starry/first.jpg",
         "sheets/overview.jpg",
     ]:
         assert f"run1/results/{key}" in results
@@ -158,7 +158,7 @@ def test_pipeline_end_to_end_with_reruns(s3, tmp_path):
     prefix = f"s3://{BUCKET}/run1/results"
     assert planned == {
         f"{prefix}/stylized/starry/night.png",
-        f"{prefix}/sheets/starry.jpg",
+        f"{prefix}/sheets/starry/first.jpg",
         f"{prefix}/sheets/overview.jpg",
     }
     # a new artwork: each photo's job runs again and adds its image
@@ -167,7 +167,7 @@ def test_pipeline_end_to_end_with_reruns(s3, tmp_path):
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     third = snakemake(workdir, *_on_s3("run1"), env=env)
     assert third.returncode == 0, third.stdout + third.stderr
-    assert {"run1/results/stylized/scream/tubingen.png", "run1/results/sheets/scream.jpg"} <= set(
+    assert {"run1/results/stylized/scream/tubingen.png", "run1/results/sheets/scream/first.jpg"} <= set(
         _keys(client, "run1/results/")
     )
     # credentials never appear in anything the run wrote or printed

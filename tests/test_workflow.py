@@ -32,7 +32,8 @@ def stylized(artworks=("starry", "scream"), photos=("tubingen", "chelsea")):
 
 
 def sheets(*artworks):
-    return {f"results/sheets/{a}.jpg" for a in artworks} | {"results/sheets/overview.jpg"}
+    # two photos, default page size: one page, "first" (unless a name starts a page: 1 in 100)
+    return {f"results/sheets/{a}/first.jpg" for a in artworks} | {"results/sheets/overview.jpg"}
 
 
 def test_outputs_and_sheets_have_the_right_sizes(finished):
@@ -42,7 +43,7 @@ def test_outputs_and_sheets_have_the_right_sizes(finished):
             assert image.size == sizes[Path(path).stem]
     assert (finished / "results/targets/starry.pt").is_file()
     # per-style sheet: 2 photos in one row (columns capped at the number of images)
-    with Image.open(finished / "results/sheets/starry.jpg") as sheet:
+    with Image.open(finished / "results/sheets/starry/first.jpg") as sheet:
         assert sheet.size == (2 * (32 + 8), 32 + 8 + 16)
     # overview: (1 + 2 artworks) columns x (1 + 2 photos) rows
     with Image.open(finished / "results/sheets/overview.jpg") as overview:
@@ -89,7 +90,7 @@ def test_adding_an_artwork_makes_only_its_images(project):
     targets, remade = rerun_remakes(project)
     assert targets == {"results/targets/hat.pt"}
     assert remade == {"results/stylized/hat/tubingen.png", "results/stylized/hat/chelsea.png"}
-    assert (project / "results/sheets/hat.jpg").is_file()
+    assert (project / "results/sheets/hat/first.jpg").is_file()
     assert "Nothing to be done" in snakemake(project, "--dry-run").stdout
 
 
@@ -204,7 +205,7 @@ def test_bad_photo_does_not_stop_the_others(tmp_path):
         (lambda c: c["artworks"]["scream"].update(images=["a.jpg"]), "artworks: scream: give either image or images"),
         (lambda c: c["artworks"].update({"../evil": "art/starry_night.jpg"}), "artworks: '../evil': a name is letters"),
         (lambda c: c["artworks"].update({"a\n": "art/starry_night.jpg"}), "artworks: 'a\\n': a name is letters"),
-        (lambda c: c["artworks"].update(overview="art/starry_night.jpg"), "'overview' is reserved"),
+        (lambda c: c["artworks"].update({"overview.jpg": "art/starry_night.jpg"}), "'overview.jpg' is reserved"),
         (lambda c: c.update(photos=["nowhere/*.jpg"]), "photos: 'nowhere/*.jpg' matches no files"),
         (lambda c: c["artworks"].update(gone="art/missing.jpg"), "artworks: gone: art/missing.jpg: no such file"),
     ],

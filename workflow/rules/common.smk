@@ -14,6 +14,7 @@ from snakemake.utils import validate
 sys.path.insert(0, workflow.basedir)  # the nst_core next to this Snakefile
 import nst_core.settings as nst_settings  # the settings table; no torch import
 import nst_core.pictures as nst_pictures  # decoding checks of paintings; no torch import
+import nst_core.pages as nst_pages  # contact sheet pages; no torch import
 import nst_core.storage as nst_storage  # listing and existence checks; no torch import
 from nst_core.errors import NSTError
 from nst_core.fingerprints import code_fingerprint
@@ -41,7 +42,7 @@ def validated(config):
 
 validated(config)
 
-RESERVED_ARTWORK_NAMES = {"overview"}  # results/sheets/overview.jpg
+RESERVED_ARTWORK_NAMES = {"overview.jpg"}  # results/sheets/overview.jpg
 # Artwork names name files: no path separators, no leading dot, nothing a shell or Snakemake reads.
 ARTWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 ARTWORK_KEYS = {"image", "images", "blend"}  # besides settings an artwork may override
@@ -150,7 +151,7 @@ def artwork(name, entry):
     """An Artwork from its config entry: an image path, or a mapping with overrides."""
     if name in RESERVED_ARTWORK_NAMES:
         raise WorkflowError(
-            f"artworks: {name!r} is reserved (results/sheets/{name}.jpg)"
+            f"artworks: {name!r} is reserved (results/sheets/{name})"
         )
     if not ARTWORK_NAME.fullmatch(name):
         raise WorkflowError(
@@ -226,3 +227,4 @@ os.environ.update(
 wildcard_constraints:
     artwork="|".join(map(re.escape, ARTWORKS)),
     photo="[^/]+",
+    page=f"{nst_pages.FIRST}|{re.escape(nst_pages.page_name(''))}[^/]+",

@@ -4,22 +4,27 @@ localrules:
     overview_sheet,
 
 
-# All photos in one artwork's style (the first `sheets.max_photos` by name).
+# Every photo in one artwork's style, on pages of about `sheets.page_size` photos: pages are cut
+# where a photo's name says so (nst_core/pages.py), so a new photo remakes at most two pages per
+# artwork, and a broken photo costs only its own page.
+PAGES = nst_pages.pages(PHOTOS, config["sheets"]["page_size"])
+
+
 rule artwork_sheet:
     input:
         lambda wildcards: [
             f"results/stylized/{wildcards.artwork}/{photo}.png"
-            for photo in list(PHOTOS)[: config["sheets"]["max_photos"]]
+            for photo in PAGES[wildcards.page]
         ],
     output:
         report(
-            "results/sheets/{artwork}.jpg",
+            "results/sheets/{artwork}/{page}.jpg",
             caption="../report/artwork_sheet.rst",
             category="Contact sheets",
-            labels={"sheet": "{artwork}"},
+            labels={"artwork": "{artwork}", "page": "{page}"},
         ),
     log:
-        "logs/sheets/{artwork}.log",
+        "logs/sheets/{artwork}/{page}.log",
     conda:
         "../../envs/nst.yaml"
     params:
@@ -55,7 +60,7 @@ rule overview_sheet:
             "results/sheets/overview.jpg",
             caption="../report/overview.rst",
             category="Contact sheets",
-            labels={"sheet": "overview"},
+            labels={"artwork": "all", "page": "overview"},
         ),
     log:
         "logs/sheets/overview.log",

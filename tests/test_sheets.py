@@ -1,0 +1,62 @@
+"""Contact sheets cover every photo, in pages that stay put as a batch grows; a broken photo costs
+only its own page."""
+
+import random
+import shutil
+
+from conftest import CONFIG, PHOTO, PHOTO2, make_project, planned_outputs, snakemake
+from nst_core.pages import pages
+
+
+def changed_pages(before: dict, after: dict) -> set:
+    return {page for page in before.keys() | after.keys() if before.get(page) != after.get(page)}
+
+
+def fixed_pages(photos, page_size):
+    """Pages of exactly page_size photos in name order: what the test below must tell apart."""
+    ordered = sorted(photos)
+    return {str(i): ordered[i : i + page_size] for i in range(0, len(ordered), page_size)}
+
+
+def test_a_new_photo_changes_at_most_two_pages():
+    rng = random.Random(0)
+    photos = [f"IMG_{n:06d}" for n in rng.sample(range(10**6), 3000)]
+    before = pages(photos, 50)
+    assert sorted(p for page in before.values() for p in page) == sorted(photos)  # each photo once
+    assert 35 <= len(photos) / len(before) <= 70  # about 50 per page
+    newcomers = [f"IMG_{rng.randrange(10**6):06d}x" for _ in range(300)] + ["0first", "~last"]
+    for new in newcomers:
+        assert len(changed_pages(before, pages(photos + [new], 50))) <= 2, new
+    # the check can fail: fixed-size pages shift after the newcomer
+    assert len(changed_pages(fixed_pages(photos, 50), fixed_pages(photos + ["0first"], 50))) > 2
+
+
+def test_every_photo_is_on_a_page_and_a_broken_photo_costs_only_its_page(tmp_path):
+    config = {**CONFIG, "artworks": {"starry": CONFIG["artworks"]["starry"]}, "sheets": {"cell": 32, "page_size": 4}}
+    workdir = make_project(tmp_path, config)
+    photos = workdir / "photos"
+    names = [f"photo{i:02d}" for i in range(24)]
+    for i, name in enumerate(names):
+        shutil.copy2(PHOTO if i % 2 else PHOTO2, photos / f"{name}.jpg")
+    for original in (PHOTO, PHOTO2):
+        (photos / original.name).unlink()
+    broken = "photo07"
+    (photos / f"{broken}.jpg").write_bytes(PHOTO.read_bytes()[:1000])
+    expected = pages(names, 4)
+    assert 3 <= len(expected) <= 12
+    planned = planned_outputs(workdir)
+    assert {p for p in planned if p.startswith("results/sheets/starry/")} == {
+        f"results/sheets/starry/{page}.jpg" for page in expected
+    }
+    result = snakemake(workdir, "--keep-going")
+    assert result.returncode == 1 and f"photos/{broken}.jpg: corrupt or truncated image" in result.stderr
+    made = {path.stem for path in (workdir / "results/sheets/starry").glob("*.jpg")}
+    assert made == {page for page, members in expected.items() if broken not in members}, result.stderr[-3000:]
+    # a new photo: its own job and its pages (at most two), besides what failed before
+    still_pending = planned_outputs(workdir)
+    shutil.copy2(PHOTO, photos / "photo10b.jpg")
+    changed = changed_pages(expected, pages([*names, "photo10b"], 4))
+    assert 1 <= len(changed) <= 2
+    assert planned_outputs(workdir) == still_pending | {"results/stylized/starry/photo10b.png"} | {
+        f"results/sheets/starry/{page}.jpg" for page in changed
+    }
