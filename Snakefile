@@ -26,3 +26,5 @@ rule all:
         expand("results/stylized/{artwork}/{photo}.png", artwork=ARTWORKS, photo=PHOTOS),
         expand("results/sheets/{artwork}/{page}.jpg", artwork=ARTWORKS, page=PAGES),
         "results/sheets/overview.jpg",
+    message:
+        f"all {len(PHOTOS) * len(ARTWORKS)} images ({len(PHOTOS)} photos x {len(ARTWORKS)} artworks) and their sheets"

@@ -162,3 +162,15 @@ def test_leftovers_of_killed_writes_are_removed_by_a_later_write(tmp_path):
     assert result.returncode == 0, result.stderr
     assert {name for name, path in parts.items() if path.exists()} == {"held", "young", "theirs", "not ours"}
     assert (folder / "out.png").is_file()
+
+
+def test_the_console_shows_a_short_line_per_job_and_nothing_gpu_on_a_cpu(tmp_path):
+    workdir = make_project(tmp_path)
+    result = snakemake(workdir, "--dry-run")
+    text = result.stdout + result.stderr
+    assert "stylize tubingen: its images in 2 artworks' styles (log: logs/stylize/tubingen.log)" in text, text
+    assert "targets of scream: Gram matrices of its painting, once" in text
+    assert "Shell command" not in text and "nst_core.worker" not in text and "gpu" not in text
+    assert "all 4 images (2 photos x 2 artworks) and their sheets" in text  # not the list of every result
+    lines = [line for line in text.splitlines() if not line.startswith("  ")]  # not the header's paths
+    assert max(map(len, lines)) < 120, text
