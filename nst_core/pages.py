@@ -21,8 +21,13 @@ def starts_page(photo: str, page_size: int) -> bool:
 
 
 def page_name(photo: str) -> str:
-    """The name of the page a photo starts (distinct from FIRST whatever the photo's name)."""
-    return f"from-{photo}"
+    """The name of the page a photo starts: distinct from FIRST whatever the photo's name, and
+    short enough for a file name (255 bytes) when the photo's is near that length."""
+    encoded = photo.encode("utf-8", "surrogateescape")
+    if len(encoded) <= 200:
+        return f"from-{photo}"
+    digest = hashlib.blake2b(encoded, digest_size=4).hexdigest()
+    return f"from-{encoded[:160].decode('utf-8', 'ignore')}~{digest}"
 
 
 def pages(photos, page_size: int) -> dict[str, list[str]]:

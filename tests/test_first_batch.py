@@ -31,7 +31,8 @@ def test_a_configfile_of_ones_own_replaces_the_demo_batch(tmp_path):
 def test_odd_names_work_and_files_that_are_not_photos_are_left_out(tmp_path):
     workdir = make_project(tmp_path)
     photos = workdir / "photos"
-    for name in ("a{b.jpg", "-rf.jpg", "with space's $(x).jpg"):
+    longest = "é" * 125 + "z"  # 251 bytes: with .jpg, the longest name a file may have
+    for name in ("a{b.jpg", "-rf.jpg", "with space's $(x).jpg", f"{longest}.jpg"):
         shutil.copy2(PHOTO, photos / name)
     left_out = {
         "wildcard": "a{b}.jpg",
@@ -49,7 +50,7 @@ def test_odd_names_work_and_files_that_are_not_photos_are_left_out(tmp_path):
     write_config(workdir, config)
     result = snakemake(workdir)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    for name in ("a{b", "-rf", "with space's $(x)", "tubingen"):
+    for name in ("a{b", "-rf", "with space's $(x)", longest, "tubingen"):
         for artwork in CONFIG["artworks"]:
             assert (workdir / "results" / "stylized" / artwork / f"{name}.png").is_file(), (artwork, name)
     assert (workdir / "results" / "sheets" / "overview.jpg").is_file()

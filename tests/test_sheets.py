@@ -5,7 +5,7 @@ import random
 import shutil
 
 from conftest import CONFIG, PHOTO, PHOTO2, make_project, planned_outputs, snakemake
-from nst_core.pages import pages
+from nst_core.pages import FIRST, page_name, pages
 
 
 def changed_pages(before: dict, after: dict) -> set:
@@ -29,6 +29,13 @@ def test_a_new_photo_changes_at_most_two_pages():
         assert len(changed_pages(before, pages(photos + [new], 50))) <= 2, new
     # the check can fail: fixed-size pages shift after the newcomer
     assert len(changed_pages(fixed_pages(photos, 50), fixed_pages(photos + ["0first"], 50))) > 2
+
+
+def test_page_names_fit_in_a_file_name_and_stay_distinct():
+    long_names = ["é" * 125 + "a", "é" * 125 + "b"]  # 251 bytes: the longest a .jpg photo's name can be
+    names = {page_name(photo) for photo in long_names}
+    assert len(names) == 2 and all(len(f"{name}.jpg".encode()) <= 255 for name in names)
+    assert page_name("chelsea") == "from-chelsea" != FIRST
 
 
 def test_every_photo_is_on_a_page_and_a_broken_photo_costs_only_its_page(tmp_path):
