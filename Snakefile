@@ -23,7 +23,8 @@ localrules:
 rule all:
     default_target: True
     input:
-        expand("results/stylized/{artwork}/{photo}.png", artwork=ARTWORKS, photo=PHOTOS),
+        # Every stylized image is on a sheet page: listing them here too would double planning's
+        # cost of matching files to jobs (100,000 images for 10,000 photos x 10 artworks).
         expand("results/sheets/{artwork}/{page}.jpg", artwork=ARTWORKS, page=PAGES),
         "results/sheets/overview.jpg",
     message:
