@@ -14,6 +14,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/targets.smk"
 include: "workflow/rules/stylize.smk"
 include: "workflow/rules/sheets.smk"
+include: "workflow/rules/gallery.smk"
 
 
 localrules:
@@ -27,5 +28,6 @@ rule all:
         # cost of matching files to jobs (100,000 images for 10,000 photos x 10 artworks).
         expand("results/sheets/{artwork}/{page}.jpg", artwork=ARTWORKS, page=PAGES),
         "results/sheets/overview.jpg",
+        "results/gallery/index.html",
     message:
-        f"all {len(PHOTOS) * len(ARTWORKS)} images ({len(PHOTOS)} photos x {len(ARTWORKS)} artworks) and their sheets"
+        f"all {len(PHOTOS) * len(ARTWORKS)} images ({len(PHOTOS)} photos x {len(ARTWORKS)} artworks) and their sheets and gallery"

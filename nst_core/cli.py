@@ -28,6 +28,8 @@ EXAMPLES = {
   nst sheet results/*.png --output sheet.jpg --columns 4
   nst sheet - art1.jpg art2.jpg photo.jpg out1.png out2.png --columns 3 \\
       --label "" --label "Starry Night" --label "The Scream" --label photo --label "" --label "" -o grid.jpg""",
+    "thumbnail": """examples:
+  nst thumbnail photo.jpg thumbs/photo.jpg out.png thumbs/out.jpg --side 192""",
     "score": """examples:
   nst score out.png --photo photo.jpg --style starry_night.jpg
   {"style": 0.0123, "content": 0.456}   (lower is closer, for both)""",
@@ -141,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     sheet.add_argument("--columns", type=int, help="images per row (default: about square)")
     sheet.add_argument("--cell", type=int, default=256, help="thumbnail long side in px (default: 256)")
 
+    thumbnail = command("thumbnail", "write small JPEGs of images, for a gallery")
+    thumbnail.add_argument("pairs", nargs="+", metavar="IMAGE THUMBNAIL", help="each image, then its thumbnail")
+    thumbnail.add_argument("--side", type=int, default=192, help="long side in px (default: 192)")
+
     score = command("score", "print style and content distances of an image as one JSON line")
     score.add_argument("image")
     score.add_argument("--photo", required=True, help="the photo it was made from")
@@ -186,6 +192,17 @@ def _run_sheet(args) -> None:
     print(f"nst: wrote {args.output} ({width}x{height}, {len(args.images)} cells)", file=sys.stderr)
 
 
+def _run_thumbnail(args) -> None:
+    from .pictures import write_thumbnail
+
+    if len(args.pairs) % 2:
+        raise NSTError(f"give each image then its thumbnail: {len(args.pairs)} paths is not pairs")
+    if not 16 <= args.side <= 1024:
+        raise NSTError(f"--side {args.side}: give 16 to 1024 px")
+    for image, thumbnail in zip(args.pairs[::2], args.pairs[1::2]):
+        write_thumbnail(image, thumbnail, args.side)
+
+
 def _run_score(args) -> None:
     from .scoring import score
 
@@ -207,7 +224,13 @@ def main(argv=None) -> int:
     if args.command is None:  # bare `nst`: say what there is
         parser.print_help(sys.stderr)
         return 2
-    runners = {"stylize": _run_stylize, "targets": _run_targets, "sheet": _run_sheet, "score": _run_score}
+    runners = {
+        "stylize": _run_stylize,
+        "targets": _run_targets,
+        "sheet": _run_sheet,
+        "thumbnail": _run_thumbnail,
+        "score": _run_score,
+    }
     try:
         runners[args.command](args)
     except NSTError as error:

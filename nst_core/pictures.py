@@ -10,7 +10,7 @@ import warnings
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import NSTError
-from .storage import check_location, read_bytes
+from .storage import check_location, read_bytes, write_atomic
 
 # Extension -> (Pillow format, save options).
 OUTPUT_FORMATS = {
@@ -54,8 +54,9 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def decode_image(data: bytes, name: str) -> Image.Image:
-    """Decode bytes into an upright RGB image, or raise an NSTError naming the file."""
+def decode_image(data: bytes, name: str, draft: tuple[int, int] | None = None) -> Image.Image:
+    """Decode bytes into an upright RGB image, or raise an NSTError naming the file. draft: a
+    JPEG may decode at a reduced scale no smaller than this (several times faster)."""
     if not data:
         raise NSTError(f"{name}: empty file")
     try:
@@ -65,6 +66,8 @@ def decode_image(data: bytes, name: str) -> Image.Image:
             # A huge declared size is an error here, not a warning: it would exhaust memory.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
+            if draft:
+                image.draft("RGB", draft)
             image.load()
             image = ImageOps.exif_transpose(image)
             image = _to_rgb(image)
@@ -108,3 +111,15 @@ def decode_source(data: bytes, name: str) -> Image.Image:
 def check_source(path: str) -> None:
     """An NSTError naming the file unless it is a photo or painting nst can use."""
     decode_source(read_bytes(path), str(path))
+
+
+THUMBNAIL_SIDE = 192  # px, long side: a gallery page of a few hundred loads in a moment
+
+
+def write_thumbnail(source: str, output: str, side: int = THUMBNAIL_SIDE) -> None:
+    """A small JPEG of an image (long side `side` px, never enlarged), for the gallery."""
+    image = decode_image(read_bytes(source), str(source), draft=(side, side))
+    image.thumbnail((side, side), Image.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=80)
+    write_atomic(output, buffer.getvalue())

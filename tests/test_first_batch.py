@@ -36,6 +36,7 @@ def test_odd_names_work_and_files_that_are_not_photos_are_left_out(tmp_path):
         shutil.copy2(PHOTO, photos / name)
     left_out = {
         "wildcard": "a{b}.jpg",
+        "path variable": "it's a <b>.jpg",
         "newline": "new\nline.jpg",
         "periodic": "x" + "ab" * 25 + ".jpg",
         "fifo": "pipe.jpg",

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from conftest import DATA, PHOTO, SNAKEMAKE, STYLE, make_project, planned_outputs, run_cli, snakemake
+from nst_core import gallery
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("s3fs")
@@ -143,6 +144,10 @@ def test_pipeline_end_to_end_with_reruns(s3, tmp_path):
         "stylized/starry/chelsea.png",
         "sheets/starry/first.jpg",
         "sheets/overview.jpg",
+        "gallery/index.html",  # beside the results, with its thumbnails
+        "gallery/stylized/starry/tubingen.jpg",
+        "gallery/photos/chelsea.jpg",
+        "gallery/paintings/starry.jpg",
     ]:
         assert f"run1/results/{key}" in results
     assert not (workdir / "results").exists(), "results live in the bucket, not on local disk"
@@ -156,11 +161,14 @@ def test_pipeline_end_to_end_with_reruns(s3, tmp_path):
     finally:
         client.delete_object(Bucket=BUCKET, Key="photos/night.jpg")
     prefix = f"s3://{BUCKET}/run1/results"
+    gallery_outputs = [*gallery.pages(["tubingen", "chelsea", "night"], ["starry"]), "paintings/starry.jpg"]
     assert planned == {
         f"{prefix}/stylized/starry/night.png",
+        f"{prefix}/gallery/stylized/starry/night.jpg",
+        f"{prefix}/gallery/photos/night.jpg",
         f"{prefix}/sheets/starry/first.jpg",
         f"{prefix}/sheets/overview.jpg",
-    }
+    } | {f"{prefix}/gallery/{path}" for path in gallery_outputs}
     # a new artwork: each photo's job runs again and adds its image
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     config["artworks"]["scream"] = f"s3://{BUCKET}/art/starry.jpg"

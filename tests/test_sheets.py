@@ -5,6 +5,7 @@ import random
 import shutil
 
 from conftest import CONFIG, PHOTO, PHOTO2, make_project, planned_outputs, snakemake
+from nst_core import gallery
 from nst_core.pages import FIRST, page_name, pages
 
 
@@ -59,11 +60,22 @@ def test_every_photo_is_on_a_page_and_a_broken_photo_costs_only_its_page(tmp_pat
     assert result.returncode == 1 and f"photos/{broken}.jpg: corrupt or truncated image" in result.stderr
     made = {path.stem for path in (workdir / "results/sheets/starry").glob("*.jpg")}
     assert made == {page for page, members in expected.items() if broken not in members}, result.stderr[-3000:]
+    # the gallery's pages are made, with every other photo's thumbnails
+    assert (workdir / "results/gallery/index.html").is_file()
+    thumbnails = {path.stem for path in (workdir / "results/gallery/stylized/starry").glob("*.jpg")}
+    assert thumbnails == set(names) - {broken}
     # a new photo: its own job and its pages (at most two), besides what failed before
     still_pending = planned_outputs(workdir)
     shutil.copy2(PHOTO, photos / "photo10b.jpg")
     changed = changed_pages(expected, pages([*names, "photo10b"], 4))
     assert 1 <= len(changed) <= 2
-    assert planned_outputs(workdir) == still_pending | {"results/stylized/starry/photo10b.png"} | {
-        f"results/sheets/starry/{page}.jpg" for page in changed
+    new = {
+        "results/stylized/starry/photo10b.png",
+        "results/gallery/stylized/starry/photo10b.jpg",
+        "results/gallery/photos/photo10b.jpg",
     }
+    new |= {f"results/sheets/starry/{page}.jpg" for page in changed}
+    # the gallery's pages (one job, a second's work; they only name the photos)
+    new |= {f"results/gallery/{page}" for page in gallery.pages([*names, "photo10b"], ["starry"])}
+    new.add("results/gallery/paintings/starry.jpg")
+    assert planned_outputs(workdir) == still_pending | new

@@ -9,6 +9,7 @@ import yaml
 from PIL import Image
 
 from conftest import CONFIG, DATA, make_project, planned_outputs, snakemake, write_config
+from nst_core import gallery
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,19 @@ def stylized(artworks=("starry", "scream"), photos=("tubingen", "chelsea")):
 def sheets(*artworks):
     # two photos, default page size: one page, "first" (unless a name starts a page: 1 in 100)
     return {f"results/sheets/{a}/first.jpg" for a in artworks} | {"results/sheets/overview.jpg"}
+
+
+def thumbnails(artworks=("starry", "scream"), photos=("tubingen", "chelsea")):
+    return {f"results/gallery/stylized/{a}/{p}.jpg" for a in artworks for p in photos} | {
+        f"results/gallery/photos/{p}.jpg" for p in photos
+    }
+
+
+def gallery_pages(artworks=("starry", "scream"), photos=("tubingen", "chelsea")):
+    """The outputs of the gallery job: its pages and the paintings' thumbnails."""
+    return {f"results/gallery/{page}" for page in gallery.pages(photos, artworks)} | {
+        f"results/gallery/paintings/{a}.jpg" for a in artworks
+    }
 
 
 def test_outputs_and_sheets_have_the_right_sizes(finished):
@@ -79,7 +93,11 @@ def rerun_remakes(project):
 
 def test_adding_a_photo_runs_only_its_job_and_the_sheets(project):
     shutil.copy2(DATA / "starry_night.jpg", project / "photos" / "night.jpg")
-    assert planned_outputs(project) == stylized(photos=["night"]) | sheets("starry", "scream")
+    planned = planned_outputs(project)
+    photos = ["tubingen", "chelsea", "night"]
+    assert planned == stylized(photos=["night"]) | thumbnails(photos=["night"]) | sheets("starry", "scream") | (
+        gallery_pages(photos=photos)
+    )
     assert rerun_remakes(project) == (set(), stylized(photos=["night"]))
 
 

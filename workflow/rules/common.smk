@@ -1,5 +1,6 @@
 import copy
 import difflib
+import hashlib
 import os
 import re
 import shlex
@@ -9,12 +10,14 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.io import PeriodicityDetector, contains_wildcard
+from snakemake.pathvars import PATHVAR_REGEX
 from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # the nst_core next to this Snakefile
 import nst_core.settings as nst_settings  # the settings table; no torch import
 import nst_core.pictures as nst_pictures  # decoding checks of paintings; no torch import
 import nst_core.pages as nst_pages  # contact sheet pages; no torch import
+import nst_core.gallery as nst_gallery  # the static HTML gallery; no torch import
 import nst_core.storage as nst_storage  # listing and existence checks; no torch import
 from nst_core.errors import NSTError
 from nst_core.fingerprints import code_fingerprint
@@ -110,6 +113,8 @@ def photo_problem(path, name):
         return "its name has a line break or another control character (rename it)"
     if contains_wildcard(name):
         return "Snakemake reads {...} in a name as a wildcard, and cannot escape it (rename it)"
+    if PATHVAR_REGEX.search(name):
+        return "Snakemake reads <word> in a name as a path variable, and cannot escape it (rename it)"
     if PERIODIC.is_periodic(name):
         return "its name ends in 20 or more repeats of the same text, which Snakemake refuses (rename it)"
     if nst_storage.is_url(path):
@@ -150,9 +155,7 @@ def checked_settings(where, values):
 def artwork(name, entry):
     """An Artwork from its config entry: an image path, or a mapping with overrides."""
     if name in RESERVED_ARTWORK_NAMES:
-        raise WorkflowError(
-            f"artworks: {name!r} is reserved (results/sheets/{name})"
-        )
+        raise WorkflowError(f"artworks: {name!r} is reserved (results/sheets/{name})")
     if not ARTWORK_NAME.fullmatch(name):
         raise WorkflowError(
             f"artworks: {name!r}: a name is letters, digits and _ . - (it names files)"

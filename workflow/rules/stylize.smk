@@ -8,7 +8,16 @@
 # keeps the images made from unchanged inputs, which `nst stylize --skip-unchanged` knows by the
 # fingerprint it writes. Not for results in object storage: Snakemake cannot back those up
 # before the job (it would need their local copies), so there the job makes all its images again.
+#
+# The job also writes the gallery's thumbnails of the photo and of each image (a few ms each, from
+# images it has at hand), rather than a job per thumbnail.
 STYLIZE_INPUT, STYLIZE_OUTPUT, STYLIZE_PARAMS, STYLIZE_COMMANDS = {}, {}, {}, []
+KEEP = (
+    update
+    if not workflow.storage_settings.default_storage_prefix
+    else lambda path: path
+)
+THUMBNAILS = {"photo_thumbnail": KEEP("results/gallery/photos/{photo}.jpg")}
 for i, art in enumerate(ARTWORKS.values()):
     image, options = f"image_{i}", f"options_{i}"
     gallery = dict(
@@ -17,11 +26,11 @@ for i, art in enumerate(ARTWORKS.values()):
         subcategory=art.name,
         labels={"photo": "{photo}", "artwork": art.name},
     )
-    STYLIZE_OUTPUT[image] = report(
-        f"results/stylized/{art.name}/{{photo}}.png", **gallery
+    result = report(f"results/stylized/{art.name}/{{photo}}.png", **gallery)
+    STYLIZE_OUTPUT[image] = KEEP(result)
+    THUMBNAILS[f"thumbnail_{i}"] = KEEP(
+        f"results/gallery/stylized/{art.name}/{{photo}}.jpg"
     )
-    if not workflow.storage_settings.default_storage_prefix:
-        STYLIZE_OUTPUT[image] = update(STYLIZE_OUTPUT[image])
     if art.targets_per_photo:  # the job makes the photo's targets from the images
         styles = {f"style_{i}_{j}": source_file(p) for j, p in enumerate(art.images)}
         style = " ".join(f"--style {{input.{name}:q}}" for name in styles)
@@ -37,6 +46,14 @@ for i, art in enumerate(ARTWORKS.values()):
         f"python -m nst_core.worker stylize {style} {{params.{options}}}"
         f" --skip-unchanged --output {{output.{image}:q}} -- {{input.photo:q}}"
     )
+STYLIZE_OUTPUT.update(THUMBNAILS)
+STYLIZE_COMMANDS.append(
+    "python -m nst_core.worker thumbnail -- {input.photo:q} {output.photo_thumbnail:q} "
+    + " ".join(
+        f"{{output.image_{i}:q}} {{output.thumbnail_{i}:q}}"
+        for i in range(len(ARTWORKS))
+    )
+)
 
 STYLIZE_WHAT = (
     f"its images in {len(ARTWORKS)} artworks' styles"

@@ -1,0 +1,182 @@
+"""A static HTML gallery of a batch: plain files with relative links, so it opens from disk, from
+any static host or from a bucket, with no server code. Under results/gallery/:
+
+  index.html                  the artworks (painting, name, their pages) and the pages by photo
+  by-artwork/{artwork}/{n}.html   an artwork's results, each beside its photo
+  by-photo/{n}.html           photos as rows, each artwork's result in a column
+  paintings/{artwork}.jpg     thumbnails of the paintings, made with the pages
+
+The thumbnails of photos and results (photos/{photo}.jpg, stylized/{artwork}/{photo}.jpg) are made
+by each photo's stylize job; each result's thumbnail links to the full-size image in
+results/stylized/. Pages depend only on the names in the batch, not on the images, so a failed
+photo costs only its own thumbnails. No torch import.
+"""
+
+from __future__ import annotations
+
+import html
+from urllib.parse import quote
+
+from .pictures import write_thumbnail
+from .storage import write_atomic
+
+RESULTS_PER_PAGE = 120  # an artwork page: each result beside its photo, 240 thumbnails
+THUMBNAILS_PER_PAGE = 240  # a by-photo page: rows of (photo, then one result per artwork)
+
+STYLE = """
+body { font: 14px system-ui, sans-serif; margin: 1.5em; color: #222; background: #fafafa; }
+nav { margin: 1em 0; } nav a, nav b { margin-right: .6em; }
+.grid { display: flex; flex-wrap: wrap; gap: 12px; }
+figure { margin: 0; background: #fff; padding: 6px; border: 1px solid #ddd; }
+figure img { height: 120px; vertical-align: top; } figure img.photo { height: 60px; margin-left: 4px; }
+figcaption { max-width: 260px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+table { border-collapse: collapse; } td, th { padding: 4px; text-align: center; vertical-align: top; }
+td img, th img { max-height: 96px; } th { font-weight: normal; }
+.painting { height: 96px; vertical-align: middle; margin-right: 1em; }
+"""
+
+
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[i : i + size] for i in range(0, len(items), size)] or [[]]
+
+
+def _photos_per_page(artworks) -> int:
+    return max(1, THUMBNAILS_PER_PAGE // (len(artworks) + 1))
+
+
+def artwork_page(artwork: str, number: int) -> str:
+    return f"by-artwork/{artwork}/{number}.html"
+
+
+def photo_page(number: int) -> str:
+    return f"by-photo/{number}.html"
+
+
+def painting_thumbnail(artwork: str) -> str:
+    return f"paintings/{artwork}.jpg"
+
+
+def pages(photos, artworks) -> list[str]:
+    """Paths (relative to the gallery folder) of every HTML page, index first."""
+    photos, artworks = sorted(photos), list(artworks)
+    by_artwork = len(_chunks(photos, RESULTS_PER_PAGE))
+    by_photo = len(_chunks(photos, _photos_per_page(artworks)))
+    return (
+        ["index.html"]
+        + [artwork_page(a, n) for a in artworks for n in range(1, by_artwork + 1)]
+        + [photo_page(n) for n in range(1, by_photo + 1)]
+    )
+
+
+def _url(*parts: str) -> str:
+    return "/".join(quote(part, safe="") for part in parts)
+
+
+def _document(title: str, body: str) -> bytes:
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
+    ).encode()
+
+
+def _nav(root: str, here: int, count: int, link) -> str:
+    """Index, previous, numbered pages, next."""
+    items = [f'<a href="{root}index.html">index</a>']
+    if here > 1:
+        items.append(f'<a href="{link(here - 1)}">previous</a>')
+    for number in range(1, count + 1):
+        items.append(f"<b>{number}</b>" if number == here else f'<a href="{link(number)}">{number}</a>')
+    if here < count:
+        items.append(f'<a href="{link(here + 1)}">next</a>')
+    return f"<nav>{' '.join(items)}</nav>"
+
+
+def _range(photos: list[str]) -> str:
+    if not photos:
+        return "(no photos)"
+    first, last = html.escape(photos[0]), html.escape(photos[-1])
+    return first if first == last else f"{first} – {last}"
+
+
+def _index(photos, artworks, by_artwork, by_photo) -> bytes:
+    rows = []
+    for artwork in artworks:
+        links = " ".join(
+            f'<a href="{_url("by-artwork", artwork, f"{n}.html")}" title="{_range(chunk)}">{n}</a>'
+            for n, chunk in enumerate(by_artwork, 1)
+        )
+        rows.append(
+            f'<p><img class="painting" src="{_url("paintings", f"{artwork}.jpg")}" alt="{html.escape(artwork)}">'
+            f"<b>{html.escape(artwork)}</b> pages: {links}</p>"
+        )
+    photo_links = "".join(
+        f'<li><a href="{_url("by-photo", f"{n}.html")}">{_range(chunk)}</a></li>' for n, chunk in enumerate(by_photo, 1)
+    )
+    body = (
+        f"<h1>{len(photos)} photos × {len(artworks)} artworks</h1>\n<h2>By artwork</h2>\n"
+        + "\n".join(rows)
+        + f"\n<h2>By photo</h2>\n<ol>{photo_links}</ol>"
+    )
+    return _document("Gallery", body)
+
+
+def _artwork_page(artwork, number, chunks) -> bytes:
+    root = "../../"  # by-artwork/{artwork}/ -> the gallery folder; one more for results/
+    figures = []
+    for photo in chunks[number - 1]:
+        name = html.escape(photo)
+        figures.append(
+            f'<figure><a href="{root}../{_url("stylized", artwork, f"{photo}.png")}">'
+            f'<img src="{root}{_url("stylized", artwork, f"{photo}.jpg")}" alt="{name} in the style of {artwork}"></a>'
+            f'<img class="photo" src="{root}{_url("photos", f"{photo}.jpg")}" alt="{name}">'
+            f'<figcaption title="{name}">{name}</figcaption></figure>'
+        )
+    nav = _nav(root, number, len(chunks), lambda n: f"{n}.html")
+    header = (
+        f'<h1><img class="painting" src="{root}{_url("paintings", f"{artwork}.jpg")}" alt="{artwork}">'
+        f"{html.escape(artwork)}, page {number} of {len(chunks)}</h1>"
+    )
+    return _document(f"{artwork} {number}", f'{header}\n{nav}\n<div class="grid">\n{"".join(figures)}\n</div>\n{nav}')
+
+
+def _photo_page(artworks, number, chunks) -> bytes:
+    root = "../"
+    head = "".join(
+        f'<th><a href="{root}{_url("by-artwork", a, "1.html")}"><img src="{root}{_url("paintings", f"{a}.jpg")}" '
+        f'alt="{html.escape(a)}"><br>{html.escape(a)}</a></th>'
+        for a in artworks
+    )
+    rows = []
+    for photo in chunks[number - 1]:
+        name = html.escape(photo)
+        cells = "".join(
+            f'<td><a href="{root}../{_url("stylized", a, f"{photo}.png")}">'
+            f'<img src="{root}{_url("stylized", a, f"{photo}.jpg")}" alt="{name} in the style of {a}"></a></td>'
+            for a in artworks
+        )
+        rows.append(
+            f'<tr><td><img src="{root}{_url("photos", f"{photo}.jpg")}" alt="{name}"><br>{name}</td>{cells}</tr>'
+        )
+    nav = _nav(root, number, len(chunks), lambda n: f"{n}.html")
+    table = f"<table><tr><th>photo</th>{head}</tr>\n" + "\n".join(rows) + "\n</table>"
+    return _document(f"photos {number}", f"<h1>Photos, page {number} of {len(chunks)}</h1>\n{nav}\n{table}\n{nav}")
+
+
+def write_gallery(folder: str, photos, paintings: dict[str, str]) -> int:
+    """Write every page and the paintings' thumbnails under folder; paintings: artwork -> its
+    (first) image. Returns the number of pages."""
+    photos, artworks = sorted(photos), list(paintings)
+    by_artwork = _chunks(photos, RESULTS_PER_PAGE)
+    by_photo = _chunks(photos, _photos_per_page(artworks))
+    written = {"index.html": _index(photos, artworks, by_artwork, by_photo)}
+    for artwork in artworks:
+        for number in range(1, len(by_artwork) + 1):
+            written[artwork_page(artwork, number)] = _artwork_page(artwork, number, by_artwork)
+    for number in range(1, len(by_photo) + 1):
+        written[photo_page(number)] = _photo_page(artworks, number, by_photo)
+    for path, content in written.items():
+        write_atomic(f"{folder}/{path}", content)
+    for artwork, painting in paintings.items():
+        write_thumbnail(painting, f"{folder}/{painting_thumbnail(artwork)}")
+    return len(written)

@@ -1,0 +1,27 @@
+# A static HTML gallery (nst_core/gallery.py): pages that depend only on the batch's names, so they
+# are made even when a photo fails, and the paintings' thumbnails. The photos' and results'
+# thumbnails come from the stylize jobs. Plain files: results/gallery/index.html opens from disk.
+localrules:
+    gallery,
+
+
+rule gallery:
+    input:
+        **{art.name: source_file(art.images[0]) for art in ARTWORKS.values()},
+    output:
+        [f"results/gallery/{page}" for page in nst_gallery.pages(PHOTOS, ARTWORKS)],
+        [f"results/gallery/{nst_gallery.painting_thumbnail(name)}" for name in ARTWORKS],
+    log:
+        "logs/gallery.log",
+    params:
+        # a new photo makes the pages again (a hash: params are stored with every output)
+        photos=hashlib.sha256(
+            "\n".join(PHOTOS).encode("utf-8", "surrogateescape")
+        ).hexdigest(),
+        code=NST_CORE_CODE,
+    message:
+        "gallery: results/gallery/index.html"
+    run:
+        folder = os.path.dirname(output[0])
+        count = nst_gallery.write_gallery(folder, PHOTOS, dict(input.items()))
+        Path(log[0]).write_text(f"wrote {count} pages under {folder}\n")
