@@ -6,10 +6,10 @@ any static host or from a bucket, with no server code. Under results/gallery/:
   by-photo/{n}.html           photos as rows, each artwork's result in a column
   paintings/{artwork}.jpg     thumbnails of the paintings, made with the pages
 
-The thumbnails of photos and results (photos/{photo}.jpg, stylized/{artwork}/{photo}.jpg) are made
-by each photo's stylize job; each result's thumbnail links to the full-size image in
-results/stylized/. Pages depend only on the names in the batch, not on the images, so a failed
-photo costs only its own thumbnails. No torch import.
+The thumbnails of a photo and its results (thumbs/{photo}/_photo.jpg, thumbs/{photo}/{artwork}.jpg:
+a folder per photo, one output for Snakemake to plan) are made by the photo's stylize job; each
+result's thumbnail links to the full-size image in results/stylized/. Pages depend only on the
+names in the batch, not on the images, so a failed photo costs only its own thumbnails. No torch import.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from urllib.parse import quote
 from .pictures import write_thumbnail
 from .storage import write_atomic
 
+THUMBNAILS = "thumbs"  # folder of the thumbnails, a folder per photo
+PHOTO_THUMBNAIL = "_photo.jpg"  # no artwork's name starts with _
 RESULTS_PER_PAGE = 120  # an artwork page: each result beside its photo, 240 thumbnails
 THUMBNAILS_PER_PAGE = 240  # a by-photo page: rows of (photo, then one result per artwork)
 
@@ -128,8 +130,8 @@ def _artwork_page(artwork, number, chunks) -> bytes:
         name = html.escape(photo)
         figures.append(
             f'<figure><a href="{root}../{_url("stylized", artwork, f"{photo}.png")}">'
-            f'<img src="{root}{_url("stylized", artwork, f"{photo}.jpg")}" alt="{name} in the style of {artwork}"></a>'
-            f'<img class="photo" src="{root}{_url("photos", f"{photo}.jpg")}" alt="{name}">'
+            f'<img src="{root}{_url(THUMBNAILS, photo, f"{artwork}.jpg")}" alt="{name} in the style of {artwork}"></a>'
+            f'<img class="photo" src="{root}{_url(THUMBNAILS, photo, PHOTO_THUMBNAIL)}" alt="{name}">'
             f'<figcaption title="{name}">{name}</figcaption></figure>'
         )
     nav = _nav(root, number, len(chunks), lambda n: f"{n}.html")
@@ -152,11 +154,12 @@ def _photo_page(artworks, number, chunks) -> bytes:
         name = html.escape(photo)
         cells = "".join(
             f'<td><a href="{root}../{_url("stylized", a, f"{photo}.png")}">'
-            f'<img src="{root}{_url("stylized", a, f"{photo}.jpg")}" alt="{name} in the style of {a}"></a></td>'
+            f'<img src="{root}{_url(THUMBNAILS, photo, f"{a}.jpg")}" alt="{name} in the style of {a}"></a></td>'
             for a in artworks
         )
         rows.append(
-            f'<tr><td><img src="{root}{_url("photos", f"{photo}.jpg")}" alt="{name}"><br>{name}</td>{cells}</tr>'
+            f'<tr><td><img src="{root}{_url(THUMBNAILS, photo, PHOTO_THUMBNAIL)}" alt="{name}"><br>{name}</td>'
+            f"{cells}</tr>"
         )
     nav = _nav(root, number, len(chunks), lambda n: f"{n}.html")
     table = f"<table><tr><th>photo</th>{head}</tr>\n" + "\n".join(rows) + "\n</table>"

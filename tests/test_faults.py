@@ -25,8 +25,9 @@ def test_sigkill_at_several_moments_then_rerun_completes(tmp_path):
     env = {**os.environ, "NST_WORKER_DIR": str(tmp_path / "workers")}
     expected = {f"results/stylized/{s}/{p}.png" for s in ("starry", "scream") for p in ("tubingen", "chelsea")}
     expected |= {"results/sheets/starry/first.jpg", "results/sheets/scream/first.jpg", "results/sheets/overview.jpg"}
-    expected |= {f"results/gallery/stylized/{s}/{p}.jpg" for s in ("starry", "scream") for p in ("tubingen", "chelsea")}
-    expected |= {"results/gallery/photos/tubingen.jpg", "results/gallery/photos/chelsea.jpg"}
+    expected |= {
+        f"results/gallery/thumbs/{p}/{s}.jpg" for s in ("starry", "scream", "_photo") for p in ("tubingen", "chelsea")
+    }
     expected |= {"results/gallery/paintings/starry.jpg", "results/gallery/paintings/scream.jpg"}
     results = workdir / "results"
     moments = [  # kill as soon as the run gets this far

@@ -43,6 +43,7 @@ def test_odd_names_work_and_files_that_are_not_photos_are_left_out(tmp_path):
         "folder": "folder.jpg",
     }
     shutil.copy2(PHOTO, photos / left_out["wildcard"])
+    shutil.copy2(PHOTO, photos / left_out["path variable"])
     shutil.copy2(PHOTO, photos / left_out["newline"])
     shutil.copy2(PHOTO, photos / left_out["periodic"])
     os.mkfifo(photos / left_out["fifo"])

@@ -145,8 +145,8 @@ def test_pipeline_end_to_end_with_reruns(s3, tmp_path):
         "sheets/starry/first.jpg",
         "sheets/overview.jpg",
         "gallery/index.html",  # beside the results, with its thumbnails
-        "gallery/stylized/starry/tubingen.jpg",
-        "gallery/photos/chelsea.jpg",
+        "gallery/thumbs/tubingen/starry.jpg",
+        "gallery/thumbs/chelsea/_photo.jpg",
         "gallery/paintings/starry.jpg",
     ]:
         assert f"run1/results/{key}" in results
@@ -164,8 +164,7 @@ def test_pipeline_end_to_end_with_reruns(s3, tmp_path):
     gallery_outputs = [*gallery.pages(["tubingen", "chelsea", "night"], ["starry"]), "paintings/starry.jpg"]
     assert planned == {
         f"{prefix}/stylized/starry/night.png",
-        f"{prefix}/gallery/stylized/starry/night.jpg",
-        f"{prefix}/gallery/photos/night.jpg",
+        f"{prefix}/gallery/thumbs/night",
         f"{prefix}/sheets/starry/first.jpg",
         f"{prefix}/sheets/overview.jpg",
     } | {f"{prefix}/gallery/{path}" for path in gallery_outputs}

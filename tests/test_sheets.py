@@ -62,7 +62,7 @@ def test_every_photo_is_on_a_page_and_a_broken_photo_costs_only_its_page(tmp_pat
     assert made == {page for page, members in expected.items() if broken not in members}, result.stderr[-3000:]
     # the gallery's pages are made, with every other photo's thumbnails
     assert (workdir / "results/gallery/index.html").is_file()
-    thumbnails = {path.stem for path in (workdir / "results/gallery/stylized/starry").glob("*.jpg")}
+    thumbnails = {path.parent.name for path in (workdir / "results/gallery/thumbs").glob("*/starry.jpg")}
     assert thumbnails == set(names) - {broken}
     # a new photo: its own job and its pages (at most two), besides what failed before
     still_pending = planned_outputs(workdir)
@@ -71,8 +71,7 @@ def test_every_photo_is_on_a_page_and_a_broken_photo_costs_only_its_page(tmp_pat
     assert 1 <= len(changed) <= 2
     new = {
         "results/stylized/starry/photo10b.png",
-        "results/gallery/stylized/starry/photo10b.jpg",
-        "results/gallery/photos/photo10b.jpg",
+        "results/gallery/thumbs/photo10b",
     }
     new |= {f"results/sheets/starry/{page}.jpg" for page in changed}
     # the gallery's pages (one job, a second's work; they only name the photos)

@@ -37,10 +37,8 @@ def sheets(*artworks):
     return {f"results/sheets/{a}/first.jpg" for a in artworks} | {"results/sheets/overview.jpg"}
 
 
-def thumbnails(artworks=("starry", "scream"), photos=("tubingen", "chelsea")):
-    return {f"results/gallery/stylized/{a}/{p}.jpg" for a in artworks for p in photos} | {
-        f"results/gallery/photos/{p}.jpg" for p in photos
-    }
+def thumbnails(photos=("tubingen", "chelsea")):
+    return {f"results/gallery/thumbs/{p}" for p in photos}  # a folder per photo
 
 
 def gallery_pages(artworks=("starry", "scream"), photos=("tubingen", "chelsea")):

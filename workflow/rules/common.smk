@@ -93,7 +93,8 @@ def find_photos(patterns):
             name = Path(path).stem
             problem = photo_problem(path, name)
             if problem:
-                print(f"photos: {path!r} left out: {problem}", file=sys.stderr)
+                if workflow.is_main_process:  # not again where a job parses the workflow
+                    print(f"photos: {path!r} left out: {problem}", file=sys.stderr)
                 continue
             if photos.get(name, path) != path:
                 raise WorkflowError(
@@ -109,6 +110,8 @@ PERIODIC = PeriodicityDetector()
 
 def photo_problem(path, name):
     """Why a listed file cannot be a photo of the batch, or None."""
+    if name in (".", ".."):
+        return "its name is only dots (rename it)"
     if not name.isprintable():
         return "its name has a line break or another control character (rename it)"
     if contains_wildcard(name):
@@ -179,8 +182,9 @@ def artwork(name, entry):
             f"artworks: {name}: {len(blend)} blend weights for {len(images)} images"
         )
     settings = checked_settings(f"artworks: {name}", {**config["nst"], **overrides})
-    for image in images:
-        check_painting(name, image)
+    if workflow.is_main_process:  # checked before any job; a job's own parse need not
+        for image in images:
+            check_painting(name, image)
     return Artwork(name, tuple(images), tuple(blend), settings)
 
 

@@ -10,14 +10,14 @@
 # before the job (it would need their local copies), so there the job makes all its images again.
 #
 # The job also writes the gallery's thumbnails of the photo and of each image (a few ms each, from
-# images it has at hand), rather than a job per thumbnail.
+# images it has at hand) into one folder per photo: a job per thumbnail, or an output per
+# thumbnail, would cost planning as much as the images themselves.
 STYLIZE_INPUT, STYLIZE_OUTPUT, STYLIZE_PARAMS, STYLIZE_COMMANDS = {}, {}, {}, []
 KEEP = (
     update
     if not workflow.storage_settings.default_storage_prefix
     else lambda path: path
 )
-THUMBNAILS = {"photo_thumbnail": KEEP("results/gallery/photos/{photo}.jpg")}
 for i, art in enumerate(ARTWORKS.values()):
     image, options = f"image_{i}", f"options_{i}"
     gallery = dict(
@@ -28,9 +28,6 @@ for i, art in enumerate(ARTWORKS.values()):
     )
     result = report(f"results/stylized/{art.name}/{{photo}}.png", **gallery)
     STYLIZE_OUTPUT[image] = KEEP(result)
-    THUMBNAILS[f"thumbnail_{i}"] = KEEP(
-        f"results/gallery/stylized/{art.name}/{{photo}}.jpg"
-    )
     if art.targets_per_photo:  # the job makes the photo's targets from the images
         styles = {f"style_{i}_{j}": source_file(p) for j, p in enumerate(art.images)}
         style = " ".join(f"--style {{input.{name}:q}}" for name in styles)
@@ -46,12 +43,15 @@ for i, art in enumerate(ARTWORKS.values()):
         f"python -m nst_core.worker stylize {style} {{params.{options}}}"
         f" --skip-unchanged --output {{output.{image}:q}} -- {{input.photo:q}}"
     )
-STYLIZE_OUTPUT.update(THUMBNAILS)
+STYLIZE_OUTPUT["thumbnails"] = directory(
+    f"results/gallery/{nst_gallery.THUMBNAILS}/{{photo}}"
+)
 STYLIZE_COMMANDS.append(
-    "python -m nst_core.worker thumbnail -- {input.photo:q} {output.photo_thumbnail:q} "
+    "python -m nst_core.worker thumbnail -- "
     + " ".join(
-        f"{{output.image_{i}:q}} {{output.thumbnail_{i}:q}}"
-        for i in range(len(ARTWORKS))
+        f"{{{source}:q}} {{output.thumbnails:q}}/{name}"
+        for source, name in [("input.photo", nst_gallery.PHOTO_THUMBNAIL)]
+        + [(f"output.image_{i}", f"{art}.jpg") for i, art in enumerate(ARTWORKS)]
     )
 )
 
