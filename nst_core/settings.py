@@ -210,7 +210,14 @@ class Setting:
     def check(self, value):
         """The value as the field holds it, or an NSTError naming the setting and the problem.
         Accepts what config files and the Python API give: lists, ints for numbers, a
-        comma-separated string for a list."""
+        comma-separated string for a list, and numbers or 'none' as text."""
+        if isinstance(value, str) and self.kind is not str:
+            # As the command line gives it; also Snakemake's `--config nst='{size: 512}'`, whose
+            # nested values are all strings.
+            try:
+                value = self.parse(value)
+            except ValueError as error:
+                raise NSTError(str(error)) from None
         if value is None:
             if self.optional:
                 return None

@@ -23,6 +23,8 @@ def test_a_configfile_of_ones_own_replaces_the_demo_batch(tmp_path):
     commands = snakemake(workdir, "--dry-run", "--printshellcmds", "--configfile", "mine.yaml").stdout
     assert "nst_core.worker stylize" in commands and "--size 32" not in commands
     assert "--size 32" in snakemake(workdir, "--dry-run", "--printshellcmds").stdout
+    # --config's nested values reach the workflow as text: numbers among them still work
+    assert "--size 48" in snakemake(workdir, "--dry-run", "--printshellcmds", "--config", "nst={size: 48}").stdout
     # --config alone still adjusts the demo batch
     planned = planned_outputs(workdir, "--config", "stylize_threads=1")
     assert {"results/stylized/starry/chelsea.png", "results/stylized/scream/tubingen.png"} <= planned
