@@ -15,6 +15,7 @@ names in the batch, not on the images, so a failed photo costs only its own thum
 from __future__ import annotations
 
 import html
+import os
 from urllib.parse import quote
 
 from .pictures import write_thumbnail
@@ -166,9 +167,12 @@ def _photo_page(artworks, number, chunks) -> bytes:
     return _document(f"photos {number}", f"<h1>Photos, page {number} of {len(chunks)}</h1>\n{nav}\n{table}\n{nav}")
 
 
-def write_gallery(folder: str, photos, paintings: dict[str, str]) -> int:
-    """Write every page and the paintings' thumbnails under folder; paintings: artwork -> its
-    (first) image. Returns the number of pages."""
+def write_gallery(index: str, photos, paintings, log: str | None = None) -> int:
+    """Write the index (index.html in the gallery's folder), every page and the paintings'
+    thumbnails; paintings: artwork -> its (first) image, a mapping or Snakemake's named input.
+    Returns the number of pages, which a log file, if named, says."""
+    folder = os.path.dirname(index)
+    paintings = dict(paintings.items())
     photos, artworks = sorted(photos), list(paintings)
     by_artwork = _chunks(photos, RESULTS_PER_PAGE)
     by_photo = _chunks(photos, _photos_per_page(artworks))
@@ -182,4 +186,6 @@ def write_gallery(folder: str, photos, paintings: dict[str, str]) -> int:
         write_atomic(f"{folder}/{path}", content)
     for artwork, painting in paintings.items():
         write_thumbnail(painting, f"{folder}/{painting_thumbnail(artwork)}")
+    if log:
+        write_atomic(log, f"wrote {len(written)} pages under {folder}\n".encode())
     return len(written)

@@ -22,6 +22,4 @@ rule gallery:
     message:
         "gallery: results/gallery/index.html"
     run:
-        folder = os.path.dirname(output[0])
-        count = nst_gallery.write_gallery(folder, PHOTOS, dict(input.items()))
-        Path(log[0]).write_text(f"wrote {count} pages under {folder}\n")
+        nst_gallery.write_gallery(output[0], PHOTOS, input, log[0])

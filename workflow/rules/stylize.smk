@@ -46,14 +46,16 @@ for i, art in enumerate(ARTWORKS.values()):
 STYLIZE_OUTPUT["thumbnails"] = directory(
     f"results/gallery/{nst_gallery.THUMBNAILS}/{{photo}}"
 )
-STYLIZE_COMMANDS.append(
-    "python -m nst_core.worker thumbnail -- "
-    + " ".join(
-        f"{{{source}:q}} {{output.thumbnails:q}}/{name}"
-        for source, name in [("input.photo", nst_gallery.PHOTO_THUMBNAIL)]
-        + [(f"output.image_{i}", f"{art}.jpg") for i, art in enumerate(ARTWORKS)]
-    )
+# Each thumbnail from its image: the photo's, then each artwork's result.
+THUMBNAIL_OF = {"input.photo": nst_gallery.PHOTO_THUMBNAIL}
+THUMBNAIL_OF.update(
+    {f"output.image_{i}": f"{art}.jpg" for i, art in enumerate(ARTWORKS)}
 )
+THUMBNAIL_PAIRS = " ".join(
+    f"{{{image}:q}} {{output.thumbnails:q}}/{name}"
+    for image, name in THUMBNAIL_OF.items()
+)
+STYLIZE_COMMANDS.append(f"python -m nst_core.worker thumbnail -- {THUMBNAIL_PAIRS}")
 
 STYLIZE_WHAT = (
     f"its images in {len(ARTWORKS)} artworks' styles"
@@ -81,7 +83,7 @@ rule stylize:
         **STYLIZE_PARAMS,
         code=NST_CORE_CODE,
     message:
-        "stylize {wildcards.photo}: " + STYLIZE_WHAT + " (log: {log})"
+        f"stylize {{wildcards.photo}}: {STYLIZE_WHAT} (log: {{log}})"
     shell:
         "export OMP_NUM_THREADS={threads}; ( "
         + " && ".join(STYLIZE_COMMANDS)
