@@ -1,4 +1,4 @@
-"""Labelled contact sheets: images as thumbnails in a grid, each with its label below.
+"""Labelled contact sheets: images as thumbnails in a grid, each with its label right below it.
 
 A path of "-" leaves its cell empty (the corner of an overview grid).
 """
@@ -65,10 +65,13 @@ def make_sheet(paths, columns: int | None = None, cell: int = 256, labels=None) 
         if image is None:
             continue
         thumb = image.resize(fit_long_side(image.size, cell), Image.LANCZOS)
-        sheet.paste(thumb, (x0 + pad + (cell - thumb.width) // 2, y0 + pad + (cell - thumb.height) // 2))
+        top = y0 + pad + (cell - thumb.height) // 2
+        sheet.paste(thumb, (x0 + pad + (cell - thumb.width) // 2, top))
         printable = "".join(c if c.isprintable() else " " for c in label)  # one line, whatever the name
         text = _fit_text(draw, printable, font, cell)
-        draw.text((x0 + cell_w // 2, y0 + pad + cell + 3), text, fill=INK, font=font, anchor="mt")
+        # Right under its image, not at the cell's foot: under a wide image the foot is nearer the
+        # next row's image, and the label would seem to name it.
+        draw.text((x0 + cell_w // 2, top + thumb.height + 3), text, fill=INK, font=font, anchor="mt")
     return sheet
 
 

@@ -78,3 +78,22 @@ def test_every_photo_is_on_a_page_and_a_broken_photo_costs_only_its_page(tmp_pat
     new |= {f"results/gallery/{page}" for page in gallery.pages([*names, "photo10b"], ["starry"])}
     new.add("results/gallery/paintings/starry.jpg")
     assert planned_outputs(workdir) == still_pending | new
+
+
+def test_a_label_sits_right_under_its_image(tmp_path):
+    # A wide image in a square cell: its label must be next to it, not at the cell's foot, where it
+    # would seem to name the image of the row below (as the overview's photo labels did).
+    from PIL import Image
+
+    from nst_core.sheet import make_sheet
+
+    Image.new("RGB", (200, 50), (0, 0, 255)).save(wide := tmp_path / "wide.png")
+    sheet = make_sheet([str(wide)], cell=64, labels=["wide photo"]).convert("RGB")
+    blue = [
+        y
+        for y in range(sheet.height)
+        if sheet.getpixel((sheet.width // 2, y))[2] > 200 > sheet.getpixel((sheet.width // 2, y))[0]
+    ]
+    ink = [y for y in range(sheet.height) if any(max(sheet.getpixel((x, y))) < 100 for x in range(sheet.width))]
+    image_bottom, label_top = max(blue), min(ink)
+    assert 0 < label_top - image_bottom <= 6, (image_bottom, label_top)
