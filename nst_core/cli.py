@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     thumbnail = command("thumbnail", "write small JPEGs of images, for a gallery")
     thumbnail.add_argument("pairs", nargs="+", metavar="IMAGE THUMBNAIL", help="each image, then its thumbnail")
-    thumbnail.add_argument("--side", type=int, default=192, help="long side in px (default: 192)")
+    thumbnail.add_argument("--side", type=int, help="long side in px (default: the gallery's)")
 
     score = command("score", "print style and content distances of an image as one JSON line")
     score.add_argument("image")
@@ -193,14 +193,15 @@ def _run_sheet(args) -> None:
 
 
 def _run_thumbnail(args) -> None:
-    from .pictures import write_thumbnail
+    from .pictures import THUMBNAIL_SIDE, write_thumbnail
 
+    side = THUMBNAIL_SIDE if args.side is None else args.side
     if len(args.pairs) % 2:
         raise NSTError(f"give each image then its thumbnail: {len(args.pairs)} paths is not pairs")
-    if not 16 <= args.side <= 1024:
-        raise NSTError(f"--side {args.side}: give 16 to 1024 px")
+    if not 16 <= side <= 1024:
+        raise NSTError(f"--side {side}: give 16 to 1024 px")
     for image, thumbnail in zip(args.pairs[::2], args.pairs[1::2]):
-        write_thumbnail(image, thumbnail, args.side)
+        write_thumbnail(image, thumbnail, side)
 
 
 def _run_score(args) -> None:

@@ -59,6 +59,20 @@ def painting_thumbnail(artwork: str) -> str:
     return f"paintings/{artwork}.jpg"
 
 
+def result_thumbnail_name(artwork: str) -> str:
+    """The file name, in a photo's thumbnail folder, of its result in an artwork's style."""
+    return f"{artwork}.jpg"
+
+
+def thumbnail(photo: str, name: str) -> str:
+    return f"{THUMBNAILS}/{photo}/{name}"
+
+
+def result(artwork: str, photo: str) -> str:
+    """The full-size result, relative to the gallery folder (results/gallery/)."""
+    return f"../stylized/{artwork}/{photo}.png"
+
+
 def pages(photos, artworks) -> list[str]:
     """Paths (relative to the gallery folder) of every HTML page, index first."""
     photos, artworks = sorted(photos), list(artworks)
@@ -71,8 +85,10 @@ def pages(photos, artworks) -> list[str]:
     )
 
 
-def _url(*parts: str) -> str:
-    return "/".join(quote(part, safe="") for part in parts)
+def _href(root: str, path: str) -> str:
+    """A link from a page `root` below the gallery folder to one of the paths above; each name
+    quoted (no name holds a /)."""
+    return root + quote(path, safe="/")
 
 
 def _document(title: str, body: str) -> bytes:
@@ -106,15 +122,15 @@ def _index(photos, artworks, by_artwork, by_photo) -> bytes:
     rows = []
     for artwork in artworks:
         links = " ".join(
-            f'<a href="{_url("by-artwork", artwork, f"{n}.html")}" title="{_range(chunk)}">{n}</a>'
+            f'<a href="{_href("", artwork_page(artwork, n))}" title="{_range(chunk)}">{n}</a>'
             for n, chunk in enumerate(by_artwork, 1)
         )
         rows.append(
-            f'<p><img class="painting" src="{_url("paintings", f"{artwork}.jpg")}" alt="{html.escape(artwork)}">'
+            f'<p><img class="painting" src="{_href("", painting_thumbnail(artwork))}" alt="{html.escape(artwork)}">'
             f"<b>{html.escape(artwork)}</b> pages: {links}</p>"
         )
     photo_links = "".join(
-        f'<li><a href="{_url("by-photo", f"{n}.html")}">{_range(chunk)}</a></li>' for n, chunk in enumerate(by_photo, 1)
+        f'<li><a href="{_href("", photo_page(n))}">{_range(chunk)}</a></li>' for n, chunk in enumerate(by_photo, 1)
     )
     body = (
         f"<h1>{len(photos)} photos × {len(artworks)} artworks</h1>\n<h2>By artwork</h2>\n"
@@ -125,19 +141,20 @@ def _index(photos, artworks, by_artwork, by_photo) -> bytes:
 
 
 def _artwork_page(artwork, number, chunks) -> bytes:
-    root = "../../"  # by-artwork/{artwork}/ -> the gallery folder; one more for results/
+    root = "../../"  # by-artwork/{artwork}/ -> the gallery folder
     figures = []
     for photo in chunks[number - 1]:
         name = html.escape(photo)
         figures.append(
-            f'<figure><a href="{root}../{_url("stylized", artwork, f"{photo}.png")}">'
-            f'<img src="{root}{_url(THUMBNAILS, photo, f"{artwork}.jpg")}" alt="{name} in the style of {artwork}"></a>'
-            f'<img class="photo" src="{root}{_url(THUMBNAILS, photo, PHOTO_THUMBNAIL)}" alt="{name}">'
+            f'<figure><a href="{_href(root, result(artwork, photo))}">'
+            f'<img src="{_href(root, thumbnail(photo, result_thumbnail_name(artwork)))}"'
+            f' alt="{name} in the style of {artwork}"></a>'
+            f'<img class="photo" src="{_href(root, thumbnail(photo, PHOTO_THUMBNAIL))}" alt="{name}">'
             f'<figcaption title="{name}">{name}</figcaption></figure>'
         )
     nav = _nav(root, number, len(chunks), lambda n: f"{n}.html")
     header = (
-        f'<h1><img class="painting" src="{root}{_url("paintings", f"{artwork}.jpg")}" alt="{artwork}">'
+        f'<h1><img class="painting" src="{_href(root, painting_thumbnail(artwork))}" alt="{artwork}">'
         f"{html.escape(artwork)}, page {number} of {len(chunks)}</h1>"
     )
     return _document(f"{artwork} {number}", f'{header}\n{nav}\n<div class="grid">\n{"".join(figures)}\n</div>\n{nav}')
@@ -146,7 +163,7 @@ def _artwork_page(artwork, number, chunks) -> bytes:
 def _photo_page(artworks, number, chunks) -> bytes:
     root = "../"
     head = "".join(
-        f'<th><a href="{root}{_url("by-artwork", a, "1.html")}"><img src="{root}{_url("paintings", f"{a}.jpg")}" '
+        f'<th><a href="{_href(root, artwork_page(a, 1))}"><img src="{_href(root, painting_thumbnail(a))}" '
         f'alt="{html.escape(a)}"><br>{html.escape(a)}</a></th>'
         for a in artworks
     )
@@ -154,12 +171,13 @@ def _photo_page(artworks, number, chunks) -> bytes:
     for photo in chunks[number - 1]:
         name = html.escape(photo)
         cells = "".join(
-            f'<td><a href="{root}../{_url("stylized", a, f"{photo}.png")}">'
-            f'<img src="{root}{_url(THUMBNAILS, photo, f"{a}.jpg")}" alt="{name} in the style of {a}"></a></td>'
+            f'<td><a href="{_href(root, result(a, photo))}">'
+            f'<img src="{_href(root, thumbnail(photo, result_thumbnail_name(a)))}"'
+            f' alt="{name} in the style of {a}"></a></td>'
             for a in artworks
         )
         rows.append(
-            f'<tr><td><img src="{root}{_url(THUMBNAILS, photo, PHOTO_THUMBNAIL)}" alt="{name}"><br>{name}</td>'
+            f'<tr><td><img src="{_href(root, thumbnail(photo, PHOTO_THUMBNAIL))}" alt="{name}"><br>{name}</td>'
             f"{cells}</tr>"
         )
     nav = _nav(root, number, len(chunks), lambda n: f"{n}.html")

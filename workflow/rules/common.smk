@@ -93,9 +93,8 @@ def find_photos(patterns):
             name = Path(path).stem
             problem = photo_problem(path, name)
             if problem:
-                if (
-                    workflow.is_main_process
-                ):  # not again where a job parses the workflow
+                # not again where a job parses the workflow
+                if workflow.is_main_process:
                     print(f"photos: {path!r} left out: {problem}", file=sys.stderr)
                 continue
             if photos.get(name, path) != path:

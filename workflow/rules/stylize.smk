@@ -13,11 +13,6 @@
 # images it has at hand) into one folder per photo: a job per thumbnail, or an output per
 # thumbnail, would cost planning as much as the images themselves.
 STYLIZE_INPUT, STYLIZE_OUTPUT, STYLIZE_PARAMS, STYLIZE_COMMANDS = {}, {}, {}, []
-KEEP = (
-    update
-    if not workflow.storage_settings.default_storage_prefix
-    else lambda path: path
-)
 for i, art in enumerate(ARTWORKS.values()):
     image, options = f"image_{i}", f"options_{i}"
     gallery = dict(
@@ -26,8 +21,11 @@ for i, art in enumerate(ARTWORKS.values()):
         subcategory=art.name,
         labels={"photo": "{photo}", "artwork": art.name},
     )
-    result = report(f"results/stylized/{art.name}/{{photo}}.png", **gallery)
-    STYLIZE_OUTPUT[image] = KEEP(result)
+    STYLIZE_OUTPUT[image] = report(
+        f"results/stylized/{art.name}/{{photo}}.png", **gallery
+    )
+    if not workflow.storage_settings.default_storage_prefix:
+        STYLIZE_OUTPUT[image] = update(STYLIZE_OUTPUT[image])
     if art.targets_per_photo:  # the job makes the photo's targets from the images
         styles = {f"style_{i}_{j}": source_file(p) for j, p in enumerate(art.images)}
         style = " ".join(f"--style {{input.{name}:q}}" for name in styles)
@@ -49,7 +47,10 @@ STYLIZE_OUTPUT["thumbnails"] = directory(
 # Each thumbnail from its image: the photo's, then each artwork's result.
 THUMBNAIL_OF = {"input.photo": nst_gallery.PHOTO_THUMBNAIL}
 THUMBNAIL_OF.update(
-    {f"output.image_{i}": f"{art}.jpg" for i, art in enumerate(ARTWORKS)}
+    {
+        f"output.image_{i}": nst_gallery.result_thumbnail_name(art)
+        for i, art in enumerate(ARTWORKS)
+    }
 )
 THUMBNAIL_PAIRS = " ".join(
     f"{{{image}:q}} {{output.thumbnails:q}}/{name}"
