@@ -66,6 +66,24 @@ def test_outputs_and_sheets_have_the_right_sizes(finished):
         assert (finished / bench).read_text().startswith("s\t")
 
 
+def test_each_artworks_sheet_shows_its_own_results(project):
+    # One job makes a page of every artwork's sheets from the photos' thumbnail folders: each
+    # sheet's cells must be that artwork's thumbnails, not another artwork's or the photo's.
+    colours = {"starry": (255, 0, 0), "scream": (0, 0, 255), "photo": (0, 255, 0)}
+    names = {"starry": gallery.result_thumbnail_name("starry"), "scream": gallery.result_thumbnail_name("scream")}
+    names["photo"] = gallery.PHOTO_THUMBNAIL
+    for folder in (project / "results/gallery/thumbs").iterdir():
+        for what, colour in colours.items():
+            Image.new("RGB", (32, 24), colour).save(folder / names[what])
+    result = snakemake(project, "--forcerun", "artwork_sheets")
+    assert result.returncode == 0, result.stderr
+    for artwork in ["starry", "scream"]:
+        with Image.open(project / f"results/sheets/{artwork}/first.jpg") as sheet:
+            centres = [sheet.convert("RGB").getpixel((4 + 16 + 40 * column, 4 + 16)) for column in (0, 1)]
+        for centre in centres:
+            assert max(abs(a - b) for a, b in zip(centre, colours[artwork])) < 40, (artwork, centres)
+
+
 def test_second_run_has_nothing_to_do(project):
     result = snakemake(project, "--dry-run")
     assert "Nothing to be done" in result.stdout + result.stderr

@@ -1,41 +1,66 @@
 # Contact sheets are cheap: on a cluster they run on the submitting machine.
 localrules:
-    artwork_sheet,
+    artwork_sheets,
     overview_sheet,
 
 
-# Every photo in one artwork's style, on pages of about `sheets.page_size` photos: pages are cut
+# Every photo in each artwork's style, on pages of about `sheets.page_size` photos: pages are cut
 # where a photo's name says so (nst_core/pages.py), so a new photo remakes at most two pages per
 # artwork, and a broken photo costs only its own page.
 PAGES = nst_pages.pages(PHOTOS, config["sheets"]["page_size"])
 
 
-rule artwork_sheet:
+# One job makes a page of every artwork's sheets from the thumbnails of the page's photos (a
+# folder per photo, written by its stylize job at the cell size): one input per photo, where a
+# job per artwork's page with an input per image made planning 10,000 photos x 10 artworks 25 s
+# slower. Each artwork's sheet is one call, named sheet_i as stylize.smk names image_i.
+SHEET_OUTPUT, SHEET_CELLS, SHEET_COMMANDS = {}, {}, []
+for i, art in enumerate(ARTWORKS):
+    sheet, cells = f"sheet_{i}", f"cells_{i}"
+    SHEET_OUTPUT[sheet] = report(
+        f"results/sheets/{art}/{{page}}.jpg",
+        caption="../report/artwork_sheet.rst",
+        category="Contact sheets",
+        labels={"artwork": art, "page": "{page}"},
+    )
+    # This artwork's thumbnail in each of the job's photo folders (name=name binds this
+    # artwork's: a closure would see the loop's last)
+    name = nst_gallery.result_thumbnail_name(art)
+    SHEET_CELLS[cells] = lambda wildcards, input, name=name: shlex.join(
+        f"{folder}/{name}" for folder in input
+    )
+    SHEET_COMMANDS.append(
+        "python -m nst_core.worker sheet {params.labels} --columns {params.columns}"
+        f" --cell {{params.cell}} --output {{output.{sheet}:q}} -- {{params.{cells}}}"
+    )
+
+
+rule artwork_sheets:
     input:
         lambda wildcards: [
-            f"results/stylized/{wildcards.artwork}/{photo}.png"
+            f"results/gallery/{nst_gallery.THUMBNAILS}/{photo}"
             for photo in PAGES[wildcards.page]
         ],
     output:
-        report(
-            "results/sheets/{artwork}/{page}.jpg",
-            caption="../report/artwork_sheet.rst",
-            category="Contact sheets",
-            labels={"artwork": "{artwork}", "page": "{page}"},
-        ),
+        **SHEET_OUTPUT,
     log:
-        "logs/sheets/{artwork}/{page}.log",
+        "logs/sheets/{page}.log",
     conda:
         "../../envs/nst.yaml"
     params:
+        **SHEET_CELLS,
+        labels=lambda wildcards: shlex.join(
+            f"--label={photo}" for photo in PAGES[wildcards.page]
+        ),
         columns=config["sheets"]["columns"],
         cell=config["sheets"]["cell"],
         code=NST_CORE_CODE,
     message:
-        "sheet of {wildcards.artwork}: {output}"
+        f"sheets, page {{wildcards.page}} of {len(ARTWORKS)} artworks: results/sheets/*/{{wildcards.page}}.jpg"
     shell:
-        "python -m nst_core.worker sheet --columns {params.columns} --cell {params.cell}"
-        " --output {output:q} -- {input:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"
+        "( "
+        + " && ".join(SHEET_COMMANDS)
+        + " ) 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"
 
 
 # Photos as rows, artworks as columns: an empty corner ("-"), the paintings along the first row,

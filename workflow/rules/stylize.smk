@@ -9,9 +9,10 @@
 # fingerprint it writes. Not for results in object storage: Snakemake cannot back those up
 # before the job (it would need their local copies), so there the job makes all its images again.
 #
-# The job also writes the gallery's thumbnails of the photo and of each image (a few ms each, from
-# images it has at hand) into one folder per photo: a job per thumbnail, or an output per
-# thumbnail, would cost planning as much as the images themselves.
+# The job also writes thumbnails of the photo and of each image (a few ms each, from images it
+# has at hand) into one folder per photo, at the sheets' cell size: the gallery shows them and the
+# sheets are made of them. A job per thumbnail, or an output per thumbnail, would cost planning as
+# much as the images themselves.
 STYLIZE_INPUT, STYLIZE_OUTPUT, STYLIZE_PARAMS, STYLIZE_COMMANDS = {}, {}, {}, []
 for i, art in enumerate(ARTWORKS.values()):
     image, options = f"image_{i}", f"options_{i}"
@@ -56,7 +57,9 @@ THUMBNAIL_PAIRS = " ".join(
     f"{{{image}:q}} {{output.thumbnails:q}}/{name}"
     for image, name in THUMBNAIL_OF.items()
 )
-STYLIZE_COMMANDS.append(f"python -m nst_core.worker thumbnail -- {THUMBNAIL_PAIRS}")
+STYLIZE_COMMANDS.append(
+    f"python -m nst_core.worker thumbnail --side {config['sheets']['cell']} -- {THUMBNAIL_PAIRS}"
+)
 
 STYLIZE_WHAT = (
     f"its images in {len(ARTWORKS)} artworks' styles"
