@@ -1,6 +1,6 @@
 """Per-job overhead of the pipeline and dry-run time at scale (issue 5).
 
-1. 40 tiny stylize jobs (32 px, 1 iteration) plus their targets and sheets, run by the real
+1. 40 tiny stylize jobs (32 px, 1 iteration) plus their targets, sheets and gallery, run by the real
    `snakemake --cores 2`: wall time per job with a fresh process per job (NST_WORKER=off),
    with warm workers started by the run (cold), and with workers already warm.
 2. `snakemake --dry-run` for 10,000 photos x 10 artworks (a generated file list of empty files).
@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 import yaml
+
+from nst_core.pages import pages
 
 REPO = Path(__file__).resolve().parent.parent
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
@@ -70,13 +72,17 @@ def main():
     print(f"# {os.cpu_count()} cores, snakemake --cores 2")
     with tempfile.TemporaryDirectory() as scratch:
         folder = project(Path(scratch), args.photos, 1)
-        jobs = args.photos + 3  # stylize per photo (one artwork), targets, two sheets
+        sheet_pages = len(pages([f"p{i:05d}" for i in range(args.photos)], 100))  # the default page size
+        jobs = args.photos + 1 + sheet_pages + 2  # stylize per photo (one artwork), targets, pages, overview, gallery
         env = {**os.environ, "NST_WORKER_DIR": str(Path(scratch) / "workers")}
         fresh = timed(folder, env={**env, "NST_WORKER": "off"})
         cold = timed(folder, "--forceall", env=env)
         warm = timed(folder, "--forceall", env=env)
         subprocess.run(["pkill", "-f", "--", f"--serve {scratch}"], check=False)
-        print(f"{jobs} jobs ({args.photos} x stylize 32 px 1 iteration, targets, 2 sheets), whole `snakemake` command:")
+        print(
+            f"{jobs} jobs ({args.photos} x stylize 32 px 1 iteration, targets, {sheet_pages} sheet pages, overview, "
+            "gallery), whole `snakemake` command:"
+        )
         for name, seconds in [
             ("fresh process per job", fresh),
             ("warm workers, cold start", cold),
