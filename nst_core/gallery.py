@@ -14,6 +14,7 @@ names in the batch, not on the images, so a failed photo costs only its own thum
 
 from __future__ import annotations
 
+import functools
 import html
 import os
 from urllib.parse import quote
@@ -75,14 +76,7 @@ def result(artwork: str, photo: str) -> str:
 
 def pages(photos, artworks) -> list[str]:
     """Paths (relative to the gallery folder) of every HTML page, index first."""
-    photos, artworks = sorted(photos), list(artworks)
-    by_artwork = len(_chunks(photos, RESULTS_PER_PAGE))
-    by_photo = len(_chunks(photos, _photos_per_page(artworks)))
-    return (
-        ["index.html"]
-        + [artwork_page(a, n) for a in artworks for n in range(1, by_artwork + 1)]
-        + [photo_page(n) for n in range(1, by_photo + 1)]
-    )
+    return list(_page_makers(photos, artworks))
 
 
 def _href(root: str, path: str) -> str:
@@ -185,25 +179,31 @@ def _photo_page(artworks, number, chunks) -> bytes:
     return _document(f"photos {number}", f"<h1>Photos, page {number} of {len(chunks)}</h1>\n{nav}\n{table}\n{nav}")
 
 
+def _page_makers(photos, artworks) -> dict:
+    """Each page's path -> a function that makes it: one list of pages, for planning and writing."""
+    photos, artworks = sorted(photos), list(artworks)
+    by_artwork = _chunks(photos, RESULTS_PER_PAGE)
+    by_photo = _chunks(photos, _photos_per_page(artworks))
+    makers = {"index.html": functools.partial(_index, photos, artworks, by_artwork, by_photo)}
+    for artwork in artworks:
+        for number in range(1, len(by_artwork) + 1):
+            makers[artwork_page(artwork, number)] = functools.partial(_artwork_page, artwork, number, by_artwork)
+    for number in range(1, len(by_photo) + 1):
+        makers[photo_page(number)] = functools.partial(_photo_page, artworks, number, by_photo)
+    return makers
+
+
 def write_gallery(index: str, photos, paintings, log: str | None = None) -> int:
     """Write the index (index.html in the gallery's folder), every page and the paintings'
     thumbnails; paintings: artwork -> its (first) image, a mapping or Snakemake's named input.
     Returns the number of pages, which a log file, if named, says."""
     folder = os.path.dirname(index)
     paintings = dict(paintings.items())
-    photos, artworks = sorted(photos), list(paintings)
-    by_artwork = _chunks(photos, RESULTS_PER_PAGE)
-    by_photo = _chunks(photos, _photos_per_page(artworks))
-    written = {"index.html": _index(photos, artworks, by_artwork, by_photo)}
-    for artwork in artworks:
-        for number in range(1, len(by_artwork) + 1):
-            written[artwork_page(artwork, number)] = _artwork_page(artwork, number, by_artwork)
-    for number in range(1, len(by_photo) + 1):
-        written[photo_page(number)] = _photo_page(artworks, number, by_photo)
-    for path, content in written.items():
-        write_atomic(f"{folder}/{path}", content)
+    makers = _page_makers(photos, paintings)
+    for path, make in makers.items():
+        write_atomic(f"{folder}/{path}", make())
     for artwork, painting in paintings.items():
         write_thumbnail(painting, f"{folder}/{painting_thumbnail(artwork)}")
     if log:
-        write_atomic(log, f"wrote {len(written)} pages under {folder}\n".encode())
-    return len(written)
+        write_atomic(log, f"wrote {len(makers)} pages under {folder}\n".encode())
+    return len(makers)
