@@ -33,3 +33,19 @@ def layer_channels(name: str) -> int:
     """Number of channels of a layer's output (64 for conv1_x ... 512 for conv5_x)."""
     check_layers([name])
     return _BLOCK_CHANNELS[int(name[4]) - 1]  # conv4_2, relu4_2, pool4: block digit at [4]
+
+
+def layer_stride(name: str) -> int:
+    """Pixels of the input per position of a layer's output: 1 for block 1's convs, 2 for pool1
+    and block 2, ... 16 for block 5 (each pool halves)."""
+    check_layers([name])
+    pools_before = int(name[4]) - (0 if name.startswith("pool") else 1)
+    return 2**pools_before
+
+
+# Tiles (objective.py): edges on the grid of the deepest layer used (relu5_1/conv5_1: 16 px) keep
+# every pooling window the whole image's; the margin of context around a tile's inner region makes
+# its features the whole image's. 80 px was the least exact for the default preset (relu5_1,
+# replicate padding) and 64 for the paper's (conv5_1): tests/test_tiles.py checks this one.
+TILE_GRID = 16
+TILE_MARGIN = 96

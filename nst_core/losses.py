@@ -27,31 +27,52 @@ def _scaled_mse(diff: torch.Tensor) -> torch.Tensor:
     return diff.pow(2).sum() / (diff.abs().sum() + _EPS)
 
 
-def gram(features: torch.Tensor) -> torch.Tensor:
-    """[B, C, H, W] -> [B, C, C] Gram matrices divided by H*W, computed in fp32."""
+def style_sums(features: torch.Tensor) -> torch.Tensor:
+    """[B, C, H, W] -> [B, C, C]: sum over positions of F F^T, in fp32. Sums add up over the
+    parts of an image, which is what makes tiles exact (objective.py)."""
     b, c, h, w = features.shape
     flat = features.float().reshape(b, c, h * w)
-    return flat @ flat.transpose(1, 2) / (h * w)
+    return flat @ flat.transpose(1, 2)
 
 
-def content_loss(features: torch.Tensor, target: torch.Tensor, normalisation: str) -> torch.Tensor:
-    diff = features.float() - target.float()
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """[B, C, H, W] -> [B, C, C] Gram matrices divided by H*W, computed in fp32."""
+    return style_sums(features) / (features.shape[-2] * features.shape[-1])
+
+
+def style_loss_of(sums: torch.Tensor, positions: int, target_gram: torch.Tensor, normalisation: str) -> torch.Tensor:
+    """One layer's style loss from its style_sums over `positions` feature positions."""
+    diff = sums / positions - target_gram
     if normalisation == "paper":
-        return 0.5 * diff.pow(2).sum()
+        channels = sums.shape[-1]
+        return diff.pow(2).sum() / (4 * channels**2)
     if normalisation == "scaled":
-        return diff.pow(2).sum() / (diff.abs().sum() + target.float().abs().sum() + _EPS)
+        return _scaled_mse(diff)
     return diff.pow(2).mean()
 
 
 def style_loss(features: torch.Tensor, target_gram: torch.Tensor, normalisation: str) -> torch.Tensor:
     """One layer's style loss; target_gram is [C, C] or [B, C, C], divided by H*W."""
-    diff = gram(features) - target_gram
+    return style_loss_of(style_sums(features), features.shape[-2] * features.shape[-1], target_gram, normalisation)
+
+
+def content_sums(features: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sum d^2, sum |d|) of d = F - P, in fp32: all a content loss needs of the image."""
+    diff = features.float() - target.float()
+    return diff.pow(2).sum(), diff.abs().sum()
+
+
+def content_loss_of(squares, absolute, target: torch.Tensor, normalisation: str) -> torch.Tensor:
+    """A content loss from content_sums over the whole of `target` (P)."""
     if normalisation == "paper":
-        channels = features.shape[1]
-        return diff.pow(2).sum() / (4 * channels**2)
+        return 0.5 * squares
     if normalisation == "scaled":
-        return _scaled_mse(diff)
-    return diff.pow(2).mean()
+        return squares / (absolute + target.float().abs().sum() + _EPS)
+    return squares / target.numel()
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor, normalisation: str) -> torch.Tensor:
+    return content_loss_of(*content_sums(features, target), target, normalisation)
 
 
 def tv_loss(image: torch.Tensor) -> torch.Tensor:

@@ -12,8 +12,8 @@ from . import color, memory
 from .device import resolve_device, resolve_precision
 from .errors import NSTError
 from .images import SourceImage, load_image, resize
-from .losses import content_loss, style_loss, tv_loss
-from .network import VGG19Features, autocast, load_weights
+from .network import VGG19Features, load_weights
+from .objective import Objective, tiled_features
 from .settings import Settings
 from .targets import GramTargets, load_styles, made_for
 
@@ -58,19 +58,11 @@ class StyleTransfer:
             raise NSTError(f"{photo.path}: {error}") from None
 
     def loss(self, image: torch.Tensor, content_targets: dict, style_targets: dict) -> torch.Tensor:
-        s = self.settings
-        with autocast(self.device, s.precision):
-            features = self.extractor(image)
-        total = torch.zeros((), device=self.device)
-        for layer in s.content_layers:
-            total = total + s.content_weight * content_loss(features[layer], content_targets[layer], s.normalisation)
-        for layer, weight in s.layer_weights().items():
-            total = total + s.style_weight * weight * style_loss(features[layer], style_targets[layer], s.normalisation)
-        if s.tv_weight:
-            total = total + s.tv_weight * tv_loss(image)
-        return total
+        """The loss of an image (no gradients) against content features and Gram targets."""
+        objective = Objective(self.extractor, self.settings, content_targets, style_targets, self.settings.tile_size)
+        return objective.loss(image)
 
-    def _optimise(self, image, content_targets, style_targets, iterations: int, bar, on_step=None) -> torch.Tensor:
+    def _optimise(self, image, objective: Objective, iterations: int, bar, on_step=None) -> torch.Tensor:
         s = self.settings
         image = image.detach().contiguous().requires_grad_(True)  # L-BFGS views grads flat
 
@@ -93,17 +85,19 @@ class StyleTransfer:
         losses = []  # every evaluation since the (re)start, to tell divergence from a spike
         restarts = 0
 
-        def closure():
-            optimizer.zero_grad(set_to_none=True)
-            loss = self.loss(image, content_targets, style_targets)
-            value = float(loss.detach())
-            losses.append(value)
+        def scale_for(value: float) -> float:
             if not normaliser:
                 normaliser.append(1 / value if math.isfinite(value) and value > 0 else 1.0)
+            return normaliser[0]
+
+        def closure():
+            optimizer.zero_grad(set_to_none=True)
+            loss = objective.backward(image, scale_for)
+            value = float(loss)
+            losses.append(value)
             if value < best[0]:
                 best[0], best[1] = value, image.detach().clone()
-            (loss * normaliser[0]).backward()
-            return loss.detach()
+            return loss
 
         for step in range(iterations):
             loss = float(optimizer.step(closure))
@@ -129,7 +123,7 @@ class StyleTransfer:
         if not iterations:
             return image.detach()
         with torch.no_grad():  # the last step's result has not been evaluated yet
-            final = float(self.loss(image, content_targets, style_targets))
+            final = float(objective.loss(image))
         losses.append(final)
         if final < best[0]:
             best[0], best[1] = final, image.detach().clone()
@@ -203,16 +197,15 @@ class StyleTransfer:
                 content = content.to(self.device)
                 if s.preserve_color == "luminance":
                     content = color.luminance_rgb(content)
-                with torch.no_grad(), autocast(self.device, s.precision):
-                    features = self.extractor(content)
-                content_targets = {layer: features[layer].detach() for layer in s.content_layers}
+                content_targets = tiled_features(self.extractor, content, s.content_layers, s.tile_size, s.precision)
                 style_targets = {layer: g.to(self.device) for layer, g in targets.grams[scale].items()}
+                objective = Objective(self.extractor, s, content_targets, style_targets, s.tile_size)
                 if image is None:
                     image = self._initial_image(content, generator)
                 else:  # coarse-to-fine: start from the upsampled previous result
                     image = resize(image, (height, width)).clamp(0, 1)
                 on_step = None if callback is None else (lambda step, image, scale=scale: callback(scale, step, image))
-                image = self._optimise(image, content_targets, style_targets, iterations, bar, on_step)
+                image = self._optimise(image, objective, iterations, bar, on_step)
         result = image.clamp(0, 1)
         if s.preserve_color == "luminance":
             result = color.recombine_luminance(result, photo.tensor(s.size).to(self.device))

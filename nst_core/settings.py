@@ -17,7 +17,7 @@ import typing
 from dataclasses import dataclass, field
 
 from .errors import NSTError
-from .layers import LAYER_NAMES, check_layers, layer_channels
+from .layers import LAYER_NAMES, TILE_GRID, TILE_MARGIN, check_layers, layer_channels
 
 # What a setting affects.
 TARGETS = "targets"  # an artwork's Gram targets, so every image made with them
@@ -102,6 +102,12 @@ class Settings:
         None, "learning rate (default: 1 for lbfgs, 0.02 for adam)", above=0, option="--lr"
     )
     lbfgs_history: int = setting(100, "L-BFGS history size", minimum=1)
+    tile_size: int | None = setting(
+        None,
+        "compute by tiles of at most this many px a side, with the same result (for tests and tight memory)",
+        affects=RUN,
+        minimum=2 * TILE_MARGIN + TILE_GRID,
+    )
     init: str = setting("content", "initial image: content (the photo), noise, or an image file")
     style_scale: float = setting(
         1.0,

@@ -17,8 +17,8 @@ from . import color
 from .errors import NSTError
 from .images import SourceImage, load_source
 from .layers import layer_channels
-from .losses import gram
-from .network import VGG19Features, autocast, load_tensors
+from .network import VGG19Features, load_tensors
+from .objective import tiled_grams
 from .settings import SETTINGS, TARGETS, Settings
 from .storage import read_bytes, write_atomic
 
@@ -80,10 +80,9 @@ class GramTargets:
                     image = color.luminance_rgb(image)
                 elif reference is not None:
                     image = color.match_color(image, reference)
-                with autocast(device, settings.precision):
-                    features = extractor(image)
+                own = tiled_grams(extractor, image, settings.style_layers, settings.tile_size, settings.precision)
                 for layer in settings.style_layers:
-                    blended[layer] = blended[layer] + style.weight * gram(features[layer])[0]
+                    blended[layer] = blended[layer] + style.weight * own[layer][0]
             grams[size] = {layer: g.cpu() for layer, g in blended.items()}
         meta = {
             "format_version": FORMAT_VERSION,
