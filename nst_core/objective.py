@@ -79,7 +79,8 @@ def _pixels(tile: Tile) -> tuple:
 
 def tiled_features(extractor, image: torch.Tensor, layers, tile_size: int | None, precision: str) -> dict:
     """The image's features at `layers`, no gradients, computed by tiles when it is larger than
-    tile_size: the same maps (e.g. the photo's content targets) in a tile's memory plus theirs."""
+    tile_size: the same maps (e.g. the photo's content targets), needing the memory of one tile's
+    activations besides the maps themselves."""
     height, width = image.shape[-2:]
     result = {}
     for tile in tiles(height, width, tile_size):
@@ -127,7 +128,7 @@ class Objective:
         self.tile_size, self.margin = tile_size, margin
         self.device = next(iter(content_targets.values())).device
 
-    def _tiles(self, image: torch.Tensor) -> list[Tile]:
+    def tiles(self, image: torch.Tensor) -> list[Tile]:
         return tiles(*image.shape[-2:], self.tile_size, self.margin)
 
     def _sums(self, pixels: torch.Tensor, tile: Tile, height: int, width: int) -> tuple[dict, dict]:
@@ -172,7 +173,7 @@ class Objective:
     def _whole_sums(self, image: torch.Tensor) -> tuple[dict, dict]:
         height, width = image.shape[-2:]
         sums, positions = {}, {}
-        for tile in self._tiles(image):
+        for tile in self.tiles(image):
             part, counts = self._sums(image[_pixels(tile)], tile, height, width)
             for key, value in part.items():
                 sums[key] = sums[key] + value if key in sums else value
@@ -184,7 +185,7 @@ class Objective:
         """The loss L; adds the gradient of L * scale_for(float(L)) to image.grad."""
         s = self.settings
         height, width = image.shape[-2:]
-        pieces = self._tiles(image)
+        pieces = self.tiles(image)
         if len(pieces) == 1:  # the whole image: one pass
             sums, positions = self._sums(image, pieces[0], height, width)
             total = self._feature_loss(sums, positions)

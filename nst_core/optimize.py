@@ -76,6 +76,8 @@ class StyleTransfer:
             )
 
         optimizer = new_optimizer()
+        count = len(objective.tiles(image))
+        in_tiles = f" in {count} tiles" if count > 1 else ""
 
         # L-BFGS in torch rejects curvature pairs below an absolute threshold and its first step
         # is 1/|g|_1, so raw losses of ~1e9 make it diverge. Minimising loss / (initial loss) is
@@ -106,7 +108,7 @@ class StyleTransfer:
                     image.clamp_(0, 1)
             if not math.isfinite(loss):
                 raise self._diverged(f"loss {loss} at step {step + 1}", image)
-            bar.set_postfix_str(f"{image.shape[-1]}x{image.shape[-2]} loss {loss:.4g}", refresh=False)
+            bar.set_postfix_str(f"{image.shape[-1]}x{image.shape[-2]}{in_tiles} loss {loss:.4g}", refresh=False)
             bar.update(1)
             if on_step is not None:
                 on_step(step + 1, image.detach())
