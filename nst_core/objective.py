@@ -77,15 +77,26 @@ def _pixels(tile: Tile) -> tuple:
     return ..., slice(tile.top, tile.bottom), slice(tile.left, tile.right)
 
 
+def _forward_by_tiles(extractor, image: torch.Tensor, tile_size, precision: str, margin: int = MARGIN):
+    """Each tile of the image with its features, without gradients (the whole image: one tile)."""
+    for tile in tiles(*image.shape[-2:], tile_size, margin):
+        with torch.no_grad(), autocast(image.device, precision):
+            features = extractor(image[_pixels(tile)])
+        yield tile, features
+
+
+def _add(totals: dict, part: dict) -> None:
+    for key, value in part.items():
+        totals[key] = totals[key] + value if key in totals else value
+
+
 def tiled_features(extractor, image: torch.Tensor, layers, tile_size: int | None, precision: str) -> dict:
     """The image's features at `layers`, no gradients, computed by tiles when it is larger than
     tile_size: the same maps (e.g. the photo's content targets), needing the memory of one tile's
     activations besides the maps themselves."""
     height, width = image.shape[-2:]
     result = {}
-    for tile in tiles(height, width, tile_size):
-        with torch.no_grad(), autocast(image.device, precision):
-            part = extractor(image[_pixels(tile)])
+    for tile, part in _forward_by_tiles(extractor, image, tile_size, precision):
         for layer in layers:
             if layer not in result:
                 channels, (h, w) = part[layer].shape[1], _layer_size(extractor, layer, width, height)
@@ -100,14 +111,11 @@ def tiled_grams(extractor, image: torch.Tensor, layers, tile_size: int | None, p
     """The image's Gram matrices ([B, C, C], divided by the positions) at `layers`, no gradients,
     summed over tiles when it is larger than tile_size (a large painting's style targets)."""
     height, width = image.shape[-2:]
-    sums, positions = {}, dict.fromkeys(layers, 0)
-    for tile in tiles(height, width, tile_size):
-        with torch.no_grad(), autocast(image.device, precision):
-            part = extractor(image[_pixels(tile)])
-        for layer in layers:
-            own = part[layer][_inner(tile, layer, height, width, True)]
-            sums[layer] = sums[layer] + style_sums(own) if layer in sums else style_sums(own)
-            positions[layer] += own.shape[-2] * own.shape[-1]
+    sums, positions = {}, {}
+    for tile, part in _forward_by_tiles(extractor, image, tile_size, precision):
+        inner = {layer: part[layer][_inner(tile, layer, height, width, True)] for layer in layers}
+        _add(sums, {layer: style_sums(own) for layer, own in inner.items()})
+        _add(positions, {layer: own.shape[-2] * own.shape[-1] for layer, own in inner.items()})
     return {layer: sums[layer] / positions[layer] for layer in layers}
 
 
@@ -131,10 +139,12 @@ class Objective:
     def tiles(self, image: torch.Tensor) -> list[Tile]:
         return tiles(*image.shape[-2:], self.tile_size, self.margin)
 
-    def _sums(self, pixels: torch.Tensor, tile: Tile, height: int, width: int) -> tuple[dict, dict]:
-        """The tile's sums over its inner region, and the number of style positions there."""
+    def _features(self, pixels: torch.Tensor) -> dict:
         with autocast(self.device, self.settings.precision):
-            features = self.extractor(pixels)
+            return self.extractor(pixels)
+
+    def _sums(self, features: dict, tile: Tile, height: int, width: int) -> tuple[dict, dict]:
+        """A tile's sums over its inner region, and the number of style positions there."""
 
         def inner(layer, of_tile: bool):
             return _inner(tile, layer, height, width, of_tile)
@@ -173,12 +183,11 @@ class Objective:
     def _whole_sums(self, image: torch.Tensor) -> tuple[dict, dict]:
         height, width = image.shape[-2:]
         sums, positions = {}, {}
-        for tile in self.tiles(image):
-            part, counts = self._sums(image[_pixels(tile)], tile, height, width)
-            for key, value in part.items():
-                sums[key] = sums[key] + value if key in sums else value
-            for key, value in counts.items():
-                positions[key] = positions.get(key, 0) + value
+        tiled = _forward_by_tiles(self.extractor, image, self.tile_size, self.settings.precision, self.margin)
+        for tile, features in tiled:
+            part, counts = self._sums(features, tile, height, width)
+            _add(sums, part)
+            _add(positions, counts)
         return sums, positions
 
     def backward(self, image: torch.Tensor, scale_for) -> torch.Tensor:
@@ -187,14 +196,13 @@ class Objective:
         height, width = image.shape[-2:]
         pieces = self.tiles(image)
         if len(pieces) == 1:  # the whole image: one pass
-            sums, positions = self._sums(image, pieces[0], height, width)
+            sums, positions = self._sums(self._features(image), pieces[0], height, width)
             total = self._feature_loss(sums, positions)
             if s.tv_weight:
                 total = total + s.tv_weight * tv_loss(image)
             (total * scale_for(float(total.detach()))).backward()
             return total.detach()
-        with torch.no_grad():  # pass 1: the whole image's sums
-            sums, positions = self._whole_sums(image.detach())
+        sums, positions = self._whole_sums(image.detach())  # pass 1: the whole image's sums, no gradients
         leaves = {key: value.requires_grad_(True) for key, value in sums.items()}
         pixels = image.detach().requires_grad_(True)
         total = self._feature_loss(leaves, positions)
@@ -206,7 +214,7 @@ class Objective:
         for tile in pieces:  # pass 2: each tile's share of the gradient
             window = _pixels(tile)
             part = image.detach()[window].requires_grad_(True)
-            own, _ = self._sums(part, tile, height, width)
+            own, _ = self._sums(self._features(part), tile, height, width)
             surrogate = sum((d * own[key]).sum() for key, d in zip(leaves, derivatives) if d is not None)
             grad[window] += torch.autograd.grad(surrogate, part)[0]
         image.grad = grad if image.grad is None else image.grad + grad
