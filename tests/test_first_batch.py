@@ -109,8 +109,11 @@ def test_a_broken_painting_stops_the_run_before_any_job_naming_it(tmp_path):
     config = {**CONFIG, "artworks": {**CONFIG["artworks"], "broken": "art/broken.jpg"}}
     write_config(workdir, config)
     result = snakemake(workdir, "--keep-going")
-    assert result.returncode == 1
-    assert "artworks: broken: art/broken.jpg: corrupt or truncated image" in result.stderr, result.stderr[-2000:]
+    assert result.returncode == 2
+    assert "Error: artworks: broken: art/broken.jpg: corrupt or truncated image\n" in result.stderr, result.stderr[
+        -2000:
+    ]
+    assert 'File "' not in result.stderr
     assert not (workdir / "results").exists(), "no job ran"
 
 

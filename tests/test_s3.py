@@ -233,7 +233,8 @@ def test_pipeline_s3_errors_are_clear_before_any_job(s3, tmp_path, case):
             server.terminate()
             server.wait(timeout=10)
     output = result.stdout + result.stderr
-    assert result.returncode != 0 and message in output, output
+    assert result.returncode == 2 and f"Error: {message}" in result.stderr, output
+    assert 'File "' not in result.stderr
     assert SECRET not in output
     assert _keys(client, "run3/") == []
 

@@ -40,10 +40,8 @@ def validated(config):
         if not hasattr(problem, "absolute_path"):
             raise
         where = ": ".join(map(str, problem.absolute_path)) or "config"
-        raise WorkflowError(f"{where}: {problem.message}") from None
+        raise NSTError(f"{where}: {problem.message}") from None
 
-
-validated(config)
 
 RESERVED_ARTWORK_NAMES = {"overview.jpg"}  # results/sheets/overview.jpg
 # Artwork names name files: no path separators, no leading dot, nothing a shell or Snakemake reads.
@@ -88,7 +86,7 @@ def find_photos(patterns):
     for pattern in [patterns] if isinstance(patterns, str) else patterns:
         matches = nst_storage.expand(pattern)
         if not matches:
-            raise WorkflowError(f"photos: {pattern!r} matches no files")
+            raise NSTError(f"photos: {pattern!r} matches no files")
         for path in matches:
             name = Path(path).stem
             problem = photo_problem(path, name)
@@ -98,7 +96,7 @@ def find_photos(patterns):
                     print(f"photos: {path!r} left out: {problem}", file=sys.stderr)
                 continue
             if photos.get(name, path) != path:
-                raise WorkflowError(
+                raise NSTError(
                     f"photos: {photos[name]} and {path} would both be named {name!r}; rename one"
                 )
             photos[name] = path
@@ -137,7 +135,7 @@ def check_painting(name, path):
     try:
         nst_pictures.check_source(path)
     except NSTError as error:
-        raise WorkflowError(f"artworks: {name}: {error}") from None
+        raise NSTError(f"artworks: {name}: {error}") from None
 
 
 def source_file(path):
@@ -152,16 +150,16 @@ def checked_settings(where, values):
     try:
         nst_settings.from_mapping(values)
     except NSTError as error:
-        raise WorkflowError(f"{where}: {error}") from None
+        raise NSTError(f"{where}: {error}") from None
     return values
 
 
 def artwork(name, entry):
     """An Artwork from its config entry: an image path, or a mapping with overrides."""
     if name in RESERVED_ARTWORK_NAMES:
-        raise WorkflowError(f"artworks: {name!r} is reserved (results/sheets/{name})")
+        raise NSTError(f"artworks: {name!r} is reserved (results/sheets/{name})")
     if not ARTWORK_NAME.fullmatch(name):
-        raise WorkflowError(
+        raise NSTError(
             f"artworks: {name!r}: a name is letters, digits and _ . - (it names files)"
         )
     entry = {"image": entry} if isinstance(entry, str) else entry
@@ -169,17 +167,17 @@ def artwork(name, entry):
     for key in overrides:
         if key not in PER_ARTWORK:
             close = difflib.get_close_matches(key, [*ARTWORK_KEYS, *PER_ARTWORK], n=1)
-            raise WorkflowError(
+            raise NSTError(
                 f"artworks: {name}: {key!r} is not a setting an artwork may override"
                 + (f"; did you mean {close[0]!r}?" if close else "")
                 + f" (it may give image, images, blend, {', '.join(PER_ARTWORK)})"
             )
     if ("image" in entry) == ("images" in entry):
-        raise WorkflowError(f"artworks: {name}: give either image or images")
+        raise NSTError(f"artworks: {name}: give either image or images")
     images = [entry["image"]] if "image" in entry else entry["images"]
     blend = entry.get("blend", [])
     if blend and len(blend) != len(images):
-        raise WorkflowError(
+        raise NSTError(
             f"artworks: {name}: {len(blend)} blend weights for {len(images)} images"
         )
     settings = checked_settings(f"artworks: {name}", {**config["nst"], **overrides})
@@ -211,15 +209,19 @@ def check_results_prefix(prefix):
         nst_storage.check_location(prefix)
 
 
+# A batch that cannot run stops here, before any job, with one line naming the key or file and
+# exit status 2 (Snakemake's WorkflowError would add the lines of the calls that raised it).
 try:
+    validated(config)
     checked_settings("nst", config["nst"])
     check_results_prefix(workflow.storage_settings.default_storage_prefix)
     PHOTOS = find_photos(config["photos"])
     ARTWORKS = {
         name: artwork(name, entry) for name, entry in config["artworks"].items()
     }
-except NSTError as error:  # one line naming the file or URL, before any job starts
-    raise WorkflowError(str(error)) from None
+except NSTError as error:
+    print(f"Error: {error}", file=sys.stderr)
+    raise SystemExit(2)
 # Snakemake does not track imported modules: rules carry this hash of nst_core's sources as a
 # param, so a code change reruns the jobs that use the code.
 NST_CORE_CODE = code_fingerprint()
