@@ -3,6 +3,7 @@ source images with the hash of their file."""
 
 from __future__ import annotations
 
+import ctypes
 import io
 from dataclasses import dataclass
 
@@ -31,8 +32,10 @@ def to_tensor(image: Image.Image, size: tuple[int, int]) -> torch.Tensor:
 def tensor_to_pil(tensor: torch.Tensor) -> Image.Image:
     pixels = (tensor.detach().float().cpu().clamp(0, 1)[0] * 255).round().to(torch.uint8)
     height, width = pixels.shape[1:]
-    # clone() gives a storage holding exactly these pixels (no numpy needed).
-    data = bytes(pixels.permute(1, 2, 0).clone(memory_format=torch.contiguous_format).untyped_storage())
+    interleaved = pixels.permute(1, 2, 0).contiguous()
+    # The bytes copied straight from memory (no numpy needed): bytes(storage) goes element by
+    # element in Python, 13 s for a 1024 px image.
+    data = ctypes.string_at(interleaved.data_ptr(), interleaved.numel())
     return Image.frombytes("RGB", (width, height), data)
 
 
