@@ -84,7 +84,8 @@ def _add_settings_options(parser: argparse.ArgumentParser, *effects: str) -> Non
             continue
         default = row.format(getattr(PRESETS["default"], row.name))
         help_text = f"{row.help} ({'comma-separated; ' if row.is_list else ''}default: {default})"
-        kwargs = {"dest": row.name, "default": None, "help": help_text.replace("%", "%%")}
+        # Not given: no attribute (None is a value: `--min-size none` means one scale).
+        kwargs = {"dest": row.name, "default": argparse.SUPPRESS, "help": help_text.replace("%", "%%")}
         if row.choices and not row.is_list:
             kwargs["choices"] = row.choices
         else:
@@ -94,7 +95,7 @@ def _add_settings_options(parser: argparse.ArgumentParser, *effects: str) -> Non
 
 
 def _settings(args):
-    given = {name: getattr(args, name) for name in SETTINGS if getattr(args, name, None) is not None}
+    given = {name: getattr(args, name) for name in SETTINGS if hasattr(args, name)}
     return preset(args.preset, **given)
 
 
@@ -174,7 +175,8 @@ def _run_stylize(args) -> None:
     elif not args.quiet:
         width, height = done.size
         peak = f", peak {done.peak_bytes / 2**30:.2f} GiB" if done.peak_bytes else ""
-        print(f"nst: wrote {done.output} ({width}x{height}, {done.seconds:.1f} s{peak})", file=sys.stderr)
+        tiles = f", {done.tiles}" if done.tiles else ""
+        print(f"nst: wrote {done.output} ({width}x{height}, {done.seconds:.1f} s{peak}{tiles})", file=sys.stderr)
 
 
 def _run_targets(args) -> None:

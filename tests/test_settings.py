@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from nst_core import NSTError
+from nst_core.cli import _settings as cli_settings
 from nst_core.cli import build_parser
-from nst_core.settings import IMAGE, PRESETS, RUN, SETTINGS, TARGETS, arguments, from_mapping, preset
+from nst_core.settings import IMAGE, PRESETS, RUN, SETTINGS, TARGETS, arguments, from_mapping
 
 PACKAGE = Path(__file__).resolve().parent.parent / "nst_core"
 
@@ -62,9 +63,14 @@ def test_pipeline_arguments_parse_into_the_same_settings_as_the_config_values():
     assert set(values) == set(SETTINGS) | {"preset"}, "a new setting: add it here"
     expected = from_mapping(values)
     args = build_parser().parse_args(["stylize", "photo.jpg", "-o", "out.png", *arguments(values)])
-    given = {name: getattr(args, name) for name in SETTINGS if getattr(args, name) is not None}
-    assert preset(args.preset, **given) == expected
+    assert cli_settings(args) == expected
     assert expected.content_weight == 2.0 and expected.style_layers == ("relu1_1", "relu2_1")
+
+
+def test_none_on_the_command_line_overrides_a_presets_value():
+    args = build_parser().parse_args(["stylize", "photo.jpg", "-o", "out.png", "--min-size", "none"])
+    assert PRESETS["default"].min_size is not None and cli_settings(args).min_size is None
+    assert cli_settings(build_parser().parse_args(["stylize", "photo.jpg", "-o", "out.png"])) == PRESETS["default"]
 
 
 def test_each_command_takes_the_settings_that_affect_what_it_makes():
