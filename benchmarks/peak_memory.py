@@ -45,8 +45,9 @@ def main():
         for size in args.sizes:
             width, height = fit_long_side(photo.image.size, size)
             for precision in args.precision:
-                extractor = StyleTransfer(preset("default", size=size, min_size=None, precision=precision)).extractor
-                estimate = estimate_bytes(extractor, width, height, precision, cpu)
+                transfer = StyleTransfer(preset("default", size=size, min_size=None, precision=precision))
+                # one iteration: one L-BFGS pair at most
+                estimate = estimate_bytes(transfer.extractor, transfer.settings, width, height, cpu, None, 1)
                 started = time.perf_counter()
                 process = subprocess.Popen(
                     nst(

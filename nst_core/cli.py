@@ -169,6 +169,7 @@ def _run_stylize(args) -> None:
         targets=args.targets,
         skip_unchanged=args.skip_unchanged,
         progress=False if args.quiet else None,
+        on_tiles=None if args.quiet else lambda text: print(f"nst: {text}", file=sys.stderr, flush=True),
     )
     if not done.written:
         print(f"nst: {done.output} is up to date (same photo, style, settings and code)", file=sys.stderr)

@@ -21,13 +21,14 @@ from .targets import load_styles
 @dataclass
 class Stylized:
     """What stylize_file did: wrote the image (its size, seconds taken, peak memory in bytes on
-    its device), or found it up to date."""
+    its device, how the last scale fitted where memory shaped it), or found it up to date."""
 
     output: str
     written: bool
     size: tuple[int, int] | None = None
     seconds: float = 0.0
     peak_bytes: int | None = None
+    tiles: str | None = None
 
 
 def stylize_file(
@@ -39,11 +40,14 @@ def stylize_file(
     targets: str | None = None,
     skip_unchanged: bool = False,
     progress: bool | None = None,
+    on_tiles=None,
 ) -> Stylized:
     """Stylize one photo in the manner of an artwork, given by its images (styles, with blend
     weights) or by its targets file (checked against the settings, and against styles if both
     are given). skip_unchanged: leave an existing PNG that these inputs, settings and code made
-    (a fingerprint in the file says so); otherwise the fingerprint is written with the result."""
+    (a fingerprint in the file says so); otherwise the fingerprint is written with the result.
+    on_tiles(text): told, before the work, how the final scale fits where memory shaped it
+    (tiles, fewer L-BFGS pairs)."""
     if not styles and not targets:
         raise ValueError("stylize_file needs style images or a targets file")
     check_output(output)
@@ -59,18 +63,21 @@ def stylize_file(
         if png_text(output, IMAGE_KEY) == fingerprint:
             return Stylized(output, written=False)
     transfer = StyleTransfer(settings)
-    transfer.check_fits(source)  # before making targets at that size
+    plans = transfer.plan(source)  # fails before making targets at a size that cannot fit
+    tiles = plans[-1].describe() if plans[-1].constrained else None
+    if tiles and on_tiles:
+        on_tiles(f"{photo}: {tiles} (about {plans[-1].needed / 2**30:.1f} GiB)")
     memory.reset_peak(transfer.device)
     if targets:
         hashes = [s.sha256 for s in load_styles(styles, blend)] if styles else None
         gram_targets = transfer.load_targets(targets, source, style_hashes=hashes)
     else:
         gram_targets = transfer.make_targets(styles, blend, source)
-    result = transfer.stylize(source, gram_targets, progress=progress)
+    result = transfer.stylize(source, gram_targets, progress=progress, plans=plans)
     save_image(result, output, text={IMAGE_KEY: fingerprint} if fingerprint else None)
     size = (result.shape[-1], result.shape[-2])
     seconds, peak = time.perf_counter() - started, memory.peak_bytes(transfer.device)
-    return Stylized(output, written=True, size=size, seconds=seconds, peak_bytes=peak)
+    return Stylized(output, written=True, size=size, seconds=seconds, peak_bytes=peak, tiles=tiles)
 
 
 def targets_file(styles, output: str, settings: Settings, blend=None, color_reference: str | None = None) -> None:

@@ -1,4 +1,5 @@
-"""Whether a size fits in memory, checked before optimising, and the largest size that does.
+"""How each scale of a run fits in memory: whole, or by tiles (objective.py) with as much of the
+L-BFGS history as fits; checked before optimising, with the largest size that fits where none does.
 
 On Linux an allocation that does not fit usually succeeds and the kernel's OOM killer ends the
 process later, with no message; so sizes are checked against an estimate first, and an
@@ -8,29 +9,117 @@ allocation failure that still happens gets the same message.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from .errors import NSTError
+from .layers import TILE_GRID, TILE_MARGIN
+from .objective import tiles
 from .pictures import fit_long_side
 
 GIB = 2**30
-# Peak = BASE + FACTOR x (elements of all layer outputs at the final scale) x 4 bytes, fitted to
-# `python benchmarks/peak_memory.py` (resident memory of `nst stylize` at 512 and 1024 px: fp32
-# 1.20 and 3.21 GiB, bf16 1.02 and 2.30 GiB) and rounded up by about 7%.
+# The network's part of the peak = FACTOR x (elements of all layer outputs) x 4 bytes, for the
+# whole image or one tile, fitted to `python benchmarks/peak_memory.py` (resident memory of
+# `nst stylize` at 512 and 1024 px after one iteration: fp32 1.20 and 3.21 GiB, bf16 1.02 and
+# 2.30 GiB) and rounded up by about 7%; BASE is torch and the weights.
 BASE_BYTES = {"cpu": 600 * 2**20, "cuda": 0}
 FACTOR = {"fp32": 1.6, "bf16": 1.0}
-# (limit, usage) of this process's memory cgroup: v2, then v1.
-CGROUP_FILES = (
-    ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-    ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
-)
+# Besides it, L-BFGS keeps `history` pairs of image-size fp32 vectors: at large sizes they, not
+# the network, fill memory (8192 px with the default 100 pairs: ~110 GiB). By tiles, the image's
+# other whole-size tensors count too (the fit above holds them at one tile's size): image,
+# gradient, best iterate, the photo, the optimiser's direction and previous gradient, and slack.
+IMAGE_COPIES = 8
+# Where the whole image does not fit: tiles of at least GOOD_TILE px with the full L-BFGS history
+# if they fit (the untiled result; their margins add under half the work). Else tiles with as many
+# pairs as fit beside them, from the full history down to 20 (scipy's L-BFGS keeps 10), 10 and 5
+# only where nothing else fits; among those, the least work (pixels of the tiles with margins,
+# which small tiles repeat many times), preferring more pairs for work within 10%. Tiles under
+# SMALLEST_TILE are refused (unless a smaller tile_size asks, as tests do): margins would be most
+# of the work.
+GOOD_TILE = 1024
+HISTORY_LEVELS = ((50, 20), (10, 5))
+SMALLEST_TILE = 512
 
 
-def estimate_bytes(extractor, width: int, height: int, precision: str, device: torch.device) -> int:
-    elements = extractor.activation_elements(width, height)
-    return int(BASE_BYTES.get(device.type, 0) + FACTOR[precision] * 4 * elements)
+@dataclass(frozen=True)
+class Plan:
+    """How one scale is optimised: by tiles of at most tile_size px a side (None: the whole
+    image at once) keeping `history` L-BFGS pairs (of the settings' `wanted`), estimated to need
+    `needed` bytes. Only fewer pairs change the result."""
+
+    width: int
+    height: int
+    tile_size: int | None
+    history: int
+    wanted: int
+    needed: int
+
+    @property
+    def constrained(self) -> bool:
+        """Whether memory shaped it: tiles, or fewer L-BFGS pairs."""
+        return self.tile_size is not None or self.history < self.wanted
+
+    def describe(self) -> str:
+        if self.tile_size is None:
+            text = f"{self.width}x{self.height} px whole"
+        else:
+            count = len(tiles(self.height, self.width, self.tile_size))
+            text = f"{self.width}x{self.height} px in {count} tiles of {self.tile_size} px"
+        return text + (f", L-BFGS history {self.history} of {self.wanted}" if self.history < self.wanted else "")
+
+
+def image_bytes(width: int, height: int) -> int:
+    return 3 * width * height * 4  # the image is optimised in fp32 whatever the precision
+
+
+def estimate_bytes(
+    extractor, settings, width: int, height: int, device: torch.device, tile_size=None, history: int = 0
+) -> int:
+    """Peak bytes of optimising one scale (or of computing its features, with history 0)."""
+    tiled = tile_size is not None and max(width, height) > tile_size
+    tile_width, tile_height = (min(width, tile_size), min(height, tile_size)) if tiled else (width, height)
+    network = FACTOR[settings.precision] * 4 * extractor.activation_elements(tile_width, tile_height)
+    state = 2 * history * image_bytes(width, height)
+    if tiled:  # whole-size tensors beside the tile's: the image's copies and the content targets
+        content = sum(
+            c * w * h for name, c, w, h in extractor.layer_shapes(width, height) if name in settings.content_layers
+        )
+        state += IMAGE_COPIES * image_bytes(width, height) + 4 * content
+    return int(BASE_BYTES.get(device.type, 0) + network + state)
+
+
+def _cgroup_rooms() -> list[int]:
+    """Room left under each memory cgroup limit this process is in, from its own cgroup up to the
+    root (v2, then v1): a Slurm job's limit is its cgroup's, not the machine's."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return []
+    rooms = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":
+            root, limit_name, usage_name = Path("/sys/fs/cgroup"), "memory.max", "memory.current"
+        elif "memory" in controllers.split(","):
+            root, limit_name, usage_name = (
+                Path("/sys/fs/cgroup/memory"),
+                "memory.limit_in_bytes",
+                "memory.usage_in_bytes",
+            )
+        else:
+            continue
+        folder = root / path.lstrip("/")
+        while True:
+            with contextlib.suppress(OSError, ValueError):
+                limit = (folder / limit_name).read_text().strip()
+                if limit.isdigit():  # "max" where there is no limit
+                    rooms.append(int(limit) - int((folder / usage_name).read_text()))
+            if folder == root or root not in folder.parents:
+                break
+            folder = folder.parent
+    return rooms
 
 
 def available_bytes(device: torch.device) -> int | None:
@@ -40,57 +129,139 @@ def available_bytes(device: torch.device) -> int | None:
         return free
     if device.type != "cpu":
         return None
-    limits = []
     try:
         with open("/proc/meminfo") as meminfo:
             fields = dict(line.split(":", 1) for line in meminfo)
-        limits.append(int(fields["MemAvailable"].split()[0]) * 1024)
+        limits = [int(fields["MemAvailable"].split()[0]) * 1024]
     except (OSError, KeyError, ValueError):
         return None
-    for limit_path, usage_path in CGROUP_FILES:
-        try:
-            limit = Path(limit_path).read_text().strip()
-            if limit.isdigit():  # "max" where there is no limit
-                limits.append(int(limit) - int(Path(usage_path).read_text()))
-        except (OSError, ValueError):
-            pass
     # Torch and the weights are already loaded in this process, so the base is partly paid.
-    return min(limits) + BASE_BYTES["cpu"] // 2
+    return min(limits + _cgroup_rooms()) + BASE_BYTES["cpu"] // 2
 
 
-def largest_fitting_size(extractor, aspect: tuple, precision: str, device: torch.device, available: int) -> int:
-    """Largest long side whose estimate fits in available bytes (0 if none does)."""
+def budget_bytes(settings, device: torch.device) -> int | None:
+    """What a run may use: the device's free memory, or max_memory where that is less (or the
+    device cannot tell); None where neither is known."""
+    available = available_bytes(device)
+    if settings.max_memory is None:
+        return available
+    wanted = int(settings.max_memory * GIB)
+    return wanted if available is None else min(wanted, available)
+
+
+def _tile_sizes(longest: int, limit: int | None) -> list[int]:
+    """Tile sizes to try, largest first: the whole image (unless limited), then sizes whose inner
+    regions are whole steps of the grid."""
+    top = longest if limit is None else min(limit, longest)
+    steps = (top - 2 * TILE_MARGIN) // TILE_GRID
+    grid = [2 * TILE_MARGIN + k * TILE_GRID for k in range(steps, 0, -1)]
+    return ([longest] if top == longest else []) + [size for size in grid if size < longest]
+
+
+def plan_scale(extractor, settings, width: int, height: int, iterations: int, device, budget) -> Plan | None:
+    """The plan of one scale within budget bytes (None: not even by tiles): the whole image with
+    the full L-BFGS history where it fits, else as GOOD_TILE's comment says."""
+    wanted = min(settings.lbfgs_history, iterations) if settings.optimizer == "lbfgs" else 1  # Adam: 2 moments
+    longest = max(width, height)
+    sizes = _tile_sizes(longest, settings.tile_size)
+
+    def needed(tile_size, history):
+        return estimate_bytes(extractor, settings, width, height, device, tile_size, history)
+
+    def plan(tile_size, history):
+        tile = None if tile_size >= longest else tile_size
+        return Plan(width, height, tile, history, wanted, needed(tile_size, history))
+
+    if budget is None:
+        return plan(sizes[0], wanted)
+
+    def largest_tile(history):
+        if sizes[0] == longest and needed(longest, history) <= budget:
+            return longest  # whole (tiles add whole-size tensors, so not the end of the order below)
+        grid = [size for size in sizes if size < longest]
+        low, high = 0, len(grid)  # the estimate grows with the tile: the first that fits, by bisection
+        while low < high:
+            middle = (low + high) // 2
+            if needed(grid[middle], history) <= budget:
+                high = middle
+            else:
+                low = middle + 1
+        return grid[low] if low < len(grid) else None
+
+    def work(tile_size):
+        return sum((t.bottom - t.top) * (t.right - t.left) for t in tiles(height, width, tile_size))
+
+    tile = largest_tile(wanted)
+    if tile is not None and tile >= min(GOOD_TILE, sizes[0]):
+        return plan(tile, wanted)
+    smallest = min(SMALLEST_TILE, sizes[0])
+    for levels in ((wanted, *HISTORY_LEVELS[0]), HISTORY_LEVELS[1]):
+        options = []
+        for history in sorted({min(level, wanted) for level in levels}, reverse=True):
+            tile = largest_tile(history)
+            if tile is not None and tile >= smallest:
+                options.append((work(tile), history, tile))
+        if options:
+            least = min(cost for cost, _, _ in options)
+            history, _, tile = max((h, -cost, t) for cost, h, t in options if cost <= 1.1 * least)
+            return plan(tile, history)
+    return None
+
+
+def features_tile_size(extractor, settings, width: int, height: int, device: torch.device) -> int | None:
+    """Tiles for computing an image's features without gradients (a painting's Gram targets):
+    those of a scale with no optimiser state, else the smallest."""
+    budget = budget_bytes(settings, device)
+    plan = plan_scale(extractor, settings.replace(optimizer="lbfgs"), width, height, 0, device, budget)
+    return plan.tile_size if plan else _tile_sizes(max(width, height), None)[-1]
+
+
+def _schedule(settings, aspect: tuple, size: int):
+    """(width, height, iterations) of each scale of the coarse-to-fine schedule up to size."""
+    scales = settings.replace(size=size).scales()
+    budgets = [settings.coarse_iterations] * (len(scales) - 1) + [settings.iterations]
+    return [(*fit_long_side(aspect, scale), iterations) for scale, iterations in zip(scales, budgets)]
+
+
+def _plans(extractor, settings, aspect, size, device, budget) -> list[Plan | None]:
+    return [plan_scale(extractor, settings, w, h, n, device, budget) for w, h, n in _schedule(settings, aspect, size)]
+
+
+def largest_fitting_size(extractor, settings, aspect: tuple, device: torch.device, budget: int) -> int:
+    """Largest long side whose every scale fits in budget bytes, by tiles if need be (0: none)."""
     low, high = 0, 65536
     while low < high:
         size = (low + high + 1) // 2
-        width, height = fit_long_side(aspect, size)
-        if estimate_bytes(extractor, width, height, precision, device) <= available:
+        if all(_plans(extractor, settings, aspect, size, device, budget)):
             low = size
         else:
             high = size - 1
     return low
 
 
-def too_big(extractor, aspect: tuple, size: int, precision: str, device: torch.device, available: int) -> NSTError:
-    fits = largest_fitting_size(extractor, aspect, precision, device, available)
-    width, height = fit_long_side(aspect, size)
-    needed = estimate_bytes(extractor, width, height, precision, device)
+def too_big(extractor, settings, aspect: tuple, device: torch.device, budget: int) -> NSTError:
+    fits = largest_fitting_size(extractor, settings, aspect, device, budget)
+    width, height = fit_long_side(aspect, settings.size)
+    smallest = min(SMALLEST_TILE, max(width, height))
+    history = min(HISTORY_LEVELS[-1][-1], settings.lbfgs_history)
+    needed = estimate_bytes(extractor, settings, width, height, device, smallest, history)
     advice = f"use --size {fits} or less" if fits >= extractor.min_side else "free some memory"
-    if precision == "fp32":
+    if settings.precision == "fp32":
         advice += " (or --precision bf16)"
     return NSTError(
-        f"{size} px needs about {needed / GIB:.1f} GiB of {device.type} memory and "
-        f"{available / GIB:.1f} GiB is available: {advice}"
+        f"{settings.size} px needs about {needed / GIB:.1f} GiB of {device.type} memory even by tiles "
+        f"and {budget / GIB:.1f} GiB is available: {advice}"
     )
 
 
-def check_fits(extractor, aspect: tuple, size: int, precision: str, device: torch.device) -> None:
-    available = available_bytes(device)
-    if available is None:
-        return
-    width, height = fit_long_side(aspect, size)
-    if estimate_bytes(extractor, width, height, precision, device) > available:
-        raise too_big(extractor, aspect, size, precision, device, available)
+def plan(extractor, settings, aspect: tuple, device: torch.device) -> list[Plan]:
+    """Each scale's plan for an image of this aspect at settings.size; NSTError (with the largest
+    size that fits) where even tiles cannot fit."""
+    budget = budget_bytes(settings, device)
+    plans = _plans(extractor, settings, aspect, settings.size, device, budget)
+    if not all(plans):
+        raise too_big(extractor, settings, aspect, device, budget)
+    return plans
 
 
 def is_out_of_memory(error: BaseException) -> bool:

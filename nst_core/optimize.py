@@ -49,11 +49,11 @@ class StyleTransfer:
         targets.check(path, wanted, self.settings, photo, style_hashes)
         return targets
 
-    def check_fits(self, photo: SourceImage) -> None:
-        """Fail now, with the largest size that fits, if this photo at settings.size cannot."""
-        s = self.settings
+    def plan(self, photo: SourceImage) -> list[memory.Plan]:
+        """How each scale fits in memory (whole or by tiles); fails now, with the largest size that
+        fits, if this photo at settings.size cannot even by tiles."""
         try:
-            memory.check_fits(self.extractor, photo.image.size, s.size, s.precision, self.device)
+            return memory.plan(self.extractor, self.settings, photo.image.size, self.device)
         except NSTError as error:
             raise NSTError(f"{photo.path}: {error}") from None
 
@@ -62,7 +62,7 @@ class StyleTransfer:
         objective = Objective(self.extractor, self.settings, content_targets, style_targets, self.settings.tile_size)
         return objective.loss(image)
 
-    def _optimise(self, image, objective: Objective, iterations: int, bar, on_step=None) -> torch.Tensor:
+    def _optimise(self, image, objective: Objective, plan, iterations: int, bar, on_step=None) -> torch.Tensor:
         s = self.settings
         image = image.detach().contiguous().requires_grad_(True)  # L-BFGS views grads flat
 
@@ -72,7 +72,12 @@ class StyleTransfer:
             # One L-BFGS iteration per step() keeps its history across calls and lets us report
             # progress; negative tolerances make it run exactly the iterations asked for.
             return torch.optim.LBFGS(
-                [image], lr=s.lr(), max_iter=1, history_size=s.lbfgs_history, tolerance_grad=-1, tolerance_change=-1
+                [image],
+                lr=s.lr(),
+                max_iter=1,
+                history_size=max(1, plan.history),
+                tolerance_grad=-1,
+                tolerance_change=-1,
             )
 
         optimizer = new_optimizer()
@@ -158,17 +163,18 @@ class StyleTransfer:
         return resize(image, tuple(content.shape[-2:])).clamp(0, 1)
 
     def stylize(
-        self, photo: SourceImage, targets: GramTargets, progress: bool | None = None, callback=None
+        self, photo: SourceImage, targets: GramTargets, progress: bool | None = None, callback=None, plans=None
     ) -> torch.Tensor:
         """The stylized photo as a [1, 3, H, W] CPU tensor in [0, 1], long side = settings.size.
 
         progress: True shows a bar, False none, None (default) a bar only on a terminal.
         callback(scale, step, image): called after every optimiser step (benchmarks trace progress).
+        plans: each scale's memory.Plan, as self.plan(photo) makes them (the default).
         """
         s = self.settings
-        self.check_fits(photo)
+        plans = plans or self.plan(photo)
         try:
-            return self._stylize(photo, targets, progress, callback)
+            return self._stylize(photo, targets, plans, progress, callback)
         except NSTError as error:
             if str(error).startswith(f"{photo.path}:"):
                 raise
@@ -176,13 +182,13 @@ class StyleTransfer:
         except (RuntimeError, MemoryError) as error:
             if not memory.is_out_of_memory(error):
                 raise
-            available = memory.available_bytes(self.device)
-            if available is None:
+            budget = memory.budget_bytes(s, self.device)
+            if budget is None:
                 raise NSTError(f"{photo.path}: out of memory at {s.size} px: use a smaller --size") from None
-            problem = memory.too_big(self.extractor, photo.image.size, s.size, s.precision, self.device, available)
+            problem = memory.too_big(self.extractor, s, photo.image.size, self.device, budget)
             raise NSTError(f"{photo.path}: out of memory: {problem}") from None
 
-    def _stylize(self, photo: SourceImage, targets: GramTargets, progress, callback) -> torch.Tensor:
+    def _stylize(self, photo: SourceImage, targets: GramTargets, plans, progress, callback) -> torch.Tensor:
         s = self.settings
         torch.manual_seed(s.seed)
         generator = torch.Generator().manual_seed(s.seed)
@@ -192,22 +198,22 @@ class StyleTransfer:
         # tqdm's disable=None means "only on a terminal".
         disable = None if progress is None else not progress
         with tqdm(total=sum(budgets), disable=disable, unit="it", dynamic_ncols=True, leave=False) as bar:
-            for scale, iterations in zip(scales, budgets):
+            for scale, iterations, plan in zip(scales, budgets, plans):
                 content = photo.tensor(scale)
                 height, width = content.shape[-2:]
                 self.extractor.check_input_size(width, height, photo.path)
                 content = content.to(self.device)
                 if s.preserve_color == "luminance":
                     content = color.luminance_rgb(content)
-                content_targets = tiled_features(self.extractor, content, s.content_layers, s.tile_size, s.precision)
+                content_targets = tiled_features(self.extractor, content, s.content_layers, plan.tile_size, s.precision)
                 style_targets = {layer: g.to(self.device) for layer, g in targets.grams[scale].items()}
-                objective = Objective(self.extractor, s, content_targets, style_targets, s.tile_size)
+                objective = Objective(self.extractor, s, content_targets, style_targets, plan.tile_size)
                 if image is None:
                     image = self._initial_image(content, generator)
                 else:  # coarse-to-fine: start from the upsampled previous result
                     image = resize(image, (height, width)).clamp(0, 1)
                 on_step = None if callback is None else (lambda step, image, scale=scale: callback(scale, step, image))
-                image = self._optimise(image, objective, iterations, bar, on_step)
+                image = self._optimise(image, objective, plan, iterations, bar, on_step)
         result = image.clamp(0, 1)
         if s.preserve_color == "luminance":
             result = color.recombine_luminance(result, photo.tensor(s.size).to(self.device))

@@ -104,9 +104,15 @@ class Settings:
     lbfgs_history: int = setting(100, "L-BFGS history size", minimum=1)
     tile_size: int | None = setting(
         None,
-        "compute by tiles of at most this many px a side, with the same result (for tests and tight memory)",
+        "tiles of at most this many px a side (default: tiles only where a scale does not fit in memory)",
         affects=RUN,
         minimum=2 * TILE_MARGIN + TILE_GRID,
+    )
+    max_memory: float | None = setting(
+        None,
+        "GiB of memory to plan for (default: what the device has free); scales beyond it go by tiles",
+        affects=RUN,
+        above=0,
     )
     init: str = setting("content", "initial image: content (the photo), noise, or an image file")
     style_scale: float = setting(

@@ -13,7 +13,7 @@ import json
 
 import torch
 
-from . import color
+from . import color, memory
 from .errors import NSTError
 from .images import SourceImage, load_source
 from .layers import layer_channels
@@ -80,7 +80,8 @@ class GramTargets:
                     image = color.luminance_rgb(image)
                 elif reference is not None:
                     image = color.match_color(image, reference)
-                own = tiled_grams(extractor, image, settings.style_layers, settings.tile_size, settings.precision)
+                tile_size = memory.features_tile_size(extractor, settings, image.shape[-1], image.shape[-2], device)
+                own = tiled_grams(extractor, image, settings.style_layers, tile_size, settings.precision)
                 for layer in settings.style_layers:
                     blended[layer] = blended[layer] + style.weight * own[layer][0]
             grams[size] = {layer: g.cpu() for layer, g in blended.items()}

@@ -1,30 +1,86 @@
-"""A size that cannot fit fails before any work, with the largest size that does."""
+"""Each scale fits in memory: whole where it can, else by tiles (with fewer L-BFGS pairs only where
+that buys reasonable tiles); a size that cannot fit even so fails before any work, with the
+largest size that does."""
 
+import pytest
 import torch
 
 from conftest import PHOTO, STYLE, tiny
 from nst_core import StyleTransfer
-from nst_core.memory import estimate_bytes, is_out_of_memory, largest_fitting_size
+from nst_core.errors import NSTError
+from nst_core.memory import (
+    GIB,
+    HISTORY_LEVELS,
+    SMALLEST_TILE,
+    estimate_bytes,
+    image_bytes,
+    is_out_of_memory,
+    largest_fitting_size,
+    plan,
+    plan_scale,
+)
 from nst_core.pictures import fit_long_side
 
 CPU = torch.device("cpu")
 
 
-def test_estimate_grows_with_the_number_of_pixels():
-    extractor = StyleTransfer(tiny()).extractor
-    small, large = (estimate_bytes(extractor, w, h, "fp32", CPU) for w, h in [(512, 384), (1024, 768)])
-    assert large > 3 * (small - estimate_bytes(extractor, 0, 0, "fp32", CPU))
+@pytest.fixture(scope="module")
+def transfer():
+    return StyleTransfer(tiny(precision="fp32"))
 
 
-def test_largest_fitting_size_is_the_boundary():
-    extractor = StyleTransfer(tiny()).extractor
-    available = 3 * 2**30
-    size = largest_fitting_size(extractor, (640, 480), "fp32", CPU, available)
-    assert 500 < size < 20000
-    fits = [
-        estimate_bytes(extractor, *fit_long_side((640, 480), s), "fp32", CPU) <= available for s in (size, size + 1)
-    ]
-    assert fits == [True, False]
+def test_estimate_grows_with_pixels_history_and_tile(transfer):
+    extractor, settings = transfer.extractor, transfer.settings
+
+    def estimate(width, height, tile=None, history=0):
+        return estimate_bytes(extractor, settings, width, height, CPU, tile, history)
+
+    small, large = estimate(512, 384), estimate(1024, 768)
+    assert large > 3 * (small - estimate(0, 0))
+    # each L-BFGS pair is two image-size vectors
+    assert estimate(1024, 768, history=10) - large == 20 * image_bytes(1024, 768)
+    # by tiles the network's part is a tile's, far less than the whole image's
+    assert estimate(4096, 3072, 1024) < estimate(4096, 3072) / 5
+    assert estimate(4096, 3072, 512) < estimate(4096, 3072, 1024)
+
+
+def test_a_scale_goes_whole_where_it_fits_and_by_the_largest_tiles_where_not(transfer):
+    extractor, settings = transfer.extractor, transfer.settings.replace(lbfgs_history=100)
+
+    def plan_with(budget, width=2048, height=1536, iterations=200):
+        return plan_scale(extractor, settings, width, height, iterations, CPU, budget)
+
+    whole = estimate_bytes(extractor, settings, 2048, 1536, CPU, None, 100)
+    assert plan_with(whole).tile_size is None and plan_with(whole).history == 100
+    tiled = plan_with(whole - 1)
+    assert tiled.tile_size is not None and tiled.history == 100  # same result as whole: full history
+    assert tiled.needed <= whole - 1
+    larger = estimate_bytes(extractor, settings, 2048, 1536, CPU, tiled.tile_size + 16, 100)
+    assert larger > whole - 1, "the largest tile that fits"
+    # a tighter budget trades L-BFGS pairs for tiles of the ladder's sizes, never below its floors
+    tight = plan_with(3 * GIB)
+    assert tight.needed <= 3 * GIB and HISTORY_LEVELS[-1][-1] <= tight.history < 100
+    assert tight.tile_size >= SMALLEST_TILE
+    # no more pairs than iterations: a short scale keeps its whole history
+    assert plan_with(3 * GIB, iterations=4).history == 4
+    # where even the smallest reasonable tile with the fewest pairs cannot fit: None
+    assert plan_with(estimate_bytes(extractor, settings, 2048, 1536, CPU, 512, 5) - 1) is None
+
+
+def test_largest_fitting_size_is_the_boundary(transfer):
+    extractor, settings = transfer.extractor, transfer.settings.replace(iterations=200, min_size=128)
+    size = largest_fitting_size(extractor, settings, (640, 480), CPU, 3 * GIB)
+    assert 1000 < size < 20000
+    plan(extractor, settings.replace(size=size, max_memory=3.0), (640, 480), CPU)
+    with pytest.raises(NSTError, match=f"{size + 1} px needs about .* even by tiles and 3.0 GiB is available"):
+        plan(extractor, settings.replace(size=size + 1, max_memory=3.0), (640, 480), CPU)
+
+
+def test_max_memory_is_the_budget(transfer):
+    settings = transfer.settings.replace(size=2048, iterations=50, max_memory=2.5)
+    plans = plan(transfer.extractor, settings, (640, 480), CPU)
+    assert plans[-1].tile_size is not None and plans[-1].needed <= 2.5 * GIB
+    assert "tiles of" in plans[-1].describe()
 
 
 def test_a_size_that_cannot_fit_fails_at_once_with_a_size_that_does(tmp_path, cli):
@@ -33,10 +89,27 @@ def test_a_size_that_cannot_fit_fails_at_once_with_a_size_that_does(tmp_path, cl
     assert code == 2
     line = err.strip()
     assert "\n" not in line and str(PHOTO) in line
-    assert "60000 px needs about" in line and "GiB is available: use --size" in line
+    assert "60000 px needs about" in line and "even by tiles" in line and "GiB is available: use --size" in line
     suggested = int(line.split("use --size ")[1].split()[0])
-    assert 256 <= suggested < 60000
+    assert 1024 <= suggested < 60000
     assert not output.exists()
+
+
+def test_a_size_beyond_max_memory_is_stylized_by_tiles(tmp_path, cli, transfer):
+    """The command chooses tiles by itself and says so; --max-memory is the budget."""
+    settings = transfer.settings.replace(size=640, iterations=1)
+    width, height = fit_long_side((1024, 768), 640)  # tubingen.jpg's aspect
+    budget = estimate_bytes(transfer.extractor, settings, width, height, CPU, 512, 1) + 2**20
+    assert budget < estimate_bytes(transfer.extractor, settings, width, height, CPU, None, 1)
+    output = tmp_path / "out.png"
+    code, _, err = cli(
+        "stylize", PHOTO, "--style", STYLE, "--size", 640, "--min-size", "none", "--iterations", 1,
+        "--max-memory", budget / GIB, "--device", "cpu", "--precision", "fp32", "--output", output,
+    )  # fmt: skip
+    assert code == 0, err
+    tiles = "640x480 px in 4 tiles of 512 px"
+    assert err.startswith(f"nst: {PHOTO}: {tiles} (about "), err  # said before the work
+    assert f"nst: wrote {output} (640x480," in err and err.strip().endswith(f"{tiles})")
 
 
 def test_allocation_failures_are_recognised():

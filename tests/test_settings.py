@@ -52,6 +52,7 @@ def test_pipeline_arguments_parse_into_the_same_settings_as_the_config_values():
         "learning_rate": 0.05,
         "lbfgs_history": 10,
         "tile_size": 512,
+        "max_memory": 2.5,
         "init": "noise",
         "style_scale": 1.5,
         "precision": "fp32",

@@ -106,3 +106,76 @@ def test_a_photo_stylized_by_tiles_is_the_untiled_one(tmp_path):
         scores.append(score(str(tmp_path / f"{name}.png"), str(PHOTO), str(STYLE)))
     for key in ("style", "content"):
         assert abs(scores[1][key] - scores[0][key]) <= 0.01 * abs(scores[0][key]), scores
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [dict(preserve_color="luminance"), dict(preserve_color="histogram"), dict(precision="bf16")],
+    ids=["luminance", "histogram", "bf16"],
+)
+def test_colour_modes_and_bf16_go_by_tiles_too(changes):
+    settings = preset(
+        "default", size=WIDTH, min_size=None, iterations=1, device="cpu", **{"precision": "fp32", **changes}
+    )
+    photo = load_source(str(PHOTO))
+    results = []
+    for tile_size in (None, INNER + 2 * TILE_MARGIN):
+        transfer = StyleTransfer(settings.replace(tile_size=tile_size))
+        results.append(transfer.stylize(photo, transfer.make_targets([STYLE], photo=photo), progress=False))
+    untiled, tiled = results
+    assert tiled.shape == untiled.shape
+    psnr = 10 * math.log10(1 / float((untiled - tiled).pow(2).mean()))
+    assert psnr >= 40, psnr
+
+
+def seam_scores(image: torch.Tensor, photo: torch.Tensor, lines, k: int = 8) -> list[float]:
+    """How far each vertical line's step stands out from the image's other lines, as a z-score: a
+    line's step is the change, summed over colours, in the mean of what the style added to the
+    photo (image - photo) from the k columns on its left to the k on its right. A seam between
+    tiles styled apart shows as a step along the whole line; lines 2k or more from every seam make
+    the reference."""
+    added = (image - photo)[0]
+    width = added.shape[-1]
+    columns = torch.cat([torch.zeros_like(added[..., :1]), added.cumsum(-1)], -1)
+    positions = range(k, width - k + 1)
+    steps = torch.stack(
+        [
+            ((2 * columns[..., b] - columns[..., b - k] - columns[..., b + k]) / k).mean(-1).abs().sum()
+            for b in positions
+        ]
+    )
+    reference = torch.tensor([all(abs(b - line) >= 2 * k for line in lines) for b in positions])
+    mean, spread = steps[reference].mean(), steps[reference].std()
+    return [float((steps[line - k] - mean) / spread) for line in lines]
+
+
+def test_no_seams_where_tiles_meet_while_tiles_styled_apart_and_feathered_show_theirs(tmp_path):
+    """A strip of the photo in 3 tiles side by side (inner regions cut at 128 and 256 px): by tiles
+    its seam scores are those of any line; styled as 3 photos of their own (each with 8 px overlap
+    and linear feathering, as tiling scripts do) the same check finds the seams."""
+    strip = Image.open(PHOTO).convert("RGB").resize((WIDTH, 252), Image.LANCZOS).crop((0, 100, WIDTH, 228))
+    strip.save(tmp_path / "strip.png")
+    photo = pil_to_tensor(strip)
+    settings = preset("default", size=WIDTH, min_size=None, iterations=30, device="cpu", precision="fp32")
+    transfer = StyleTransfer(settings.replace(tile_size=INNER + 2 * TILE_MARGIN))
+    assert len(tiles(strip.height, WIDTH, INNER + 2 * TILE_MARGIN)) == 3
+    tiled = transfer.stylize(load_source(str(tmp_path / "strip.png")), transfer.make_targets([STYLE]), progress=False)
+    cuts, overlap = [INNER, 2 * INNER], 8
+    total, weights = torch.zeros_like(photo), torch.zeros(WIDTH)
+    for left, right in zip([0, *cuts], [*cuts, WIDTH]):
+        x0, x1 = max(0, left - overlap), min(WIDTH, right + overlap)
+        strip.crop((x0, 0, x1, strip.height)).save(tmp_path / "piece.png")
+        apart = StyleTransfer(settings.replace(size=x1 - x0))
+        piece = apart.stylize(load_source(str(tmp_path / "piece.png")), apart.make_targets([STYLE]), progress=False)
+        weight = torch.ones(x1 - x0)
+        ramp = (torch.arange(2 * overlap) + 0.5) / (2 * overlap)
+        if x0 > 0:
+            weight[: 2 * overlap] = ramp
+        if x1 < WIDTH:
+            weight[-2 * overlap :] = ramp.flip(0)
+        total[..., x0:x1] += weight * piece
+        weights[x0:x1] += weight
+    feathered = total / weights
+    ours, theirs = seam_scores(tiled, photo, cuts), seam_scores(feathered, photo, cuts)
+    assert max(ours) < 2 and sum(ours) / len(ours) < 1, ours
+    assert sum(theirs) / len(theirs) > 2.5, theirs  # the check can fail
