@@ -45,8 +45,7 @@ def child(size: int, steps: int, planned: int) -> None:
     def on_step(scale, step, image):
         times.append(time.perf_counter())
 
-    run = transfer.settings.replace(iterations=steps)
-    transfer.settings = run
+    transfer.settings = transfer.settings.replace(iterations=steps)  # the plans stay the planned run's
     targets = transfer.make_targets([str(STYLE)])
     started = time.perf_counter()
     transfer.stylize(photo, targets, progress=False, callback=on_step, plans=plans)
@@ -55,6 +54,7 @@ def child(size: int, steps: int, planned: int) -> None:
         json.dumps(
             {
                 "plan": plan.describe(),
+                "tiled": plan.tile_size is not None,
                 "estimate_gib": plan.needed / GIB,
                 "budget_gib": (memory.budget_bytes(settings, transfer.device) or 0) / GIB,
                 "seconds_per_step": per_step,
@@ -66,10 +66,8 @@ def child(size: int, steps: int, planned: int) -> None:
     )
 
 
-def limited(cap_gib: float | None, name: str) -> list[str]:
-    """A shell prefix putting the command in a new memory cgroup of cap_gib (v1 or v2)."""
-    if cap_gib is None:
-        return []
+def limited(cap_gib: float, name: str) -> tuple[list[str], Path]:
+    """A new memory cgroup of cap_gib (v1 or v2), and a shell prefix putting a command in it."""
     limit = int(cap_gib * 2**30)
     for folder, limit_file in (
         (CGROUP_V1 / name, "memory.limit_in_bytes"),
@@ -78,7 +76,7 @@ def limited(cap_gib: float | None, name: str) -> list[str]:
         try:
             folder.mkdir(exist_ok=True)
             (folder / limit_file).write_text(str(limit))
-            return ["sh", "-c", f'echo $$ > "{folder}/cgroup.procs" && exec "$@"', "sh"]
+            return ["sh", "-c", f'echo $$ > "{folder}/cgroup.procs" && exec "$@"', "sh"], folder
         except OSError:
             continue
     sys.exit("cannot make a memory cgroup here (needs root and a writable /sys/fs/cgroup)")
@@ -86,11 +84,11 @@ def limited(cap_gib: float | None, name: str) -> list[str]:
 
 def run(size: int, steps: int, planned: int, cap: float | None) -> dict:
     command = [sys.executable, __file__, "--child", str(size), str(steps), str(planned)]
-    prefix = limited(cap, f"nst-bench-{os.getpid()}")
+    prefix, folder = limited(cap, f"nst-bench-{os.getpid()}") if cap is not None else ([], None)
     result = subprocess.run([*prefix, *command], capture_output=True, text=True)
-    if prefix:
+    if folder is not None:
         with contextlib.suppress(OSError):
-            Path(prefix[2].split('"')[1]).parent.rmdir()
+            folder.rmdir()
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if result.returncode or not lines:
         return {"error": f"exit {result.returncode}: {(result.stderr.strip().splitlines() or ['killed'])[-1]}"}
@@ -120,7 +118,7 @@ def main():
             memory = f"{tiled['peak_gib']:.2f} / {tiled['estimate_gib']:.2f}"
             left = f"{tiled['plan']:<58} {memory:>19} {tiled['seconds_per_step']:6.1f}"
         right = "" if not whole else whole.get("error") or f"{whole['peak_gib']:11.2f} {whole['seconds_per_step']:6.1f}"
-        if whole.get("plan", "").endswith("whole") is False:
+        if whole.get("tiled"):
             right += f" ({whole['plan']})"
         print(f"{size:>5}  {left}   {right}", flush=True)
 

@@ -66,7 +66,7 @@ def stylize_file(
     plans = transfer.plan(source)  # fails before making targets at a size that cannot fit
     tiles = plans[-1].describe() if plans[-1].constrained else None
     if tiles and on_tiles:
-        on_tiles(f"{photo}: {tiles} (about {plans[-1].needed / 2**30:.1f} GiB)")
+        on_tiles(f"{photo}: {tiles} (about {plans[-1].needed / memory.GIB:.1f} GiB)")
     memory.reset_peak(transfer.device)
     if targets:
         hashes = [s.sha256 for s in load_styles(styles, blend)] if styles else None

@@ -161,7 +161,8 @@ def _tile_sizes(longest: int, limit: int | None) -> list[int]:
 def plan_scale(extractor, settings, width: int, height: int, iterations: int, device, budget) -> Plan | None:
     """The plan of one scale within budget bytes (None: not even by tiles): the whole image with
     the full L-BFGS history where it fits, else as GOOD_TILE's comment says."""
-    wanted = min(settings.lbfgs_history, iterations) if settings.optimizer == "lbfgs" else 1  # Adam: 2 moments
+    per_step = settings.lbfgs_history if settings.optimizer == "lbfgs" else 1  # Adam: 2 moments, as 1 pair
+    wanted = min(per_step, iterations)
     longest = max(width, height)
     sizes = _tile_sizes(longest, settings.tile_size)
 
@@ -212,15 +213,13 @@ def features_tile_size(extractor, settings, width: int, height: int, device: tor
     """Tiles for computing an image's features without gradients (a painting's Gram targets):
     those of a scale with no optimiser state, else the smallest."""
     budget = budget_bytes(settings, device)
-    plan = plan_scale(extractor, settings.replace(optimizer="lbfgs"), width, height, 0, device, budget)
+    plan = plan_scale(extractor, settings, width, height, 0, device, budget)
     return plan.tile_size if plan else _tile_sizes(max(width, height), None)[-1]
 
 
 def _schedule(settings, aspect: tuple, size: int):
     """(width, height, iterations) of each scale of the coarse-to-fine schedule up to size."""
-    scales = settings.replace(size=size).scales()
-    budgets = [settings.coarse_iterations] * (len(scales) - 1) + [settings.iterations]
-    return [(*fit_long_side(aspect, scale), iterations) for scale, iterations in zip(scales, budgets)]
+    return [(*fit_long_side(aspect, scale), steps) for scale, steps in settings.replace(size=size).schedule()]
 
 
 def _plans(extractor, settings, aspect, size, device, budget) -> list[Plan | None]:

@@ -192,13 +192,14 @@ class StyleTransfer:
         s = self.settings
         torch.manual_seed(s.seed)
         generator = torch.Generator().manual_seed(s.seed)
-        scales = s.scales()
-        budgets = [s.coarse_iterations] * (len(scales) - 1) + [s.iterations]
+        schedule = s.schedule()
         image = None
         # tqdm's disable=None means "only on a terminal".
         disable = None if progress is None else not progress
-        with tqdm(total=sum(budgets), disable=disable, unit="it", dynamic_ncols=True, leave=False) as bar:
-            for scale, iterations, plan in zip(scales, budgets, plans):
+        with tqdm(
+            total=sum(steps for _, steps in schedule), disable=disable, unit="it", dynamic_ncols=True, leave=False
+        ) as bar:
+            for (scale, iterations), plan in zip(schedule, plans):
                 content = photo.tensor(scale)
                 height, width = content.shape[-2:]
                 self.extractor.check_input_size(width, height, photo.path)

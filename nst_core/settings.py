@@ -181,6 +181,11 @@ class Settings:
             step += 1
         return coarse + [self.size]
 
+    def schedule(self) -> list[tuple[int, int]]:
+        """(long side, optimiser steps) of each scale: coarse_iterations at the coarse ones."""
+        scales = self.scales()
+        return [(scale, self.iterations if scale == scales[-1] else self.coarse_iterations) for scale in scales]
+
     def affecting(self, *effects: str) -> dict:
         """{name: value} of the settings that affect any of these (TARGETS, IMAGE, RUN)."""
         return {name: getattr(self, name) for name, row in SETTINGS.items() if row.affects in effects}
