@@ -211,10 +211,16 @@ def plan_scale(extractor, settings, width: int, height: int, iterations: int, de
 
 def features_tile_size(extractor, settings, width: int, height: int, device: torch.device) -> int | None:
     """Tiles for computing an image's features without gradients (a painting's Gram targets):
-    those of a scale with no optimiser state, else the smallest."""
-    budget = budget_bytes(settings, device)
-    plan = plan_scale(extractor, settings, width, height, 0, device, budget)
-    return plan.tile_size if plan else _tile_sizes(max(width, height), None)[-1]
+    those of a scale with no optimiser state; where none fits, tiles of SMALLEST_TILE px, since
+    a pass without gradients holds far less than that estimate counts (no autograd graph, no
+    image copies), and smaller tiles would be mostly margin (208 px ones: 40 times the work)."""
+    plan = plan_scale(extractor, settings, width, height, 0, device, budget_bytes(settings, device))
+    if plan:
+        return plan.tile_size
+    longest = max(width, height)
+    sizes = _tile_sizes(longest, settings.tile_size)
+    tile = next((size for size in sizes if size <= SMALLEST_TILE), sizes[-1])
+    return None if tile >= longest else tile
 
 
 def _schedule(settings, aspect: tuple, size: int):

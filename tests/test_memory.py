@@ -4,6 +4,7 @@ largest size that does."""
 
 import pytest
 import torch
+from PIL import Image
 
 from conftest import PHOTO, STYLE, tiny
 from nst_core import StyleTransfer
@@ -13,13 +14,13 @@ from nst_core.memory import (
     HISTORY_LEVELS,
     SMALLEST_TILE,
     estimate_bytes,
+    features_tile_size,
     image_bytes,
     is_out_of_memory,
     largest_fitting_size,
     plan,
     plan_scale,
 )
-from nst_core.pictures import fit_long_side
 
 CPU = torch.device("cpu")
 
@@ -83,6 +84,16 @@ def test_max_memory_is_the_budget(transfer):
     assert "tiles of" in plans[-1].describe()
 
 
+def test_a_paintings_features_go_whole_where_they_fit_else_by_reasonable_tiles(transfer):
+    settings = transfer.settings
+    assert features_tile_size(transfer.extractor, settings.replace(max_memory=8.0), 640, 507, CPU) is None
+    # where not even tiles fit by the optimisation's estimate: 512 px tiles, not 208 px ones (40x the work)
+    assert features_tile_size(transfer.extractor, settings.replace(max_memory=0.25), 640, 507, CPU) == SMALLEST_TILE
+    assert (
+        features_tile_size(transfer.extractor, settings.replace(max_memory=0.25, tile_size=320), 640, 507, CPU) == 320
+    )
+
+
 def test_a_size_that_cannot_fit_fails_at_once_with_a_size_that_does(tmp_path, cli):
     output = tmp_path / "out.png"
     code, _, err = cli("stylize", PHOTO, "--style", STYLE, "--size", 60000, "--device", "cpu", "--output", output)
@@ -96,20 +107,22 @@ def test_a_size_that_cannot_fit_fails_at_once_with_a_size_that_does(tmp_path, cl
 
 
 def test_a_size_beyond_max_memory_is_stylized_by_tiles(tmp_path, cli, transfer):
-    """The command chooses tiles by itself and says so; --max-memory is the budget."""
+    """The command chooses tiles by itself and says so; --max-memory is the budget. A 4:1
+    panorama goes in 2 tiles (a 4:3 photo would need 4 of the smallest reasonable size)."""
+    panorama = tmp_path / "panorama.png"
+    Image.open(PHOTO).convert("RGB").crop((0, 300, 1024, 556)).save(panorama)
     settings = transfer.settings.replace(size=640, iterations=1)
-    width, height = fit_long_side((1024, 768), 640)  # tubingen.jpg's aspect
-    budget = estimate_bytes(transfer.extractor, settings, width, height, CPU, 512, 1) + 2**20
-    assert budget < estimate_bytes(transfer.extractor, settings, width, height, CPU, None, 1)
+    budget = estimate_bytes(transfer.extractor, settings, 640, 160, CPU, 512, 1) + 2**20
+    assert budget < estimate_bytes(transfer.extractor, settings, 640, 160, CPU, None, 1)
     output = tmp_path / "out.png"
     code, _, err = cli(
-        "stylize", PHOTO, "--style", STYLE, "--size", 640, "--min-size", "none", "--iterations", 1,
+        "stylize", panorama, "--style", STYLE, "--size", 640, "--min-size", "none", "--iterations", 1,
         "--max-memory", budget / GIB, "--device", "cpu", "--precision", "fp32", "--output", output,
     )  # fmt: skip
     assert code == 0, err
-    tiles = "640x480 px in 4 tiles of 512 px"
-    assert err.startswith(f"nst: {PHOTO}: {tiles} (about "), err  # said before the work
-    assert f"nst: wrote {output} (640x480," in err and err.strip().endswith(f"{tiles})")
+    tiles = "640x160 px in 2 tiles of 512 px"
+    assert err.startswith(f"nst: {panorama}: {tiles} (about "), err  # said before the work
+    assert f"nst: wrote {output} (640x160," in err and err.strip().endswith(f"{tiles})")
 
 
 def test_allocation_failures_are_recognised():
