@@ -11,7 +11,7 @@ from conftest import PHOTO, STYLE
 from nst_core import StyleTransfer, load_source, preset, save_image, score
 from nst_core.images import pil_to_tensor
 from nst_core.layers import TILE_GRID, TILE_MARGIN
-from nst_core.objective import Objective, tiled_features, tiles
+from nst_core.objective import Objective, tiled_features, tiled_grams, tiles
 
 WIDTH, HEIGHT = 336, 208  # not on the grid: the last tiles end with the image
 INNER = 128  # 3 x 2 tiles, each inner region with context on every side that has a neighbour
@@ -83,49 +83,66 @@ def test_tiled_features_and_style_targets_are_the_whole_images(problem):
         assert float((by_tiles[layer] - gram).norm() / gram.norm()) <= 1e-5, layer
 
 
-def test_a_photo_stylized_by_tiles_is_the_untiled_one(tmp_path):
-    settings = preset("default", size=WIDTH, min_size=None, iterations=4, device="cpu", precision="fp32")
-    photo = load_source(str(PHOTO))
+def test_bf16_by_tiles_is_bf16_whole():
+    """bf16 autocast reaches every tile: the loss and gradient by tiles are the whole image's in
+    bf16 (measured: 1e-7 and 0.5%), not fp32's (0.2% and 5%). A 16-row strip in 3 tiles, since
+    bf16 convolutions on a CPU without native bf16 are ~100x slower than fp32."""
+    torch.manual_seed(0)
+    strip = Image.open(PHOTO).convert("RGB").resize((WIDTH, 252), Image.LANCZOS).crop((0, 100, WIDTH, 116))
+    content = pil_to_tensor(strip)
+    image = (content + 0.1 * torch.randn_like(content)).clamp(0, 1)
+    painting = pil_to_tensor(Image.open(STYLE).convert("RGB").resize((96, 96), Image.LANCZOS))
+    results = {}
+    for precision, tile_size in [("fp32", None), ("bf16", None), ("bf16", INNER + 2 * TILE_MARGIN)]:
+        transfer = StyleTransfer(preset("default", size=WIDTH, min_size=None, device="cpu", precision=precision))
+        grams = tiled_grams(transfer.extractor, painting, transfer.settings.style_layers, None, "fp32")
+        results[precision, tile_size] = evaluate(transfer, content, image, grams, tile_size)
+    (fp32_loss, fp32_grad), (loss, grad), (tiled_loss, tiled_grad) = results.values()
+    assert abs(tiled_loss - loss) / loss <= 1e-5
+    assert float((tiled_grad - grad).norm() / grad.norm()) <= 0.02
+    assert float((grad - fp32_grad).norm() / fp32_grad.norm()) > 0.02, "the check can tell bf16 from fp32"
+
+
+@pytest.fixture(scope="module")
+def strip_file(tmp_path_factory):
+    """A 336x64 strip of the photo: 3 tiles of 320 px side by side."""
+    path = tmp_path_factory.mktemp("strip") / "strip.png"
+    Image.open(PHOTO).convert("RGB").resize((WIDTH, 252), Image.LANCZOS).crop((0, 40, WIDTH, 104)).save(path)
+    return path
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    return 10 * math.log10(1 / float((a - b).pow(2).mean()))
+
+
+@pytest.mark.parametrize("preserve_color", ["none", "luminance", "histogram"])
+def test_a_photo_stylized_by_tiles_is_the_untiled_one(strip_file, tmp_path, preserve_color):
+    settings = preset(
+        "default", size=WIDTH, min_size=None, iterations=10, device="cpu", precision="fp32",
+        preserve_color=preserve_color,
+    )  # fmt: skip
+    photo = load_source(str(strip_file))
+    assert len(tiles(photo.image.height, WIDTH, INNER + 2 * TILE_MARGIN)) == 3
     results = {}
     for tile_size in (None, INNER + 2 * TILE_MARGIN):
         transfer = StyleTransfer(settings.replace(tile_size=tile_size))
-        targets = transfer.make_targets([STYLE])
+        targets = transfer.make_targets([STYLE], photo=photo)
         results[tile_size] = transfer.stylize(photo, targets, progress=False)
     untiled, tiled = results.values()
-    psnr = 10 * math.log10(1 / float((untiled - tiled).pow(2).mean()))
-    assert psnr >= 40, psnr
-    content = pil_to_tensor(photo.image.resize(untiled.shape[-1:-3:-1], Image.LANCZOS))
+    # the check has power: the optimisation moved the image >= 100x further (squared error) from
+    # the photo than tiles moved it from the untiled result (measured: 62 dB against 31, 81/32, 75/40)
+    assert psnr(untiled, tiled) >= 40 and psnr(untiled, tiled) - psnr(untiled, pil_to_tensor(photo.image)) >= 20
     transfer = StyleTransfer(settings)
-    grams = transfer.make_targets([STYLE]).grams[WIDTH]
-    features = tiled_features(transfer.extractor, content, settings.content_layers, None, "fp32")
+    grams = transfer.make_targets([STYLE], photo=photo).grams[WIDTH]
+    features = tiled_features(transfer.extractor, pil_to_tensor(photo.image), settings.content_layers, None, "fp32")
     losses = [float(transfer.loss(image, features, grams)) for image in (untiled, tiled)]
     assert abs(losses[1] - losses[0]) / losses[0] <= 1e-3, losses
     scores = []
     for name, image in [("untiled", untiled), ("tiled", tiled)]:
         save_image(image, str(tmp_path / f"{name}.png"))
-        scores.append(score(str(tmp_path / f"{name}.png"), str(PHOTO), str(STYLE)))
+        scores.append(score(str(tmp_path / f"{name}.png"), str(strip_file), str(STYLE)))
     for key in ("style", "content"):
         assert abs(scores[1][key] - scores[0][key]) <= 0.01 * abs(scores[0][key]), scores
-
-
-@pytest.mark.parametrize(
-    "changes",
-    [dict(preserve_color="luminance"), dict(preserve_color="histogram"), dict(precision="bf16")],
-    ids=["luminance", "histogram", "bf16"],
-)
-def test_colour_modes_and_bf16_go_by_tiles_too(changes):
-    settings = preset(
-        "default", size=WIDTH, min_size=None, iterations=1, device="cpu", **{"precision": "fp32", **changes}
-    )
-    photo = load_source(str(PHOTO))
-    results = []
-    for tile_size in (None, INNER + 2 * TILE_MARGIN):
-        transfer = StyleTransfer(settings.replace(tile_size=tile_size))
-        results.append(transfer.stylize(photo, transfer.make_targets([STYLE], photo=photo), progress=False))
-    untiled, tiled = results
-    assert tiled.shape == untiled.shape
-    psnr = 10 * math.log10(1 / float((untiled - tiled).pow(2).mean()))
-    assert psnr >= 40, psnr
 
 
 def seam_scores(image: torch.Tensor, photo: torch.Tensor, lines, k: int = 8) -> list[float]:
@@ -165,7 +182,7 @@ def test_no_seams_where_tiles_meet_while_tiles_styled_apart_and_feathered_show_t
     for left, right in zip([0, *cuts], [*cuts, WIDTH]):
         x0, x1 = max(0, left - overlap), min(WIDTH, right + overlap)
         strip.crop((x0, 0, x1, strip.height)).save(tmp_path / "piece.png")
-        apart = StyleTransfer(settings.replace(size=x1 - x0))
+        apart = StyleTransfer(settings.replace(size=max(x1 - x0, strip.height)))  # size: the long side
         piece = apart.stylize(load_source(str(tmp_path / "piece.png")), apart.make_targets([STYLE]), progress=False)
         weight = torch.ones(x1 - x0)
         ramp = (torch.arange(2 * overlap) + 0.5) / (2 * overlap)
