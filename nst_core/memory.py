@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from .device import resolve_precision
 from .errors import NSTError
 from .layers import TILE_GRID, TILE_MARGIN
 from .objective import tiles
@@ -251,8 +252,8 @@ def too_big(extractor, settings, aspect: tuple, device: torch.device, budget: in
     history = min(HISTORY_LEVELS[-1][-1], settings.lbfgs_history)
     needed = estimate_bytes(extractor, settings, width, height, device, smallest, history)
     advice = f"use --size {fits} or less" if fits >= extractor.min_side else "free some memory"
-    if settings.precision == "fp32":
-        advice += " (or --precision bf16)"
+    if settings.precision == "fp32" and resolve_precision("auto", device) == "bf16":
+        advice += " (or --precision bf16)"  # only where native: emulated bf16 is ~100x slower
     return NSTError(
         f"{settings.size} px needs about {needed / GIB:.1f} GiB of {device.type} memory even by tiles "
         f"and {budget / GIB:.1f} GiB is available: {advice}"

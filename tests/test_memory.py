@@ -8,6 +8,7 @@ from PIL import Image
 
 from conftest import PHOTO, STYLE, tiny
 from nst_core import StyleTransfer
+from nst_core.device import resolve_precision
 from nst_core.errors import NSTError
 from nst_core.memory import (
     GIB,
@@ -103,6 +104,8 @@ def test_a_size_that_cannot_fit_fails_at_once_with_a_size_that_does(tmp_path, cl
     assert "60000 px needs about" in line and "even by tiles" in line and "GiB is available: use --size" in line
     suggested = int(line.split("use --size ")[1].split()[0])
     assert 1024 <= suggested < 60000
+    # bf16 is advised only where the CPU has it natively (emulated, it is ~100x slower)
+    assert ("--precision bf16" in line) == (resolve_precision("auto", CPU) == "bf16")
     assert not output.exists()
 
 
