@@ -29,6 +29,11 @@ def test_inner_regions_cover_the_image_once_on_the_grid():
     assert len(tiles(HEIGHT, WIDTH, WIDTH)) == 1  # fits: the whole image
 
 
+def photo_strip(top: int, bottom: int) -> Image.Image:
+    """Rows top to bottom of the photo at WIDTH px wide (336x252)."""
+    return Image.open(PHOTO).convert("RGB").resize((WIDTH, 252), Image.LANCZOS).crop((0, top, WIDTH, bottom))
+
+
 @pytest.fixture(scope="module")
 def problem():
     """fp32 settings with every loss term, a photo's content features, the painting's Grams, and
@@ -88,7 +93,7 @@ def test_bf16_by_tiles_is_bf16_whole():
     bf16 (measured: 1e-7 and 0.5%), not fp32's (0.2% and 5%). A 16-row strip in 3 tiles, since
     bf16 convolutions on a CPU without native bf16 are ~100x slower than fp32."""
     torch.manual_seed(0)
-    strip = Image.open(PHOTO).convert("RGB").resize((WIDTH, 252), Image.LANCZOS).crop((0, 100, WIDTH, 116))
+    strip = photo_strip(100, 116)
     content = pil_to_tensor(strip)
     image = (content + 0.1 * torch.randn_like(content)).clamp(0, 1)
     painting = pil_to_tensor(Image.open(STYLE).convert("RGB").resize((96, 96), Image.LANCZOS))
@@ -107,7 +112,7 @@ def test_bf16_by_tiles_is_bf16_whole():
 def strip_file(tmp_path_factory):
     """A 336x64 strip of the photo: 3 tiles of 320 px side by side."""
     path = tmp_path_factory.mktemp("strip") / "strip.png"
-    Image.open(PHOTO).convert("RGB").resize((WIDTH, 252), Image.LANCZOS).crop((0, 40, WIDTH, 104)).save(path)
+    photo_strip(40, 104).save(path)
     return path
 
 
@@ -170,7 +175,7 @@ def test_no_seams_where_tiles_meet_while_tiles_styled_apart_and_feathered_show_t
     """A strip of the photo in 3 tiles side by side (inner regions cut at 128 and 256 px): by tiles
     its seam scores are those of any line; styled as 3 photos of their own (each with 8 px overlap
     and linear feathering, as tiling scripts do) the same check finds the seams."""
-    strip = Image.open(PHOTO).convert("RGB").resize((WIDTH, 252), Image.LANCZOS).crop((0, 100, WIDTH, 228))
+    strip = photo_strip(100, 228)
     strip.save(tmp_path / "strip.png")
     photo = pil_to_tensor(strip)
     settings = preset("default", size=WIDTH, min_size=None, iterations=30, device="cpu", precision="fp32")
