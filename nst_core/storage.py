@@ -109,7 +109,6 @@ def _check_size(size: int, limit: int, name) -> None:
         raise NSTError(f"{name}: {size / 2**30:.1f} GiB is more than nst reads ({limit / 2**30:.0f} GiB at most)")
 
 
-@functools.lru_cache(maxsize=64)
 def check_location(url: str) -> None:
     """For a URL, an NSTError if its bucket is missing, forbidden or unreachable.
 
@@ -118,15 +117,28 @@ def check_location(url: str) -> None:
     """
     if not is_url(url):
         return
-    fs, fs_path = _filesystem(url)
+    protocol = url.split("://", 1)[0]
     with _failures_named(url):
-        fs.ls(fs_path.split("/", 1)[0], detail=False)
+        _check_top(protocol, _filesystem(url)[1].split("/", 1)[0])
+
+
+@functools.lru_cache(maxsize=64)
+def _check_top(protocol: str, top: str) -> None:
+    """Once per bucket and process: a batch's photos share a few buckets."""
+    fs, _ = _filesystem(f"{protocol}://{top}")
+    if protocol not in ("s3", "s3a"):
+        fs.ls(top, detail=False)
+        return
+    try:
+        fs.info(top)  # S3's HEAD of the bucket: one request, where a listing of its root pages through it
+    except FileNotFoundError:
+        raise FileNotFoundError("bucket does not exist") from None
 
 
 def forget() -> None:
     """Drop cached filesystems and location checks: they hold the endpoint and credentials of
     the environment that made them (a warm worker calls this before each request)."""
-    check_location.cache_clear()
+    _check_top.cache_clear()
     classes = [fsspec.AbstractFileSystem]
     while classes:
         cls = classes.pop()
@@ -146,17 +158,34 @@ def identity(path: str) -> tuple | None:
     return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns
 
 
-def expand(pattern: str) -> list[str]:
-    """Paths or URLs matching a glob pattern (sorted), or the path itself if it has no wildcard."""
-    if not glob.has_magic(pattern):
-        return [pattern]
+def expand(pattern: str) -> list[tuple[str, str | None]]:
+    """Paths or URLs matching a glob pattern (sorted), or the path itself if it has no wildcard,
+    each with why it cannot be read as a file (None if it can). A URL pattern costs one listing
+    of its folder, not a request per match."""
     if not is_url(pattern):
-        return sorted(glob.glob(pattern))
+        return [
+            (path, _local_problem(path))
+            for path in (sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern])
+        ]
+    if not glob.has_magic(pattern):
+        return [(pattern, None if exists(pattern) else "no such file")]
     check_location(pattern)
     fs, fs_path = _filesystem(pattern)
     protocol = pattern.split("://", 1)[0]
     with _failures_named(pattern):
-        return sorted(f"{protocol}://{match}" for match in fs.glob(fs_path))
+        matches = fs.glob(fs_path, detail=True)
+    return [
+        (f"{protocol}://{match}", None if info.get("type") == "file" else "is a directory, not a file")
+        for match, info in sorted(matches.items())
+    ]
+
+
+def _local_problem(path: str) -> str | None:
+    """What nst would refuse to read at a local path, or None."""
+    try:
+        return not_a_file(os.stat(path).st_mode)
+    except OSError as error:
+        return error.strerror.lower()
 
 
 def exists(path: str) -> bool:

@@ -87,9 +87,9 @@ def find_photos(patterns):
         matches = nst_storage.expand(pattern)
         if not matches:
             raise NSTError(f"photos: {pattern!r} matches no files")
-        for path in matches:
+        for path, problem in matches:
             name = Path(path).stem
-            problem = photo_problem(path, name)
+            problem = name_problem(name) or problem
             if problem:
                 # not again where a job parses the workflow
                 if workflow.is_main_process:
@@ -107,8 +107,8 @@ def find_photos(patterns):
 PERIODIC = PeriodicityDetector()
 
 
-def photo_problem(path, name):
-    """Why a listed file cannot be a photo of the batch, or None."""
+def name_problem(name):
+    """Why a photo's name cannot name its results, or None."""
     if name in (".", ".."):
         return "its name is only dots (rename it)"
     if not name.isprintable():
@@ -119,13 +119,7 @@ def photo_problem(path, name):
         return "Snakemake reads <word> in a name as a path variable, and cannot escape it (rename it)"
     if PERIODIC.is_periodic(name):
         return "its name ends in 20 or more repeats of the same text, which Snakemake refuses (rename it)"
-    if nst_storage.is_url(path):
-        return None if nst_storage.exists(path) else "no such file"
-    try:
-        # what nst would refuse to read
-        return nst_storage.not_a_file(os.stat(path).st_mode)
-    except OSError as error:
-        return error.strerror.lower()
+    return None
 
 
 def check_painting(name, path):
