@@ -3,6 +3,12 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
+# Planning in S3 by one listing per folder, not requests per object (remove once upstream does).
+sys.path.insert(0, f"{workflow.basedir}/workflow")
+import s3_listing
+
+s3_listing.apply()
+
 
 configfile: "config.yaml"
 

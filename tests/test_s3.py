@@ -2,6 +2,8 @@
 `nst` and `snakemake` commands. The tests start and stop the servers themselves."""
 
 import contextlib
+import importlib.metadata
+import importlib.util
 import os
 import re
 import socket
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import DATA, PHOTO, SNAKEMAKE, STYLE, make_project, planned_outputs, run_cli, snakemake
+from conftest import DATA, PHOTO, REPO, SNAKEMAKE, STYLE, make_project, planned_outputs, run_cli, snakemake
 from nst_core import gallery
 
 boto3 = pytest.importorskip("boto3")
@@ -31,13 +33,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_moto(extra_env=None):
+def _start_moto(extra_env=None, log=None):
+    """moto's S3 server; `log` gets a line per request it serves."""
     port = _free_port()
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
         env={**os.environ, **(extra_env or {})},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("w") if log else subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -62,9 +65,34 @@ def _env(endpoint):
     }
 
 
+REQUEST = re.compile(r'"(?:\x1b\[[0-9;]*m)*([A-Z]+) (\S+) HTTP/1\.[01]')
+
+
+class Requests:
+    """The requests a moto server logged, from the moment this is made."""
+
+    def __init__(self, log: Path):
+        self.log = log
+        self.start = len(self._all())
+
+    def _all(self):
+        return REQUEST.findall(self.log.read_text(errors="replace"))
+
+    def __call__(self):
+        return self._all()[self.start :]
+
+    def listings(self):
+        return [path for method, path in self() if method == "GET" and "list-type=2" in path]
+
+
 @pytest.fixture(scope="module")
-def s3():
-    server, endpoint = _start_moto()
+def moto_log(tmp_path_factory):
+    return tmp_path_factory.mktemp("moto") / "requests.log"
+
+
+@pytest.fixture(scope="module")
+def s3(moto_log):
+    server, endpoint = _start_moto(log=moto_log)
     env = _env(endpoint)
     client = boto3.client(
         "s3", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key=SECRET, region_name="us-east-1"
@@ -83,6 +111,25 @@ def s3():
 
 def _keys(client, prefix=""):
     return sorted(o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
+
+
+def _s3_listing():
+    spec = importlib.util.spec_from_file_location("s3_listing", REPO / "workflow" / "s3_listing.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_listing_patch_refuses_a_plugin_version_it_was_not_written_for(monkeypatch, capsys):
+    import snakemake_storage_plugin_s3 as plugin
+
+    s3_listing = _s3_listing()
+    assert importlib.metadata.version("snakemake-storage-plugin-s3") == s3_listing.WRITTEN_FOR
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.4.0")
+    before = plugin.StorageObject.inventory, plugin.StorageObject.exists
+    s3_listing.apply()
+    assert (plugin.StorageObject.inventory, plugin.StorageObject.exists) == before
+    assert "snakemake-storage-plugin-s3 0.4.0 is not 0.3.6" in capsys.readouterr().err
 
 
 def test_nst_stylize_reads_and_writes_s3(s3):
@@ -133,7 +180,15 @@ def _on_s3(prefix):
     return ["--workflow-profile", "profiles/s3", "--default-storage-prefix", f"s3://{BUCKET}/{prefix}"]
 
 
-def test_pipeline_end_to_end_with_reruns(s3, tmp_path):
+def _planning(workdir, run, env, moto_log):
+    """A dry run's output and the requests it sent."""
+    requests = Requests(moto_log)
+    result = snakemake(workdir, *_on_s3(run), "--dry-run", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr, requests
+
+
+def test_pipeline_end_to_end_with_reruns(s3, moto_log, tmp_path):
     client, env = s3
     workdir = _s3_project(tmp_path)
     result = snakemake(workdir, *_on_s3("run1"), env=env)
@@ -152,9 +207,23 @@ def test_pipeline_end_to_end_with_reruns(s3, tmp_path):
     ]:
         assert f"run1/results/{key}" in results
     assert not (workdir / "results").exists(), "results live in the bucket, not on local disk"
-    # a second run has nothing to do
-    second = snakemake(workdir, *_on_s3("run1"), "--dry-run", env=env)
-    assert "Nothing to be done" in second.stdout + second.stderr
+    # a second run has nothing to do, and planning it lists folders instead of asking per object
+    output, requests = _planning(workdir, "run1", env, moto_log)
+    assert "Nothing to be done" in output
+    assert len(requests()) <= 30, requests()
+    assert not [path for method, path in requests() if method == "HEAD" and "/run1/" in path], requests()
+    assert all(re.search(r"[?&]prefix=(photos|art|run1)/", path) for path in requests.listings()), requests()
+    # forty more photos: the same few listings, not requests per photo
+    many = [f"photos/more{i:02d}.jpg" for i in range(40)]
+    for key in many:
+        client.put_object(Bucket=BUCKET, Key=key, Body=b"")
+    try:
+        output, more = _planning(workdir, "run1", env, moto_log)
+    finally:
+        for key in many:
+            client.delete_object(Bucket=BUCKET, Key=key)
+    assert re.search(r"^stylize\s+40$", output, re.M), output
+    assert len(more()) <= len(requests()) + 2, more()
     # one new object in the photo prefix runs only its jobs (and the sheets)
     client.upload_file(str(STYLE), BUCKET, "photos/night.jpg")
     try:
@@ -163,12 +232,28 @@ def test_pipeline_end_to_end_with_reruns(s3, tmp_path):
         client.delete_object(Bucket=BUCKET, Key="photos/night.jpg")
     prefix = f"s3://{BUCKET}/run1/results"
     gallery_outputs = [*gallery.pages(["tubingen", "chelsea", "night"], ["starry"]), "paintings/starry.jpg"]
+    downstream = {f"{prefix}/sheets/starry/first.jpg", f"{prefix}/sheets/overview.jpg"}
     assert planned == {
         f"{prefix}/stylized/starry/night.png",
         f"{prefix}/gallery/thumbs/night",
-        f"{prefix}/sheets/starry/first.jpg",
-        f"{prefix}/sheets/overview.jpg",
+        *downstream,
     } | {f"{prefix}/gallery/{path}" for path in gallery_outputs}
+
+    def photo_job(photo):
+        return {f"{prefix}/stylized/starry/{photo}.png", f"{prefix}/gallery/thumbs/{photo}"}
+
+    # a deleted result object: its photo's job again
+    client.delete_object(Bucket=BUCKET, Key="run1/results/stylized/starry/chelsea.png")
+    assert planned_outputs(workdir, *_on_s3("run1"), env=env) == photo_job("chelsea") | downstream
+    # a result object newer than its inputs is left alone; a photo object newer than its results is not
+    time.sleep(1.1)  # S3 times are whole seconds
+    key = "run1/results/stylized/starry/tubingen.png"
+    client.copy_object(Bucket=BUCKET, Key=key, CopySource={"Bucket": BUCKET, "Key": key}, MetadataDirective="REPLACE")
+    assert planned_outputs(workdir, *_on_s3("run1"), env=env) == photo_job("chelsea") | downstream
+    client.upload_file(str(PHOTO), BUCKET, "photos/tubingen.jpg")
+    assert (
+        planned_outputs(workdir, *_on_s3("run1"), env=env) == photo_job("chelsea") | photo_job("tubingen") | downstream
+    )
     # a new artwork: each photo's job runs again and adds its image
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     config["artworks"]["scream"] = f"s3://{BUCKET}/art/starry.jpg"
@@ -237,6 +322,75 @@ def test_pipeline_s3_errors_are_clear_before_any_job(s3, tmp_path, case):
     assert 'File "' not in result.stderr
     assert SECRET not in output
     assert _keys(client, "run3/") == []
+
+
+@pytest.mark.parametrize("unlisted", ["results", "paintings"])
+def test_a_prefix_that_cannot_be_listed_stops_planning_in_one_line(tmp_path, unlisted):
+    """Credentials that may read and write objects but not list the results' (or the paintings')
+    bucket: planning goes by listings, so it stops before any job, naming what it could not list."""
+    import json
+
+    setup = [  # unauthenticated, then each request is checked against the user's policy
+        ("iam", "create_user", {"UserName": "nst"}),
+        (
+            "iam",
+            "put_user_policy",
+            {
+                "UserName": "nst",
+                "PolicyName": "p",
+                "PolicyDocument": json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+                            {"Effect": "Deny", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::nst-unlisted"},
+                        ],
+                    }
+                ),
+            },
+        ),
+        ("iam", "create_access_key", {"UserName": "nst"}),
+        ("s3", "create_bucket", {"Bucket": BUCKET}),
+        ("s3", "create_bucket", {"Bucket": "nst-unlisted"}),
+        ("s3", "put_object", {"Bucket": BUCKET, "Key": "photos/tubingen.jpg", "Body": PHOTO.read_bytes()}),
+        ("s3", "put_object", {"Bucket": "nst-unlisted", "Key": "art/starry.jpg", "Body": STYLE.read_bytes()}),
+    ]
+    server, endpoint = _start_moto({"INITIAL_NO_AUTH_ACTION_COUNT": str(len(setup))})
+    try:
+        clients = {
+            service: boto3.client(
+                service,
+                endpoint_url=endpoint,
+                region_name="us-east-1",
+                aws_access_key_id="setup",
+                aws_secret_access_key="setup",
+            )
+            for service in ("iam", "s3")
+        }
+        answers = [getattr(clients[service], call)(**kwargs) for service, call, kwargs in setup]
+        key = answers[2]["AccessKey"]
+        env = {
+            **_env(endpoint),
+            "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+        }
+        workdir = _s3_project(tmp_path)
+        config = yaml.safe_load((workdir / "config.yaml").read_text())
+        config["photos"] = [f"s3://{BUCKET}/photos/*.jpg"]
+        config["artworks"] = {"starry": f"s3://{'nst-unlisted' if unlisted == 'paintings' else BUCKET}/art/starry.jpg"}
+        (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+        results = "s3://nst-unlisted/run" if unlisted == "results" else f"s3://{BUCKET}/run"
+        result = snakemake(workdir, "--workflow-profile", "profiles/s3", "--default-storage-prefix", results, env=env)
+        again = snakemake(workdir, "--workflow-profile", "profiles/s3", "--default-storage-prefix", results, env=env)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    errors = [line for line in result.stderr.splitlines() if "rror" in line]
+    where = "s3://nst-unlisted/run/" if unlisted == "results" else "s3://nst-unlisted/art/"
+    assert result.returncode == 2
+    assert len(errors) == 1 and where in errors[0] and "access denied" in errors[0], result.stdout + result.stderr
+    assert 'File "' not in result.stderr
+    assert (again.returncode, again.stderr.count("Error:")) == (2, 1), "nothing left behind (a lock) stops the next run"
 
 
 class Proxy:
