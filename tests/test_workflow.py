@@ -117,6 +117,13 @@ def test_adding_a_photo_runs_only_its_job_and_the_sheets(project):
     assert rerun_remakes(project) == (set(), stylized(photos=["night"]))
 
 
+def test_a_deleted_image_is_made_again_by_its_photos_job(project):
+    (project / "results" / "stylized" / "starry" / "chelsea.png").unlink()
+    planned = planned_outputs(project)
+    assert planned == stylized(photos=["chelsea"]) | thumbnails(photos=["chelsea"]) | sheets("starry", "scream")
+    assert rerun_remakes(project) == (set(), {"results/stylized/starry/chelsea.png"})
+
+
 def test_adding_an_artwork_makes_only_its_images(project):
     config = yaml.safe_load((project / "config.yaml").read_text())
     config["artworks"]["hat"] = "art/starry_night.jpg"  # same painting, its own name and results
