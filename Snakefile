@@ -3,11 +3,11 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-# Planning in S3 by one listing per folder, not requests per object (remove once upstream does).
+# Fixes of Snakemake and its S3 plugin for batches of thousands (until upstream has them).
 sys.path.insert(0, f"{workflow.basedir}/workflow")
-import s3_listing
+import nst_patches
 
-s3_listing.apply()
+nst_patches.apply()
 
 
 configfile: "config.yaml"

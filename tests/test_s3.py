@@ -114,7 +114,7 @@ def _keys(client, prefix=""):
 
 
 def _s3_listing():
-    spec = importlib.util.spec_from_file_location("s3_listing", REPO / "workflow" / "s3_listing.py")
+    spec = importlib.util.spec_from_file_location("s3_listing", REPO / "workflow" / "nst_patches" / "s3_listing.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -330,6 +330,7 @@ def test_a_prefix_that_cannot_be_listed_stops_planning_in_one_line(tmp_path, unl
     bucket: planning goes by listings, so it stops before any job, naming what it could not list."""
     import json
 
+    paintings = "nst-unlisted" if unlisted == "paintings" else BUCKET
     setup = [  # unauthenticated, then each request is checked against the user's policy
         ("iam", "create_user", {"UserName": "nst"}),
         (
@@ -353,7 +354,7 @@ def test_a_prefix_that_cannot_be_listed_stops_planning_in_one_line(tmp_path, unl
         ("s3", "create_bucket", {"Bucket": BUCKET}),
         ("s3", "create_bucket", {"Bucket": "nst-unlisted"}),
         ("s3", "put_object", {"Bucket": BUCKET, "Key": "photos/tubingen.jpg", "Body": PHOTO.read_bytes()}),
-        ("s3", "put_object", {"Bucket": "nst-unlisted", "Key": "art/starry.jpg", "Body": STYLE.read_bytes()}),
+        ("s3", "put_object", {"Bucket": paintings, "Key": "art/starry.jpg", "Body": STYLE.read_bytes()}),
     ]
     server, endpoint = _start_moto({"INITIAL_NO_AUTH_ACTION_COUNT": str(len(setup))})
     try:
@@ -377,7 +378,7 @@ def test_a_prefix_that_cannot_be_listed_stops_planning_in_one_line(tmp_path, unl
         workdir = _s3_project(tmp_path)
         config = yaml.safe_load((workdir / "config.yaml").read_text())
         config["photos"] = [f"s3://{BUCKET}/photos/*.jpg"]
-        config["artworks"] = {"starry": f"s3://{'nst-unlisted' if unlisted == 'paintings' else BUCKET}/art/starry.jpg"}
+        config["artworks"] = {"starry": f"s3://{paintings}/art/starry.jpg"}
         (workdir / "config.yaml").write_text(yaml.safe_dump(config))
         results = "s3://nst-unlisted/run" if unlisted == "results" else f"s3://{BUCKET}/run"
         result = snakemake(workdir, "--workflow-profile", "profiles/s3", "--default-storage-prefix", results, env=env)

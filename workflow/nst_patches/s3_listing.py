@@ -5,7 +5,7 @@ whole bucket as done, so every other object costs three requests one after anoth
 bucket, HEAD of the object, a listing of key/): hours before the first job at 10,000 photos.
 Here each folder that holds an object Snakemake asks about is listed once, paginated (a request
 per 1,000 objects), while Snakemake plans; every existence, modification time and size then comes
-from the listings. Delete this file and its import once the plugin lists by folder.
+from the listings. A bucket found once is not asked about again.
 """
 
 import importlib.metadata
@@ -23,8 +23,8 @@ def apply():
         return
     if version != WRITTEN_FOR:
         print(
-            f"Warning: snakemake-storage-plugin-s3 {version} is not {WRITTEN_FOR}, which workflow/s3_listing.py"
-            " patches: planning in S3 may cost requests per object",
+            f"Warning: snakemake-storage-plugin-s3 {version} is not {WRITTEN_FOR}, which"
+            " workflow/nst_patches/s3_listing.py patches: planning in S3 may cost requests per object",
             file=sys.stderr,
         )
         return
@@ -32,7 +32,11 @@ def apply():
 
     if getattr(StorageObject, "nst_listing", False):
         return  # patched already in this process
-    plain_exists = StorageObject.exists
+    plain_exists, plain_bucket_exists, plain_remove = (
+        StorageObject.exists,
+        StorageObject.bucket_exists,
+        StorageObject.remove,
+    )
 
     async def inventory(self, cache):
         listings = _listings(self.provider)
@@ -43,8 +47,21 @@ def apply():
         known = _listings(self.provider).exists(self)
         return plain_exists(self) if known is None else known
 
+    def bucket_exists(self):
+        # asked before most requests of a run (a quarter of them); asked once, until remove()
+        buckets = self.provider.__dict__.setdefault("nst_buckets", set())
+        if self.bucket not in buckets and plain_bucket_exists(self):
+            buckets.add(self.bucket)
+        return self.bucket in buckets
+
+    def remove(self):
+        plain_remove(self)  # which deletes the bucket where it leaves it empty
+        self.provider.__dict__.get("nst_buckets", set()).discard(self.bucket)
+
     StorageObject.inventory = inventory
     StorageObject.exists = exists
+    StorageObject.bucket_exists = bucket_exists
+    StorageObject.remove = remove
     StorageObject.nst_listing = True
 
 
