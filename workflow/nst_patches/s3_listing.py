@@ -96,22 +96,23 @@ class Listings:
 
     def exists(self, obj):
         """Whether obj exists, from its folder's listing; None where no listing may answer."""
-        if not self.planning() or not posixpath.dirname(obj.key):
+        if not self.cover(obj):
             return None
-        self.cover(obj)
         return self.cache.exists_in_storage.get(obj.cache_key(), False)
 
     def cover(self, obj):
         """List obj's folder, unless it or a folder above it was listed (listings go down the
-        whole tree). Never a bucket's root: other runs and other data may hold most of it."""
+        whole tree). Never a bucket's root: other runs and other data may hold most of it.
+        Whether a listing covers obj now."""
         folder = posixpath.dirname(obj.key)
-        if not folder or not self.planning():
-            return
+        # an object with a local path of its own (a source archive, the between-workflow cache) has no cache key
+        if not folder or not self.planning() or obj._overwrite_local_path:
+            return False
         above = folder.split("/")
-        if any((obj.bucket, "/".join(above[:n])) in self.folders for n in range(1, len(above) + 1)):
-            return
-        self._list(obj, folder)
-        self.folders.add((obj.bucket, folder))
+        if not any((obj.bucket, "/".join(above[:n])) in self.folders for n in range(1, len(above) + 1)):
+            self._list(obj, folder)
+            self.folders.add((obj.bucket, folder))
+        return True
 
     def _list(self, obj, folder):
         from botocore.exceptions import ClientError
