@@ -49,14 +49,14 @@ def apply():
 
     def bucket_exists(self):
         # asked before most requests of a run (a quarter of them); asked once, until remove()
-        buckets = self.provider.__dict__.setdefault("nst_buckets", set())
+        buckets = _listings(self.provider).buckets
         if self.bucket not in buckets and plain_bucket_exists(self):
             buckets.add(self.bucket)
         return self.bucket in buckets
 
     def remove(self):
         plain_remove(self)  # which deletes the bucket where it leaves it empty
-        self.provider.__dict__.get("nst_buckets", set()).discard(self.bucket)
+        _listings(self.provider).buckets.discard(self.bucket)
 
     StorageObject.inventory = inventory
     StorageObject.exists = exists
@@ -72,10 +72,12 @@ def _listings(provider):
 
 
 class Listings:
-    """What the listings of one storage provider found, kept in Snakemake's IO cache while it plans."""
+    """What the listings of one storage provider found, kept in Snakemake's IO cache while it plans,
+    and the buckets it has found."""
 
     def __init__(self):
-        self.cache, self.sentinel, self.folders = None, None, set()
+        self.cache, self.folders, self.buckets = None, set(), set()
+        self.sentinel = f"{id(self)}:nst-s3-listings"
 
     def usable(self, cache) -> bool:
         """Bind to the cache Snakemake plans with. Not in a job's own process: Snakemake runs it with
@@ -85,7 +87,6 @@ class Listings:
             return False
         if cache is not self.cache:
             self.cache, self.folders = cache, set()
-            self.sentinel = f"{id(self)}:nst-s3-listings"
             cache.exists_in_storage[self.sentinel] = True
         return True
 
