@@ -14,6 +14,9 @@ Three normalisations, chosen by the preset:
   gave a content loss of ~6 at relu4_2), so the photo came back unchanged or the run failed.
 Gram targets are stored divided by M in both cases: the paper's E_l equals
 sum((G/M - A/M)^2) / (4 N^2), so one targets file serves both.
+
+Every loss reduces per image, to [B]: the images of a batch are separate problems (optimize.py),
+and a sum or mean over the batch would couple them (scaled) or scale them by 1/B (mean).
 """
 
 from __future__ import annotations
@@ -23,8 +26,13 @@ import torch
 _EPS = 1e-8
 
 
+def _per_image(values: torch.Tensor) -> torch.Tensor:
+    """[B, ...] -> [B]: the sum over each image's elements."""
+    return values.flatten(1).sum(1)
+
+
 def _scaled_mse(diff: torch.Tensor) -> torch.Tensor:
-    return diff.pow(2).sum() / (diff.abs().sum() + _EPS)
+    return _per_image(diff.pow(2)) / (_per_image(diff.abs()) + _EPS)
 
 
 def style_sums(features: torch.Tensor) -> torch.Tensor:
@@ -41,25 +49,27 @@ def gram(features: torch.Tensor) -> torch.Tensor:
 
 
 def style_loss_of(sums: torch.Tensor, positions: int, target_gram: torch.Tensor, normalisation: str) -> torch.Tensor:
-    """One layer's style loss from its style_sums over `positions` feature positions."""
+    """One layer's style loss per image ([B]) from its style_sums ([B, C, C]) over `positions`
+    feature positions; target_gram is [C, C] or one per image, [B, C, C]."""
     diff = sums / positions - target_gram
     if normalisation == "paper":
         channels = sums.shape[-1]
-        return diff.pow(2).sum() / (4 * channels**2)
+        return _per_image(diff.pow(2)) / (4 * channels**2)
     if normalisation == "scaled":
         return _scaled_mse(diff)
-    return diff.pow(2).mean()
+    return diff.pow(2).flatten(1).mean(1)
 
 
 def style_loss(features: torch.Tensor, target_gram: torch.Tensor, normalisation: str) -> torch.Tensor:
-    """One layer's style loss; target_gram is [C, C] or [B, C, C], divided by H*W."""
+    """One layer's style loss per image ([B]); target_gram is [C, C] or [B, C, C], divided by H*W."""
     return style_loss_of(style_sums(features), features.shape[-2] * features.shape[-1], target_gram, normalisation)
 
 
 def content_sums(features: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(sum d^2, sum |d|) of d = F - P, in fp32: all a content loss needs of the image."""
+    """(sum d^2, sum |d|) per image ([B] each) of d = F - P, in fp32: all a content loss needs of
+    the image. P is one photo's features, [1, C, H, W], for every image of the batch."""
     diff = features.float() - target.float()
-    return diff.pow(2).sum(), diff.abs().sum()
+    return _per_image(diff.pow(2)), _per_image(diff.abs())
 
 
 def content_loss_of(squares, absolute, target: torch.Tensor, normalisation: str) -> torch.Tensor:
@@ -76,11 +86,11 @@ def content_loss(features: torch.Tensor, target: torch.Tensor, normalisation: st
 
 
 def tv_loss(image: torch.Tensor) -> torch.Tensor:
-    """Total variation: mean squared difference of neighbouring pixels."""
+    """Total variation per image ([B]): mean squared difference of neighbouring pixels."""
     image = image.float()
     dy = image[..., 1:, :] - image[..., :-1, :]
     dx = image[..., :, 1:] - image[..., :, :-1]
-    return dy.pow(2).mean() + dx.pow(2).mean()
+    return dy.pow(2).flatten(1).mean(1) + dx.pow(2).flatten(1).mean(1)
 
 
 # The fixed yardstick of `nst score`: independent of any run's settings, so outputs made with

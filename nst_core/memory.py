@@ -76,19 +76,22 @@ def image_bytes(width: int, height: int) -> int:
 
 
 def estimate_bytes(
-    extractor, settings, width: int, height: int, device: torch.device, tile_size=None, history: int = 0
+    extractor, settings, width: int, height: int, device: torch.device, tile_size=None, history: int = 0, batch=1
 ) -> int:
-    """Peak bytes of optimising one scale (or of computing its features, with history 0)."""
+    """Peak bytes of optimising one scale for a batch of images (or of computing its features,
+    with history 0): each image has its own activations, history and copies; torch, the weights
+    and the photo's content features are there once."""
     tiled = tile_size is not None and max(width, height) > tile_size
     tile_width, tile_height = (min(width, tile_size), min(height, tile_size)) if tiled else (width, height)
     network = FACTOR[settings.precision] * 4 * extractor.activation_elements(tile_width, tile_height)
     state = 2 * history * image_bytes(width, height)
+    shared = 0
     if tiled:  # whole-size tensors beside the tile's: the image's copies and the content targets
-        content = sum(
+        shared = 4 * sum(
             c * w * h for name, c, w, h in extractor.layer_shapes(width, height) if name in settings.content_layers
         )
-        state += IMAGE_COPIES * image_bytes(width, height) + 4 * content
-    return int(BASE_BYTES.get(device.type, 0) + network + state)
+        state += IMAGE_COPIES * image_bytes(width, height)
+    return int(BASE_BYTES.get(device.type, 0) + batch * (network + state) + shared)
 
 
 def _cgroup_rooms() -> list[int]:
@@ -159,16 +162,18 @@ def _tile_sizes(longest: int, limit: int | None) -> list[int]:
     return ([longest] if top == longest else []) + [size for size in grid if size < longest]
 
 
-def plan_scale(extractor, settings, width: int, height: int, iterations: int, device, budget) -> Plan | None:
-    """The plan of one scale within budget bytes (None: not even by tiles): the whole image with
-    the full L-BFGS history where it fits, else as GOOD_TILE's comment says."""
+def plan_scale(
+    extractor, settings, width: int, height: int, iterations: int, device, budget, batch: int = 1
+) -> Plan | None:
+    """The plan of one scale of a batch within budget bytes (None: not even by tiles): the whole
+    image with the full L-BFGS history where it fits, else as GOOD_TILE's comment says."""
     per_step = settings.lbfgs_history if settings.optimizer == "lbfgs" else 1  # Adam: 2 moments, as 1 pair
     wanted = min(per_step, iterations)
     longest = max(width, height)
     sizes = _tile_sizes(longest, settings.tile_size)
 
     def needed(tile_size, history):
-        return estimate_bytes(extractor, settings, width, height, device, tile_size, history)
+        return estimate_bytes(extractor, settings, width, height, device, tile_size, history, batch)
 
     def plan(tile_size, history):
         tile = None if tile_size >= longest else tile_size
@@ -229,8 +234,10 @@ def _schedule(settings, aspect: tuple, size: int):
     return [(*fit_long_side(aspect, scale), steps) for scale, steps in settings.replace(size=size).schedule()]
 
 
-def _plans(extractor, settings, aspect, size, device, budget) -> list[Plan | None]:
-    return [plan_scale(extractor, settings, w, h, n, device, budget) for w, h, n in _schedule(settings, aspect, size)]
+def _plans(extractor, settings, aspect, size, device, budget, batch: int = 1) -> list[Plan | None]:
+    return [
+        plan_scale(extractor, settings, w, h, n, device, budget, batch) for w, h, n in _schedule(settings, aspect, size)
+    ]
 
 
 def largest_fitting_size(extractor, settings, aspect: tuple, device: torch.device, budget: int) -> int:
@@ -260,14 +267,37 @@ def too_big(extractor, settings, aspect: tuple, device: torch.device, budget: in
     )
 
 
-def plan(extractor, settings, aspect: tuple, device: torch.device) -> list[Plan]:
-    """Each scale's plan for an image of this aspect at settings.size; NSTError (with the largest
-    size that fits) where even tiles cannot fit."""
+def plan(extractor, settings, aspect: tuple, device: torch.device, batch: int = 1) -> list[Plan]:
+    """Each scale's plan for a batch of images of this aspect at settings.size; NSTError (with
+    the largest size that fits one image) where even tiles cannot fit."""
     budget = budget_bytes(settings, device)
-    plans = _plans(extractor, settings, aspect, settings.size, device, budget)
+    plans = _plans(extractor, settings, aspect, settings.size, device, budget, batch)
     if not all(plans):
         raise too_big(extractor, settings, aspect, device, budget)
     return plans
+
+
+def batch_size(extractor, settings, aspect: tuple, device: torch.device, images: int, most=None) -> int:
+    """How many of a photo's `images` to optimise together (at most `most`; None: all): the
+    largest batch whose every scale fits whole with the full L-BFGS history. One where even
+    two do not: memory then shapes one image at a time (tiles, fewer pairs), as unbatched."""
+    most = images if most is None else min(most, images)
+    budget = budget_bytes(settings, device)
+    if most <= 1 or budget is None:
+        return max(1, most)
+
+    def fits(batch):
+        plans = _plans(extractor, settings, aspect, settings.size, device, budget, batch)
+        return all(p is not None and not p.constrained for p in plans)
+
+    low, high = 1, most  # the estimate grows with the batch: the largest that fits, by bisection
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def is_out_of_memory(error: BaseException) -> bool:

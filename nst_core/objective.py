@@ -127,14 +127,36 @@ def _layer_size(extractor, layer: str, width: int, height: int) -> tuple[int, in
 
 
 class Objective:
-    """The loss of one scale for a given photo's content features and an artwork's Grams; built
-    once per scale. tile_size: tile the image when its long side is larger (None: never)."""
+    """The loss of one scale of a batch of images of one photo, per image ([B]), for the photo's
+    content features ([1, ...]) and each image's Grams ([C, C] for all, or [B, C, C]); built once
+    per scale. weights: each image's loss weights, {"content", "style", "tv": one float per image}
+    (its artwork's; default: the settings' for one image). tile_size: tile the images when their
+    long side is larger (None: never)."""
 
-    def __init__(self, extractor, settings, content_targets: dict, style_targets: dict, tile_size=None, margin=MARGIN):
+    def __init__(
+        self,
+        extractor,
+        settings,
+        content_targets: dict,
+        style_targets: dict,
+        tile_size=None,
+        margin=MARGIN,
+        *,
+        weights=None,
+    ):
         self.extractor, self.settings = extractor, settings
         self.content_targets, self.style_targets = content_targets, style_targets
         self.tile_size, self.margin = tile_size, margin
         self.device = next(iter(content_targets.values())).device
+        s = settings
+        weights = weights or {"content": [s.content_weight], "style": [s.style_weight], "tv": [s.tv_weight]}
+
+        def factor(values, times=1.0):  # each product in Python floats, rounded to fp32 once
+            return torch.tensor([value * times for value in values], device=self.device)
+
+        self.content_factor = factor(weights["content"])
+        self.style_factors = {layer: factor(weights["style"], w) for layer, w in s.layer_weights().items()}
+        self.tv_factor = factor(weights["tv"]) if any(weights["tv"]) else None
 
     def tiles(self, image: torch.Tensor) -> list[Tile]:
         return tiles(*image.shape[-2:], self.tile_size, self.margin)
@@ -165,20 +187,20 @@ class Objective:
             term = content_loss_of(
                 sums["squares", layer], sums["absolute", layer], self.content_targets[layer], s.normalisation
             )
-            total = total + s.content_weight * term
-        for layer, weight in s.layer_weights().items():
+            total = total + self.content_factor * term
+        for layer, factor in self.style_factors.items():
             term = style_loss_of(sums["style", layer], positions[layer], self.style_targets[layer], s.normalisation)
-            total = total + s.style_weight * weight * term
+            total = total + factor * term
         return total
 
+    def _with_tv(self, total: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        return total if self.tv_factor is None else total + self.tv_factor * tv_loss(image)
+
     def loss(self, image: torch.Tensor) -> torch.Tensor:
-        """The loss, without gradients."""
+        """The loss of each image ([B]), without gradients."""
         with torch.no_grad():
             sums, positions = self._whole_sums(image)
-            total = self._feature_loss(sums, positions)
-            if self.settings.tv_weight:
-                total = total + self.settings.tv_weight * tv_loss(image)
-        return total
+            return self._with_tv(self._feature_loss(sums, positions), image)
 
     def _whole_sums(self, image: torch.Tensor) -> tuple[dict, dict]:
         height, width = image.shape[-2:]
@@ -191,24 +213,21 @@ class Objective:
         return sums, positions
 
     def backward(self, image: torch.Tensor, scale_for) -> torch.Tensor:
-        """The loss L; adds the gradient of L * scale_for(float(L)) to image.grad."""
-        s = self.settings
+        """The loss L of each image ([B]); adds the gradient of sum(L * scale_for(L)) to
+        image.grad. scale_for(L) is called with the losses, detached, and gives a factor per
+        image: each image's gradient is its own loss's, scaled (VGG mixes nothing across a batch)."""
         height, width = image.shape[-2:]
         pieces = self.tiles(image)
         if len(pieces) == 1:  # the whole image: one pass
             sums, positions = self._sums(self._features(image), pieces[0], height, width)
-            total = self._feature_loss(sums, positions)
-            if s.tv_weight:
-                total = total + s.tv_weight * tv_loss(image)
-            (total * scale_for(float(total.detach()))).backward()
+            total = self._with_tv(self._feature_loss(sums, positions), image)
+            (total * scale_for(total.detach())).sum().backward()
             return total.detach()
         sums, positions = self._whole_sums(image.detach())  # pass 1: the whole image's sums, no gradients
         leaves = {key: value.requires_grad_(True) for key, value in sums.items()}
         pixels = image.detach().requires_grad_(True)
-        total = self._feature_loss(leaves, positions)
-        if s.tv_weight:
-            total = total + s.tv_weight * tv_loss(pixels)
-        scaled = total * scale_for(float(total.detach()))
+        total = self._with_tv(self._feature_loss(leaves, positions), pixels)
+        scaled = (total * scale_for(total.detach())).sum()
         *derivatives, grad = torch.autograd.grad(scaled, [*leaves.values(), pixels], allow_unused=True)
         grad = torch.zeros_like(image) if grad is None else grad
         for tile in pieces:  # pass 2: each tile's share of the gradient

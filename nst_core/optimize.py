@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import torch
 from tqdm import tqdm
@@ -12,9 +11,10 @@ from . import color, memory
 from .device import resolve_device, resolve_precision
 from .errors import NSTError
 from .images import SourceImage, load_image, resize
+from .lbfgs import BatchedLBFGS
 from .network import VGG19Features, load_weights
 from .objective import Objective, tiled_features
-from .settings import Settings
+from .settings import Settings, batch_key
 from .targets import GramTargets, load_styles, made_for
 
 # A loss this many times above the best (L-BFGS: restart from the best) or, with no progress,
@@ -22,6 +22,8 @@ from .targets import GramTargets, load_styles, made_for
 DIVERGENCE_STEPS = 5
 DIVERGENCE_GROWTH = 10
 MAX_RESTARTS = 3  # of L-BFGS per scale, from its best image, after its loss ran away
+# Steps between the host's reads of the losses (each read waits for a GPU to finish its queue).
+LOSS_EVERY = 10
 
 
 class StyleTransfer:
@@ -49,11 +51,12 @@ class StyleTransfer:
         targets.check(path, wanted, self.settings, photo, style_hashes)
         return targets
 
-    def plan(self, photo: SourceImage) -> list[memory.Plan]:
-        """How each scale fits in memory (whole or by tiles); fails now, with the largest size that
-        fits, if this photo at settings.size cannot even by tiles."""
+    def plan(self, photo: SourceImage, batch: int = 1) -> list[memory.Plan]:
+        """How each scale fits in memory for a batch of this many images (whole or by tiles);
+        fails now, with the largest size that fits, if this photo at settings.size cannot even
+        by tiles."""
         try:
-            return memory.plan(self.extractor, self.settings, photo.image.size, self.device)
+            return memory.plan(self.extractor, self.settings, photo.image.size, self.device, batch)
         except NSTError as error:
             raise NSTError(f"{photo.path}: {error}") from None
 
@@ -62,86 +65,125 @@ class StyleTransfer:
         objective = Objective(self.extractor, self.settings, content_targets, style_targets, self.settings.tile_size)
         return objective.loss(image)
 
-    def _optimise(self, image, objective: Objective, plan, iterations: int, bar, on_step=None) -> torch.Tensor:
+    def _optimise(self, image, objectives: list, plan, iterations: int, bar, failed, on_step=None):
+        """One scale for a batch of images: each image's best iterate, as its own run would give
+        it. objectives: one for the batch, or one per image (see _stylize). failed: {image index:
+        NSTError} of the images already lost (not optimised), to which this scale adds its own."""
         s = self.settings
-        image = image.detach().contiguous().requires_grad_(True)  # L-BFGS views grads flat
-
-        def new_optimizer():
-            if s.optimizer == "adam":
-                return torch.optim.Adam([image], lr=s.lr())
-            # One L-BFGS iteration per step() keeps its history across calls and lets us report
-            # progress; negative tolerances make it run exactly the iterations asked for.
-            return torch.optim.LBFGS(
-                [image],
-                lr=s.lr(),
-                max_iter=1,
-                history_size=max(1, plan.history),
-                tolerance_grad=-1,
-                tolerance_change=-1,
-            )
-
-        optimizer = new_optimizer()
-        count = len(objective.tiles(image))
-        in_tiles = f" in {count} tiles" if count > 1 else ""
+        batch = image.shape[0]
+        image = image.detach().contiguous().requires_grad_(True)
+        device = image.device
+        lost = torch.tensor([b in failed for b in range(batch)], device=device)
+        if s.optimizer == "adam":  # elementwise: one Adam over the batch is each image's own
+            optimizer = torch.optim.Adam([image], lr=s.lr())
+        else:
+            optimizer = BatchedLBFGS(image, s.lr(), max(1, plan.history))
+        count = len(objectives[0].tiles(image))
+        shape = f"{image.shape[-1]}x{image.shape[-2]}" + (f" in {count} tiles" if count > 1 else "")
+        shape += f", {batch} images" if batch > 1 else ""
 
         # L-BFGS in torch rejects curvature pairs below an absolute threshold and its first step
         # is 1/|g|_1, so raw losses of ~1e9 make it diverge. Minimising loss / (initial loss) is
-        # scale-free: it converges for every preset and weight setting we tried.
-        normaliser = []
-        best = [math.inf, image.detach().clone()]  # L-BFGS can spike; the result is the best iterate
-        losses = []  # every evaluation since the (re)start, to tell divergence from a spike
-        restarts = 0
+        # scale-free: it converges for every preset and weight setting we tried. Per image, so
+        # one artwork's weights do not set another's steps.
+        factors = {}  # (first, last + 1) image -> their factors, from their first losses
 
-        def scale_for(value: float) -> float:
-            if not normaliser:
-                normaliser.append(1 / value if math.isfinite(value) and value > 0 else 1.0)
-            return normaliser[0]
+        def scale_for(rows):
+            def factor(losses: torch.Tensor) -> torch.Tensor:
+                if rows not in factors:  # in float64, then fp32, as a Python float would be
+                    usable = torch.isfinite(losses) & (losses > 0)
+                    factors[rows] = torch.where(usable, 1 / losses.double(), 1.0).float()
+                return factors[rows]
 
-        def closure():
-            optimizer.zero_grad(set_to_none=True)
-            loss = objective.backward(image, scale_for)
-            value = float(loss)
-            losses.append(value)
-            if value < best[0]:
-                best[0], best[1] = value, image.detach().clone()
-            return loss
+            return factor
+
+        def evaluate(gradients: bool = True) -> torch.Tensor:
+            """Each image's loss ([B]) and, with gradients, its gradient in image.grad."""
+            if len(objectives) == 1:
+                if not gradients:
+                    return objectives[0].loss(image.detach())
+                image.grad = None
+                return objectives[0].backward(image, scale_for((0, batch)))
+            losses, grads = [], []
+            for b, objective in enumerate(objectives):  # each image alone, in a tensor of its own
+                part = image.detach()[b : b + 1].clone().requires_grad_(gradients)
+                losses.append(objective.backward(part, scale_for((b, b + 1))) if gradients else objective.loss(part))
+                grads.append(part.grad)
+            if gradients:
+                image.grad = torch.cat(grads)
+            return torch.cat(losses)
+
+        # Each image's bookkeeping, on the device and in float64 (as Python floats would be):
+        # its best iterate (L-BFGS can spike; the result is the best), its last losses since its
+        # (re)start, to tell divergence from a spike, and its restarts.
+        best = torch.full((batch,), torch.inf, dtype=torch.float64, device=device)
+        best_image = image.detach().clone()
+        recent = torch.full((DIVERGENCE_STEPS, batch), torch.nan, dtype=torch.float64, device=device)
+        seen = torch.zeros(batch, dtype=torch.long, device=device)  # losses since the (re)start
+        restarts = torch.zeros(batch, dtype=torch.long, device=device)
+        active = ~lost  # optimised now: not lost, not stopped after too many restarts
+        bad_step = torch.zeros(batch, dtype=torch.long, device=device)  # first non-finite loss
+        bad_loss = torch.zeros(batch, dtype=torch.float64, device=device)
+
+        def record(losses: torch.Tensor, where: torch.Tensor) -> None:
+            nonlocal best, best_image, recent, seen
+            losses = losses.double()
+            better = where & (losses < best)
+            best = torch.where(better, losses, best)
+            best_image = torch.where(better[:, None, None, None], image.detach(), best_image)
+            recent = torch.where(where, torch.cat([recent[1:], losses[None]]), recent)
+            seen = seen + where.long()
 
         for step in range(iterations):
-            loss = float(optimizer.step(closure))
+            losses = evaluate()
+            record(losses, active)
             if s.optimizer == "adam":
+                optimizer.step()
                 with torch.no_grad():
                     image.clamp_(0, 1)
-            if not math.isfinite(loss):
-                raise self._diverged(f"loss {loss} at step {step + 1}", image)
-            bar.set_postfix_str(f"{image.shape[-1]}x{image.shape[-2]}{in_tiles} loss {loss:.4g}", refresh=False)
+            else:
+                optimizer.step(image.grad, active)
+            # A non-finite loss loses its image (only its own: nothing mixes across the batch).
+            broken = active & ~torch.isfinite(losses)
+            bad_step = torch.where(broken, step + 1, bad_step)
+            bad_loss = torch.where(broken, losses.double(), bad_loss)
+            lost, active = lost | broken, active & ~broken
+            if step % LOSS_EVERY == LOSS_EVERY - 1 or step == iterations - 1:  # the host reads it now and then
+                bar.set_postfix_str(f"{shape} loss {float(losses.max()):.4g}", refresh=False)
             bar.update(1)
             if on_step is not None:
                 on_step(step + 1, image.detach())
-            recent = losses[-DIVERGENCE_STEPS:]
-            if s.optimizer == "lbfgs" and len(recent) == DIVERGENCE_STEPS and min(recent) > DIVERGENCE_GROWTH * best[0]:
+            if s.optimizer == "lbfgs":
                 # L-BFGS went off (a bad curvature pair, often just after a scale change): go
-                # on from the best image with a fresh history instead of wasting the scale.
-                restarts += 1
-                if restarts > MAX_RESTARTS:
-                    break
+                # on from the best image with a fresh history instead of wasting the scale;
+                # after MAX_RESTARTS, the image stops here.
+                ran_away = active & (seen >= DIVERGENCE_STEPS) & (recent.min(0).values > DIVERGENCE_GROWTH * best)
+                restarts = restarts + ran_away.long()
+                stops = ran_away & (restarts > MAX_RESTARTS)
+                again = ran_away & ~stops
+                active = active & ~stops
                 with torch.no_grad():
-                    image.copy_(best[1])
-                optimizer, losses[:] = new_optimizer(), []
+                    image.copy_(torch.where(again[:, None, None, None], best_image, image))
+                optimizer.restart(again)
+                seen = torch.where(again, 0, seen)
         if not iterations:
             return image.detach()
-        with torch.no_grad():  # the last step's result has not been evaluated yet
-            final = float(objective.loss(image))
-        losses.append(final)
-        if final < best[0]:
-            best[0], best[1] = final, image.detach().clone()
+        final = evaluate(gradients=False)  # the last step's result has not been evaluated yet
+        record(final, ~lost)
         # Divergence is a loss that never went below its start and ended far above it (steps far
         # too large, e.g. Adam with a huge learning rate, clamped to [0, 1]: noise with finite
         # losses). A run where no step lowered the loss and none ran away returns its start,
         # the best iterate: with a tiny style weight that is the photo, the honest answer.
-        start, recent = 1 / normaliser[0], losses[1:][-DIVERGENCE_STEPS:]  # after the first evaluation
-        if best[0] >= start and recent and min(recent) > DIVERGENCE_GROWTH * start:
-            raise self._diverged(f"the loss grew from {start:.4g} to {recent[-1]:.4g}", image)
-        return best[1]
+        start = 1 / torch.cat([factors[rows] for rows in sorted(factors)]).double()
+        after_first = torch.arange(DIVERGENCE_STEPS, device=device)[:, None] >= DIVERGENCE_STEPS - (seen - 1)
+        lowest = torch.where(after_first, recent, torch.inf).min(0).values
+        grew = ~lost & (best >= start) & (seen > 1) & (lowest > DIVERGENCE_GROWTH * start)
+        for b in torch.nonzero(bad_step).flatten().tolist():  # the host reads them once per scale
+            failed[b] = self._diverged(f"loss {float(bad_loss[b])} at step {int(bad_step[b])}", image)
+        last = recent[-1]
+        for b in torch.nonzero(grew).flatten().tolist():
+            failed[b] = self._diverged(f"the loss grew from {float(start[b]):.4g} to {float(last[b]):.4g}", image)
+        return best_image
 
     def _diverged(self, what: str, image: torch.Tensor) -> NSTError:
         default = dataclasses.replace(self.settings, learning_rate=None).lr()  # the optimizer's own
@@ -171,10 +213,38 @@ class StyleTransfer:
         callback(scale, step, image): called after every optimiser step (benchmarks trace progress).
         plans: each scale's memory.Plan, as self.plan(photo) makes them (the default).
         """
+        (result,) = self.stylize_batch(photo, [targets], progress=progress, callback=callback, plans=plans)
+        if isinstance(result, NSTError):
+            raise result
+        return result
+
+    def stylize_batch(
+        self,
+        photo: SourceImage,
+        targets: list[GramTargets],
+        image_settings: list[Settings] | None = None,
+        progress: bool | None = None,
+        callback=None,
+        plans=None,
+    ) -> list[torch.Tensor | NSTError]:
+        """The photo stylized with each of several artworks' targets, optimised together as one
+        batch: each result ([1, 3, H, W] CPU tensor) is the one its own stylize() gives, or the
+        NSTError that lost that image alone (it diverged).
+
+        image_settings: each image's settings, which may differ from these only in what
+        batch_key() leaves out (loss weights; what only the targets depend on). plans: as
+        self.plan(photo, len(targets)) makes them (the default). callback(scale, step, images).
+        """
         s = self.settings
-        plans = plans or self.plan(photo)
+        image_settings = image_settings or [s] * len(targets)
+        if len(image_settings) != len(targets):
+            raise ValueError(f"{len(image_settings)} settings for {len(targets)} targets")
+        for own in image_settings:
+            if batch_key(own.replace(precision=s.precision)) != batch_key(s):
+                raise ValueError("settings that change the image's shape or schedule cannot share a batch")
+        plans = plans or self.plan(photo, len(targets))
         try:
-            return self._stylize(photo, targets, plans, progress, callback)
+            return self._stylize(photo, targets, image_settings, plans, progress, callback)
         except NSTError as error:
             if str(error).startswith(f"{photo.path}:"):
                 raise
@@ -188,12 +258,36 @@ class StyleTransfer:
             problem = memory.too_big(self.extractor, s, photo.image.size, self.device, budget)
             raise NSTError(f"{photo.path}: out of memory: {problem}") from None
 
-    def _stylize(self, photo: SourceImage, targets: GramTargets, plans, progress, callback) -> torch.Tensor:
+    def _objectives(self, content_targets: dict, targets: list, scale: int, plan, weights: dict) -> list[Objective]:
+        """The objective of a scale: one for the batch; on a CPU one per image, whose network
+        runs on that image alone. The batch's convolutions round differently from one image's
+        (another algorithm for another shape), and on a CPU an image is promised the same bytes
+        from the same inputs, whatever else its batch holds; there the convolutions already run
+        at the speed of a large matrix product, so a batch would gain little."""
+        layers = self.settings.style_layers
+        grams = [{layer: own.grams[scale][layer].to(self.device) for layer in layers} for own in targets]
+
+        def objective(images: range) -> Objective:
+            style = {layer: torch.stack([grams[b][layer] for b in images]) for layer in self.settings.style_layers}
+            own = {name: [values[b] for b in images] for name, values in weights.items()}
+            return Objective(self.extractor, self.settings, content_targets, style, plan.tile_size, weights=own)
+
+        if self.device.type == "cpu":
+            return [objective(range(b, b + 1)) for b in range(len(targets))]
+        return [objective(range(len(targets)))]
+
+    def _stylize(self, photo: SourceImage, targets, image_settings, plans, progress, callback) -> list:
         s = self.settings
         torch.manual_seed(s.seed)
         generator = torch.Generator().manual_seed(s.seed)
         schedule = s.schedule()
-        image = None
+        batch = len(targets)
+        weights = {
+            "content": [own.content_weight for own in image_settings],
+            "style": [own.style_weight for own in image_settings],
+            "tv": [own.tv_weight for own in image_settings],
+        }
+        image, failed = None, {}
         # tqdm's disable=None means "only on a terminal".
         disable = None if progress is None else not progress
         with tqdm(
@@ -207,17 +301,19 @@ class StyleTransfer:
                 if s.preserve_color == "luminance":
                     content = color.luminance_rgb(content)
                 content_targets = tiled_features(self.extractor, content, s.content_layers, plan.tile_size, s.precision)
-                style_targets = {layer: g.to(self.device) for layer, g in targets.grams[scale].items()}
-                objective = Objective(self.extractor, s, content_targets, style_targets, plan.tile_size)
-                if image is None:
-                    image = self._initial_image(content, generator)
+                objectives = self._objectives(content_targets, targets, scale, plan, weights)
+                if image is None:  # every image starts where its own run would
+                    image = self._initial_image(content, generator).expand(batch, -1, -1, -1)
                 else:  # coarse-to-fine: start from the upsampled previous result
                     image = resize(image, (height, width)).clamp(0, 1)
                 on_step = None if callback is None else (lambda step, image, scale=scale: callback(scale, step, image))
-                image = self._optimise(image, objective, plan, iterations, bar, on_step)
-        result = image.clamp(0, 1)
+                image = self._optimise(image, objectives, plan, iterations, bar, failed, on_step)
+        results = image.clamp(0, 1)
         if s.preserve_color == "luminance":
-            result = color.recombine_luminance(result, photo.tensor(s.size).to(self.device))
-        if not torch.isfinite(result).all():
-            raise self._diverged("non-finite pixels", result)
-        return result.cpu()
+            results = color.recombine_luminance(results, photo.tensor(s.size).to(self.device))
+        outcomes = []
+        for b, result in enumerate(results.cpu().split(1)):
+            if b not in failed and not torch.isfinite(result).all():
+                failed[b] = self._diverged("non-finite pixels", result)
+            outcomes.append(failed.get(b, result))
+        return outcomes

@@ -319,6 +319,19 @@ PRESETS = {
 PRESET_OPTION = "--preset"
 
 
+# What may differ between the images of one batch (optimize.py): their loss weights, and what
+# only their targets depend on. Everything else sets the images' shape, schedule or network.
+PER_IMAGE = ("content_weight", "style_weight", "tv_weight", "style_scale")
+
+
+def batch_key(settings: Settings) -> Settings:
+    """Equal for settings whose images can be optimised together in one batch."""
+    same = {name: getattr(PRESETS["default"], name) for name in PER_IMAGE}
+    # Histogram matching only recolours the targets; luminance changes the content and the result.
+    color = "luminance" if settings.preserve_color == "luminance" else "none"
+    return settings.replace(**same, preserve_color=color)
+
+
 def preset(name: str, **overrides) -> Settings:
     if name not in PRESETS:
         raise NSTError(f"unknown preset {name!r}: use {', '.join(PRESETS)}")

@@ -32,9 +32,9 @@ def test_style_loss_paper_matches_the_papers_formula():
     g_raw, a_raw = f @ f.T, s @ s.T  # unnormalised Grams, as printed in the paper
     expected = ((g_raw - a_raw) ** 2).sum() / (4 * n**2 * m**2)
     target = gram(style)[0]
-    torch.testing.assert_close(style_loss(features, target, "paper"), expected)
+    torch.testing.assert_close(style_loss(features, target, "paper")[0], expected)
     # "mean": MSE of the M-normalised Grams (the authors' code)
-    torch.testing.assert_close(style_loss(features, target, "mean"), ((g_raw / m - a_raw / m) ** 2).mean())
+    torch.testing.assert_close(style_loss(features, target, "mean")[0], ((g_raw / m - a_raw / m) ** 2).mean())
 
 
 def test_tv_loss_against_hand_computation():
@@ -48,7 +48,7 @@ def test_scaled_normalisation_is_sum_of_squares_over_sum_of_abs():
     f = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])
     p = torch.tensor([[[[0.0, 2.0]], [[3.0, 6.0]]]])
     # content: diffs 1, 0, 0, -2 over (sum |d| + sum |P|): (1 + 4) / (1 + 2 + 11)
-    torch.testing.assert_close(content_loss(f, p, "scaled"), torch.tensor(5 / 14))
+    torch.testing.assert_close(content_loss(f, p, "scaled"), torch.tensor([5 / 14]))
     # quadratic near the photo (no kink at d = 0): half the difference, a quarter of the loss
     near = p + 1e-3
     torch.testing.assert_close(
@@ -56,7 +56,22 @@ def test_scaled_normalisation_is_sum_of_squares_over_sum_of_abs():
     )
     target = torch.zeros(2, 2)
     g = gram(f)[0]
-    torch.testing.assert_close(style_loss(f, target, "scaled"), g.pow(2).sum() / g.abs().sum())
+    torch.testing.assert_close(style_loss(f, target, "scaled")[0], g.pow(2).sum() / g.abs().sum())
     # linear, not quadratic, in the activation scale: x10 features -> x100 Grams -> x100 loss
     torch.testing.assert_close(style_loss(10 * f, target, "scaled"), 100 * style_loss(f, target, "scaled"))
     torch.testing.assert_close(style_loss(10 * f, target, "mean"), 10**4 * style_loss(f, target, "mean"))
+
+
+def test_every_loss_is_each_images_own_in_a_batch():
+    # A sum or mean over the batch would couple the images (scaled) or scale them by 1/B (mean).
+    torch.manual_seed(0)
+    images, photo = torch.rand(3, 4, 5, 6), torch.rand(1, 4, 5, 6)
+    targets = gram(torch.rand(3, 4, 5, 6))
+    for normalisation in ("paper", "mean", "scaled"):
+        together = style_loss(images, targets, normalisation)
+        content = content_loss(images, photo, normalisation)
+        assert together.shape == content.shape == (3,)
+        for b in range(3):
+            torch.testing.assert_close(together[b], style_loss(images[b : b + 1], targets[b], normalisation)[0])
+            torch.testing.assert_close(content[b], content_loss(images[b : b + 1], photo, normalisation)[0])
+    torch.testing.assert_close(tv_loss(images)[1], tv_loss(images[1:2])[0])

@@ -1,0 +1,100 @@
+"""A photo's artworks optimised together: each image as its own run would make it (CPU, fp32)."""
+
+import math
+
+import pytest
+import torch
+
+from conftest import PHOTO, STYLE, STYLE2, tiny
+from nst_core import NSTError, StyleTransfer, load_source
+from nst_core.objective import Objective, tiled_features
+
+STYLES = [STYLE, STYLE2]
+
+
+def _scale(transfer, photo, targets, settings_of=None):
+    """The objective of one scale (the final one) for these targets, and the photo at it."""
+    s = transfer.settings
+    content = photo.tensor(s.size)
+    features = tiled_features(transfer.extractor, content, s.content_layers, None, s.precision)
+    grams = {layer: torch.stack([t.grams[s.size][layer] for t in targets]) for layer in s.style_layers}
+    own = settings_of or [s] * len(targets)
+    weights = {name: [getattr(o, f"{name}_weight") for o in own] for name in ("content", "style", "tv")}
+    return Objective(transfer.extractor, s, features, grams, weights=weights), content
+
+
+def _torch_lbfgs(objective, content, steps, lr, history):
+    """Our optimisation of one image as it was, with torch.optim.LBFGS: one iteration per step,
+    no line search, tolerances off, loss divided by its first value, the best iterate kept."""
+    image = content.clone().requires_grad_(True)
+    optimizer = torch.optim.LBFGS(
+        [image], lr=lr, max_iter=1, history_size=history, tolerance_grad=-1, tolerance_change=-1
+    )
+    normaliser, best = [], [math.inf, image.detach().clone()]
+
+    def scale_for(value):
+        if not normaliser:
+            normaliser.append(1 / float(value))
+        return normaliser[0]
+
+    def closure():
+        optimizer.zero_grad(set_to_none=True)
+        loss = objective.backward(image, scale_for)
+        if float(loss) < best[0]:
+            best[:] = float(loss), image.detach().clone()
+        return loss
+
+    for _ in range(steps):
+        optimizer.step(closure)
+    final = float(objective.loss(image.detach()))
+    return image.detach() if final < best[0] else best[1]
+
+
+def test_one_image_follows_torch_lbfgs_within_1e5_after_50_steps_at_128px():
+    s = tiny(size=128, iterations=50, precision="fp32")
+    transfer = StyleTransfer(s)
+    photo = load_source(str(PHOTO))
+    targets = transfer.make_targets([STYLE])
+    objective, content = _scale(transfer, photo, [targets])
+    expected = _torch_lbfgs(objective, content, 50, s.lr(), s.lbfgs_history)
+    ours = transfer.stylize(photo, targets, progress=False)
+    assert not torch.equal(ours, content)  # it moved
+    assert (ours - expected.clamp(0, 1)).abs().max() <= 1e-5
+
+
+@pytest.fixture(scope="module")
+def four():
+    """Four artworks (two paintings, each at two style weights) of one photo, their settings."""
+    s = tiny(size=64, iterations=30, precision="fp32")
+    transfer = StyleTransfer(s)
+    photo = load_source(str(PHOTO))
+    targets = [transfer.make_targets([style]) for style in STYLES for _ in (0, 1)]
+    own = [s.replace(style_weight=w) for _ in STYLES for w in (1.0, 4.0)]
+    alone = [transfer.stylize_batch(photo, [t], [o], progress=False)[0] for t, o in zip(targets, own)]
+    return transfer, photo, targets, own, alone
+
+
+def test_four_artworks_together_are_each_within_1e5_of_their_own_run(four):
+    transfer, photo, targets, own, alone = four
+    together = transfer.stylize_batch(photo, targets, own, progress=False)
+    for one, batched in zip(alone, together):
+        assert (one - batched).abs().max() <= 1e-5
+    assert (alone[0] - alone[1]).abs().max() > 1e-2  # the weights are each image's own
+
+
+def test_an_artwork_that_diverges_loses_only_its_own_image(four):
+    transfer, photo, targets, own, alone = four
+    broken = own[:2] + [own[2].replace(style_weight=1e39)] + own[3:]  # inf in fp32: non-finite losses
+    results = transfer.stylize_batch(photo, targets, broken, progress=False)
+    assert isinstance(results[2], NSTError) and "diverged" in str(results[2])
+    without = transfer.stylize_batch(photo, targets[:2] + targets[3:], own[:2] + own[3:], progress=False)
+    for kept, result in zip(without, results[:2] + results[3:]):
+        assert torch.equal(kept, result)
+    for one, result in zip(alone[:2] + alone[3:], results[:2] + results[3:]):
+        assert (one - result).abs().max() <= 1e-5
+
+
+def test_settings_that_change_the_schedule_cannot_share_a_batch(four):
+    transfer, photo, targets, own, _ = four
+    with pytest.raises(ValueError, match="shape or schedule"):
+        transfer.stylize_batch(photo, targets[:2], [own[0], own[1].replace(iterations=3)], progress=False)
