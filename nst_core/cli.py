@@ -12,7 +12,7 @@ import json
 import sys
 
 from .errors import NSTError
-from .settings import IMAGE, PRESET_OPTION, PRESETS, RUN, SETTINGS, TARGETS, preset
+from .settings import IMAGE, PRESET_OPTION, PRESETS, RUN, SETTINGS, TARGETS, check_batch, preset
 
 EXAMPLES = {
     "stylize": """examples:
@@ -20,7 +20,11 @@ EXAMPLES = {
   nst stylize photo.jpg --style a.jpg --style b.jpg --blend 0.7,0.3 --output out.jpg
   nst stylize photo.jpg --style art.jpg --preset paper --size 384 --output paper.png
   nst stylize photo.jpg --targets art.targets.pt --preserve-color luminance --output out.webp
-  nst stylize s3://bucket/photo.jpg --style s3://bucket/art.jpg --output s3://bucket/out.png""",
+  nst stylize s3://bucket/photo.jpg --style s3://bucket/art.jpg --output s3://bucket/out.png
+  nst stylize photo.jpg --size 384 --photo-thumbnail thumbs/photo.jpg \\
+      --artwork --targets starry.targets.pt --output starry.png --thumbnail thumbs/starry.jpg \\
+      --artwork --style scream.jpg --style-weight 2 --output scream.png
+      (each --artwork: one image, optimised together with the others; options after it are its own)""",
     "targets": """examples:
   nst targets starry_night.jpg --output starry.targets.pt --size 512
   nst stylize photo.jpg --targets starry.targets.pt --size 512 --output out.png""",
@@ -60,7 +64,7 @@ def _typed(parse):
     def convert(text: str):
         try:
             return parse(text)
-        except ValueError as error:
+        except (ValueError, NSTError) as error:
             raise argparse.ArgumentTypeError(str(error)) from None
 
     return convert
@@ -73,11 +77,11 @@ def _blend(text: str) -> list[float]:
         raise ValueError(f"blend must be comma-separated numbers, not {text!r}") from None
 
 
-def _add_settings_options(parser: argparse.ArgumentParser, *effects: str) -> None:
+def _add_settings_options(parser: argparse.ArgumentParser, *effects: str, preset_default="default") -> None:
     """An option per setting of the table that affects what this command makes (or where it runs)."""
     group = parser.add_argument_group("settings (default: from --preset)")
     group.add_argument(
-        PRESET_OPTION, choices=sorted(PRESETS), default="default", help="base settings (default: default)"
+        PRESET_OPTION, choices=sorted(PRESETS), default=preset_default, help="base settings (default: default)"
     )
     for row in SETTINGS.values():
         if row.affects not in effects:
@@ -94,9 +98,50 @@ def _add_settings_options(parser: argparse.ArgumentParser, *effects: str) -> Non
         group.add_argument(row.option, **kwargs)
 
 
-def _settings(args):
-    given = {name: getattr(args, name) for name in SETTINGS if hasattr(args, name)}
-    return preset(args.preset, **given)
+def _given(args) -> dict:
+    return {name: getattr(args, name) for name in SETTINGS if hasattr(args, name)}
+
+
+def _settings(args, artwork=None):
+    """The settings of the command line; with an --artwork group, its own over them."""
+    if artwork is None:
+        return preset(args.preset, **_given(args))
+    return preset(getattr(artwork, "preset", args.preset), **{**_given(args), **_given(artwork)})
+
+
+def _artwork_parser() -> argparse.ArgumentParser:
+    """The options of one --artwork group of `nst stylize`."""
+    parser = _Parser(prog="nst stylize --artwork", description="one image of the photo, in an artwork's style")
+    parser._commands = None
+    _add_style_options(parser)
+    parser.add_argument("--output", "-o", required=True, help="this artwork's image")
+    parser.add_argument("--name", help="what messages call it (default: its targets or first style image)")
+    parser.add_argument("--thumbnail", help="write a small JPEG of the image here")
+    _add_settings_options(parser, TARGETS, IMAGE, preset_default=argparse.SUPPRESS)
+    return parser
+
+
+def _add_style_options(parser) -> None:
+    parser.add_argument("--style", action="append", default=[], help="style image; repeat to blend several")
+    blend_help = "blend weights, one per style image, comma-separated (default: equal)"
+    parser.add_argument("--blend", type=_typed(_blend), metavar="W,W,...", help=blend_help)
+    parser.add_argument("--targets", help="precomputed Gram targets file (from `nst targets`) instead of --style")
+
+
+def _split_artworks(argv: list[str]) -> tuple[list[str], list[list[str]]]:
+    """`nst stylize ... --artwork A... --artwork B...` -> (the arguments before the first
+    --artwork, each group's own)."""
+    if "--artwork" not in argv:
+        return argv, []
+    first = argv.index("--artwork")
+    groups, current = [], None
+    for word in argv[first:]:
+        if word == "--artwork":
+            current = []
+            groups.append(current)
+        else:
+            current.append(word)
+    return argv[:first], groups
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,12 +160,27 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     blend_help = "blend weights, one per style image, comma-separated (default: equal)"
-    stylize = command("stylize", "stylize a photo in the manner of an artwork (one or more style images)")
+    stylize = command(
+        "stylize", "stylize a photo in the manner of an artwork (one or more style images), or of several"
+    )
     stylize.add_argument("photo", help="the photo (path or fsspec URL)")
-    stylize.add_argument("--style", action="append", default=[], help="style image; repeat to blend several")
-    stylize.add_argument("--blend", type=_typed(_blend), metavar="W,W,...", help=blend_help)
-    stylize.add_argument("--targets", help="precomputed Gram targets file (from `nst targets`) instead of --style")
-    stylize.add_argument("--output", "-o", required=True, help="output image; format from the extension")
+    _add_style_options(stylize)
+    stylize.add_argument("--output", "-o", help="output image; format from the extension")
+    stylize.add_argument(
+        "--artwork",
+        action="store_true",
+        help="start an artwork's options (--style/--targets, --output, --name, --thumbnail, its settings); "
+        "repeat for more: the photo's images are optimised together",
+    )
+    stylize.add_argument(
+        "--batch",
+        type=_typed(check_batch),
+        default="auto",
+        help="images optimised together: auto (as many as fit in memory whole; default) "
+        "or at most N (1: one at a time)",
+    )
+    stylize.add_argument("--photo-thumbnail", help="write a small JPEG of the photo here")
+    stylize.add_argument("--thumbnail-side", type=int, help="thumbnails' long side in px (default: the gallery's)")
     stylize.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
     stylize.add_argument(
         "--skip-unchanged",
@@ -155,29 +215,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_stylize(args) -> None:
-    from .jobs import stylize_file
+def _run_stylize(args, groups=()) -> None:
+    from .jobs import Artwork, stylize_photo
+    from .pictures import THUMBNAIL_SIDE
 
-    if not args.style and not args.targets:
-        raise NSTError("give --style STYLE (one or more) or --targets FILE")
-    done = stylize_file(
+    parser = _artwork_parser()
+    if groups and (args.style or args.targets or args.output):
+        raise NSTError("with --artwork, give each artwork's --style/--targets and --output after its --artwork")
+    artworks = []
+    for group in groups or [None]:
+        own = args if group is None else parser.parse_args(group)
+        if not own.style and not own.targets:
+            raise NSTError("give --style STYLE (one or more) or --targets FILE")
+        if group is None and not own.output:
+            raise NSTError("give --output FILE")
+        settings = _settings(args, None if group is None else own)
+        name, thumbnail = getattr(own, "name", None), getattr(own, "thumbnail", None)
+        blend = tuple(own.blend) if own.blend else None
+        artworks.append(Artwork(own.output, settings, tuple(own.style), blend, own.targets, name, thumbnail))
+    side = THUMBNAIL_SIDE if args.thumbnail_side is None else args.thumbnail_side
+    if not 16 <= side <= 1024:
+        raise NSTError(f"--thumbnail-side {side}: give 16 to 1024 px")
+    made = stylize_photo(
         args.photo,
-        args.output,
-        _settings(args),
-        styles=args.style,
-        blend=args.blend,
-        targets=args.targets,
+        artworks,
+        batch=args.batch,
         skip_unchanged=args.skip_unchanged,
         progress=False if args.quiet else None,
         on_tiles=None if args.quiet else lambda text: print(f"nst: {text}", file=sys.stderr, flush=True),
+        photo_thumbnail=args.photo_thumbnail,
+        thumbnail_side=side,
     )
-    if not done.written:
-        print(f"nst: {done.output} is up to date (same photo, style, settings and code)", file=sys.stderr)
-    elif not args.quiet:
-        width, height = done.size
-        peak = f", peak {done.peak_bytes / 2**30:.2f} GiB" if done.peak_bytes else ""
-        tiles = f", {done.tiles}" if done.tiles else ""
-        print(f"nst: wrote {done.output} ({width}x{height}, {done.seconds:.1f} s{peak}{tiles})", file=sys.stderr)
+    for done in made:
+        if done.error:
+            print(f"nst stylize: error: {done.error}", file=sys.stderr)
+        elif not done.written:
+            print(f"nst: {done.output} is up to date (same photo, style, settings and code)", file=sys.stderr)
+        elif not args.quiet:
+            width, height = done.size
+            peak = f", peak {done.peak_bytes / 2**30:.2f} GiB" if done.peak_bytes else ""
+            tiles = f", {done.tiles}" if done.tiles else ""
+            together = f" for {done.batch} images together" if done.batch > 1 else ""
+            print(
+                f"nst: wrote {done.output} ({width}x{height}, {done.seconds:.1f} s{together}{peak}{tiles})",
+                file=sys.stderr,
+            )
+    failed = sum(1 for done in made if done.error)
+    if failed:
+        raise _Reported(f"{failed} of {len(made)} images failed")
+
+
+class _Reported(NSTError):
+    """An error whose lines are already printed: only the exit status is left to give."""
 
 
 def _run_targets(args) -> None:
@@ -224,6 +313,10 @@ def _version() -> str:
 
 def main(argv=None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    groups = []
+    if argv[:1] == ["stylize"]:
+        argv, groups = _split_artworks(argv)
     args = parser.parse_args(argv)
     if args.command is None:  # bare `nst`: say what there is
         parser.print_help(sys.stderr)
@@ -236,7 +329,12 @@ def main(argv=None) -> int:
         "score": _run_score,
     }
     try:
-        runners[args.command](args)
+        if groups:
+            _run_stylize(args, groups)
+        else:
+            runners[args.command](args)
+    except _Reported:
+        return 2
     except NSTError as error:
         print(f"nst {args.command}: error: {error}", file=sys.stderr)
         return 2

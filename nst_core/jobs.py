@@ -1,6 +1,7 @@
-"""File-to-file jobs, as the `nst` command and the pipeline run them: stylize one photo, make one
-artwork's Gram targets. Inputs and outputs are paths or fsspec URLs; outputs are written
-atomically, and every check that can fail does so before the expensive work.
+"""File-to-file jobs, as the `nst` command and the pipeline run them: stylize one photo in the
+manner of one artwork or of several (optimised together), make one artwork's Gram targets.
+Inputs and outputs are paths or fsspec URLs; outputs are written atomically, and every check
+that can fail does so before the expensive work.
 """
 
 from __future__ import annotations
@@ -9,19 +10,21 @@ import time
 from dataclasses import dataclass
 
 from . import memory
+from .errors import NSTError
 from .fingerprints import IMAGE_KEY, image_fingerprint, sha256
 from .images import load_source, png_text, save_image
 from .optimize import StyleTransfer
-from .pictures import check_output
-from .settings import Settings
+from .pictures import THUMBNAIL_SIDE, check_output, write_thumbnail
+from .settings import Settings, batch_key, check_batch
 from .storage import check_location, read_bytes
 from .targets import load_styles
 
 
 @dataclass
 class Stylized:
-    """What stylize_file did: wrote the image (its size, seconds taken, peak memory in bytes on
-    its device, how the last scale fitted where memory shaped it), or found it up to date."""
+    """What became of one image: written (its size, seconds its batch took, how many images that
+    batch held, peak memory in bytes on its device, how the last scale fitted where memory
+    shaped it), found up to date, or failed (error: one line naming the photo and the artwork)."""
 
     output: str
     written: bool
@@ -29,6 +32,32 @@ class Stylized:
     seconds: float = 0.0
     peak_bytes: int | None = None
     tiles: str | None = None
+    batch: int = 1
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Artwork:
+    """One image to make of a photo: the artwork's style, by its images (styles, with blend
+    weights) or its targets file (checked against the settings, and against styles if both are
+    given), with the artwork's settings. name: what messages call it (default: its file).
+    thumbnail: where to write a small JPEG of the image, for a gallery."""
+
+    output: str
+    settings: Settings
+    styles: tuple = ()
+    blend: tuple | None = None
+    targets: str | None = None
+    name: str | None = None
+    thumbnail: str | None = None
+
+    def __post_init__(self):
+        if not self.styles and not self.targets:
+            raise ValueError("an artwork needs style images or a targets file")
+
+    @property
+    def label(self) -> str:
+        return self.name or self.targets or self.styles[0]
 
 
 def stylize_file(
@@ -42,42 +71,145 @@ def stylize_file(
     progress: bool | None = None,
     on_tiles=None,
 ) -> Stylized:
-    """Stylize one photo in the manner of an artwork, given by its images (styles, with blend
-    weights) or by its targets file (checked against the settings, and against styles if both
-    are given). skip_unchanged: leave an existing PNG that these inputs, settings and code made
-    (a fingerprint in the file says so); otherwise the fingerprint is written with the result.
-    on_tiles(text): told, before the work, how the final scale fits where memory shaped it
-    (tiles, fewer L-BFGS pairs)."""
+    """Stylize one photo in the manner of one artwork (see Artwork and stylize_photo); NSTError
+    where it cannot."""
     if not styles and not targets:
         raise ValueError("stylize_file needs style images or a targets file")
-    check_output(output)
-    started = time.perf_counter()
+    artwork = Artwork(output, settings, tuple(styles), tuple(blend) if blend else None, targets)
+    (done,) = stylize_photo(photo, [artwork], skip_unchanged=skip_unchanged, progress=progress, on_tiles=on_tiles)
+    if done.error:
+        raise NSTError(done.error)
+    return done
+
+
+def stylize_photo(
+    photo: str,
+    artworks: list[Artwork],
+    batch="auto",
+    skip_unchanged: bool = False,
+    progress: bool | None = None,
+    on_tiles=None,
+    photo_thumbnail: str | None = None,
+    thumbnail_side: int = THUMBNAIL_SIDE,
+) -> list[Stylized]:
+    """Stylize one photo in the manner of each artwork: the photo is read once and its artworks
+    are optimised together, as batches of images (batch: "auto", as many as fit in memory whole;
+    or at most that many; 1: one at a time); artworks whose settings change the image's shape
+    or schedule go in batches of their own. Each image is the one its own run would make.
+
+    Failures stay per image: an artwork whose output, targets or painting is bad, or whose
+    optimisation diverges, gets its Stylized.error and the others are written. A photo that
+    cannot be read is an NSTError for all. skip_unchanged: leave an existing PNG that these
+    inputs, settings and code made (a fingerprint in the file says so); otherwise the
+    fingerprint is written with the result. on_tiles(text): told, before the work, how the final
+    scale fits where memory shaped it. Thumbnails (of the photo, and of each image made or up to
+    date) are written last."""
+    batch = check_batch(batch)
     source = load_source(photo)
-    fingerprint = None
-    if skip_unchanged:
-        if targets:
-            style = {"targets": sha256(read_bytes(targets))}
-        else:
-            style = {"images": [sha256(read_bytes(path)) for path in styles], "blend": list(blend or [])}
-        fingerprint = image_fingerprint(source.sha256, style, settings)
-        if png_text(output, IMAGE_KEY) == fingerprint:
-            return Stylized(output, written=False)
-    transfer = StyleTransfer(settings)
-    plans = transfer.plan(source)  # fails before making targets at a size that cannot fit
-    tiles = plans[-1].describe() if plans[-1].constrained else None
-    if tiles and on_tiles:
-        on_tiles(f"{photo}: {tiles} (about {plans[-1].needed / memory.GIB:.1f} GiB)")
-    memory.reset_peak(transfer.device)
-    if targets:
-        hashes = [s.sha256 for s in load_styles(styles, blend)] if styles else None
-        gram_targets = transfer.load_targets(targets, source, style_hashes=hashes)
+    done: dict[int, Stylized] = {}
+    pending: dict[Settings, list[int]] = {}  # batch key -> the artworks of its batches
+    fingerprints = {}
+    for index, artwork in enumerate(artworks):
+        try:
+            check_output(artwork.output)
+            if skip_unchanged:
+                fingerprints[index] = _fingerprint(source, artwork)
+                if png_text(artwork.output, IMAGE_KEY) == fingerprints[index]:
+                    done[index] = Stylized(artwork.output, written=False)
+                    continue
+        except NSTError as error:
+            done[index] = _failed(photo, artwork, error)
+            continue
+        pending.setdefault(batch_key(artwork.settings), []).append(index)
+    job = _PhotoJob(source, fingerprints, done, progress, on_tiles)
+    for indices in pending.values():
+        job.stylize_group(StyleTransfer(artworks[indices[0]].settings), [(i, artworks[i]) for i in indices], batch)
+    if photo_thumbnail:
+        write_thumbnail(photo, photo_thumbnail, thumbnail_side)
+    for index, artwork in enumerate(artworks):
+        if artwork.thumbnail and not done[index].error:
+            write_thumbnail(artwork.output, artwork.thumbnail, thumbnail_side)
+    return [done[index] for index in range(len(artworks))]
+
+
+def _fingerprint(source, artwork: Artwork) -> str:
+    if artwork.targets:
+        style = {"targets": sha256(read_bytes(artwork.targets))}
     else:
-        gram_targets = transfer.make_targets(styles, blend, source)
-    result = transfer.stylize(source, gram_targets, progress=progress, plans=plans)
-    save_image(result, output, text={IMAGE_KEY: fingerprint} if fingerprint else None)
-    size = (result.shape[-1], result.shape[-2])
-    seconds, peak = time.perf_counter() - started, memory.peak_bytes(transfer.device)
-    return Stylized(output, written=True, size=size, seconds=seconds, peak_bytes=peak, tiles=tiles)
+        style = {"images": [sha256(read_bytes(path)) for path in artwork.styles], "blend": list(artwork.blend or [])}
+    return image_fingerprint(source.sha256, style, artwork.settings)
+
+
+def _failed(photo: str, artwork: Artwork, error: Exception) -> Stylized:
+    text = str(error).removeprefix(f"{photo}: ")  # the photo is named once, first
+    return Stylized(artwork.output, written=False, error=f"{photo}: {artwork.label}: {text}")
+
+
+@dataclass
+class _PhotoJob:
+    """The artworks of one photo still to make; done[artwork index] is what became of each."""
+
+    source: object
+    fingerprints: dict
+    done: dict
+    progress: bool | None
+    on_tiles: object
+
+    def stylize_group(self, transfer: StyleTransfer, members: list, batch) -> None:
+        """The artworks of one batch key: their targets, then batches of them that fit in memory."""
+        ready = []
+        for index, artwork in members:
+            try:
+                own = artwork.settings
+                if artwork.targets:
+                    hashes = [s.sha256 for s in load_styles(artwork.styles, artwork.blend)] if artwork.styles else None
+                    targets = transfer.load_targets(artwork.targets, self.source, style_hashes=hashes, settings=own)
+                else:
+                    targets = transfer.make_targets(artwork.styles, artwork.blend, self.source, settings=own)
+            except NSTError as error:
+                self.done[index] = _failed(self.source.path, artwork, error)
+                continue
+            ready.append((index, artwork, targets))
+        if not ready:
+            return
+        most = None if batch == "auto" else batch
+        aspect = self.source.image.size
+        size = memory.batch_size(transfer.extractor, transfer.settings, aspect, transfer.device, len(ready), most)
+        count = -(-len(ready) // size)  # batches of nearly equal sizes
+        for number in range(count):
+            self.stylize_batch(transfer, ready[number::count])
+
+    def stylize_batch(self, transfer: StyleTransfer, members: list) -> None:
+        started, source = time.perf_counter(), self.source
+        try:
+            plans = transfer.plan(source, len(members))  # fails before the work at a size that cannot fit
+        except NSTError as error:
+            for index, artwork, _ in members:
+                self.done[index] = _failed(source.path, artwork, error)
+            return
+        tiles = plans[-1].describe() if plans[-1].constrained else None
+        if tiles and self.on_tiles:
+            self.on_tiles(f"{source.path}: {tiles} (about {plans[-1].needed / memory.GIB:.1f} GiB)")
+        memory.reset_peak(transfer.device)
+        targets = [targets for _, _, targets in members]
+        settings = [artwork.settings for _, artwork, _ in members]
+        try:
+            results = transfer.stylize_batch(source, targets, settings, progress=self.progress, plans=plans)
+        except NSTError as error:
+            if len(members) > 1 and "out of memory" in str(error):  # the estimate was wrong: one by one
+                for member in members:
+                    self.stylize_batch(transfer, [member])
+                return
+            results = [error] * len(members)
+        seconds, peak = time.perf_counter() - started, memory.peak_bytes(transfer.device)
+        for (index, artwork, _), result in zip(members, results):
+            if isinstance(result, NSTError):
+                self.done[index] = _failed(source.path, artwork, result)
+                continue
+            fingerprint = self.fingerprints.get(index)
+            save_image(result, artwork.output, text={IMAGE_KEY: fingerprint} if fingerprint else None)
+            size = (result.shape[-1], result.shape[-2])
+            self.done[index] = Stylized(artwork.output, True, size, seconds, peak, tiles, batch=len(members))
 
 
 def targets_file(styles, output: str, settings: Settings, blend=None, color_reference: str | None = None) -> None:

@@ -39,17 +39,25 @@ class StyleTransfer:
         weights = load_weights(settings.weights)
         self.extractor = VGG19Features(weights, layers, settings.pooling, settings.padding).to(self.device)
 
-    def make_targets(self, style_paths, blend=None, photo: SourceImage | None = None) -> GramTargets:
+    def make_targets(self, style_paths, blend=None, photo: SourceImage | None = None, settings=None) -> GramTargets:
         """An artwork's Gram targets from its images (blend: their weights, default equal);
-        histogram colour preservation matches them to the photo's colours."""
-        return GramTargets.compute(self.extractor, load_styles(style_paths, blend), self.settings, photo)
+        histogram colour preservation matches them to the photo's colours. settings: the
+        artwork's own, where it shares this network with others (default: these)."""
+        return GramTargets.compute(self.extractor, load_styles(style_paths, blend), self._own(settings), photo)
 
-    def load_targets(self, path: str, photo: SourceImage | None = None, style_hashes=None) -> GramTargets:
-        """Load a targets file and check it was made for these settings (and style images, if given)."""
+    def load_targets(
+        self, path: str, photo: SourceImage | None = None, style_hashes=None, settings=None
+    ) -> GramTargets:
+        """Load a targets file and check it was made for these settings, or the artwork's own
+        (and style images, if given)."""
+        settings = self._own(settings)
         targets = GramTargets.load(path)
-        wanted = made_for(self.settings, self.extractor.weights_fingerprint)
-        targets.check(path, wanted, self.settings, photo, style_hashes)
+        wanted = made_for(settings, self.extractor.weights_fingerprint)
+        targets.check(path, wanted, settings, photo, style_hashes)
         return targets
+
+    def _own(self, settings: Settings | None) -> Settings:
+        return self.settings if settings is None else settings.replace(precision=self.settings.precision)
 
     def plan(self, photo: SourceImage, batch: int = 1) -> list[memory.Plan]:
         """How each scale fits in memory for a batch of this many images (whole or by tiles);
@@ -179,7 +187,11 @@ class StyleTransfer:
         lowest = torch.where(after_first, recent, torch.inf).min(0).values
         grew = ~lost & (best >= start) & (seen > 1) & (lowest > DIVERGENCE_GROWTH * start)
         for b in torch.nonzero(bad_step).flatten().tolist():  # the host reads them once per scale
-            failed[b] = self._diverged(f"loss {float(bad_loss[b])} at step {int(bad_step[b])}", image)
+            if int(bad_step[b]) == 1:  # before any step: not the steps' size but the loss itself
+                where = f"{image.shape[-1]}x{image.shape[-2]} px"
+                failed[b] = NSTError(f"its loss is {float(bad_loss[b])} before any step at {where}: check its weights")
+            else:
+                failed[b] = self._diverged(f"loss {float(bad_loss[b])} at step {int(bad_step[b])}", image)
         last = recent[-1]
         for b in torch.nonzero(grew).flatten().tolist():
             failed[b] = self._diverged(f"the loss grew from {float(start[b]):.4g} to {float(last[b]):.4g}", image)

@@ -332,6 +332,16 @@ def batch_key(settings: Settings) -> Settings:
     return settings.replace(**same, preserve_color=color)
 
 
+def check_batch(value) -> str | int:
+    """How many of a photo's images a job optimises together: "auto" (as many as fit in memory)
+    or a number (at most that many; 1: one at a time). NSTError otherwise."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value
+    raise NSTError(f"batch must be auto or a whole number of at least 1, not {value!r}")
+
+
 def preset(name: str, **overrides) -> Settings:
     if name not in PRESETS:
         raise NSTError(f"unknown preset {name!r}: use {', '.join(PRESETS)}")

@@ -59,6 +59,7 @@ class Artwork:
     images: tuple
     blend: tuple
     settings: dict
+    overrides: dict  # the settings it gives of its own
 
     @property
     def targets_per_photo(self):
@@ -73,6 +74,10 @@ class Artwork:
     def options(self, *effects):
         """`nst` options of its settings (only those affecting `effects`, if named), quoted."""
         return shlex.join(nst_settings.arguments(self.settings, *effects))
+
+    def own_options(self):
+        """`nst` options of the settings it overrides, quoted."""
+        return shlex.join(nst_settings.arguments(self.overrides))
 
     def blend_option(self):
         return f"--blend {','.join(map(str, self.blend))}" if self.blend else ""
@@ -178,7 +183,7 @@ def artwork(name, entry):
     if workflow.is_main_process:  # checked before any job; a job's own parse need not
         for image in images:
             check_painting(name, image)
-    return Artwork(name, tuple(images), tuple(blend), settings)
+    return Artwork(name, tuple(images), tuple(blend), settings, overrides)
 
 
 def photo_input():

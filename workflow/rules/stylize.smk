@@ -13,7 +13,14 @@
 # has at hand) into one folder per photo, at the sheets' cell size: the gallery shows them and the
 # sheets are made of them. A job per thumbnail, or an output per thumbnail, would cost planning as
 # much as the images themselves.
-STYLIZE_INPUT, STYLIZE_OUTPUT, STYLIZE_PARAMS, STYLIZE_COMMANDS = {}, {}, {}, []
+#
+# It is one command: the photo is read once and its artworks are optimised together, as batches
+# of images of as many as fit in memory (config: stylize_batch). An artwork that fails (its
+# optimisation diverges) fails only its own image, with a line naming it; the job then fails.
+STYLIZE_INPUT, STYLIZE_OUTPUT, STYLIZE_PARAMS, STYLIZE_ARTWORKS = {}, {}, {}, []
+STYLIZE_OUTPUT["thumbnails"] = directory(
+    f"results/gallery/{nst_gallery.THUMBNAILS}/{{photo}}"
+)
 for i, art in enumerate(ARTWORKS.values()):
     image, options = f"image_{i}", f"options_{i}"
     gallery = dict(
@@ -30,36 +37,27 @@ for i, art in enumerate(ARTWORKS.values()):
     if art.targets_per_photo:  # the job makes the photo's targets from the images
         styles = {f"style_{i}_{j}": source_file(p) for j, p in enumerate(art.images)}
         style = " ".join(f"--style {{input.{name}:q}}" for name in styles)
-        STYLIZE_PARAMS[options] = f"{art.options()} {art.blend_option()}".strip()
+        STYLIZE_PARAMS[options] = art.blend_option()
     else:
         targets = f"targets_{i}"
         styles = {targets: f"results/targets/{art.name}.pt"}
         style = f"--targets {{input.{targets}:q}}"
-        STYLIZE_PARAMS[options] = art.options()
+        STYLIZE_PARAMS[options] = ""
+    STYLIZE_PARAMS[options] = f"{STYLIZE_PARAMS[options]} {art.own_options()}".strip()
     STYLIZE_INPUT.update(styles)
-    # The log gets a line per image: written (size, seconds) or up to date.
-    STYLIZE_COMMANDS.append(
-        f"python -m nst_core.worker stylize {style} {{params.{options}}}"
-        f" --skip-unchanged --output {{output.{image}:q}} -- {{input.photo:q}}"
+    thumbnail = nst_gallery.result_thumbnail_name(art.name)
+    STYLIZE_ARTWORKS.append(
+        f" --artwork --name {art.name} {style} {{params.{options}}} --output {{output.{image}:q}}"
+        f" --thumbnail {{output.thumbnails:q}}/{thumbnail}"
     )
-STYLIZE_OUTPUT["thumbnails"] = directory(
-    f"results/gallery/{nst_gallery.THUMBNAILS}/{{photo}}"
+# The log gets a line per image: written (size, seconds) or up to date.
+STYLIZE_COMMAND = (
+    "python -m nst_core.worker stylize {params.options} --skip-unchanged"
+    f" --batch {config['stylize_batch']} --thumbnail-side {config['sheets']['cell']}"
+    f" --photo-thumbnail {{output.thumbnails:q}}/{nst_gallery.PHOTO_THUMBNAIL}"
+    " -- {input.photo:q}" + "".join(STYLIZE_ARTWORKS)
 )
-# Each thumbnail from its image: the photo's, then each artwork's result.
-THUMBNAIL_OF = {"input.photo": nst_gallery.PHOTO_THUMBNAIL}
-THUMBNAIL_OF.update(
-    {
-        f"output.image_{i}": nst_gallery.result_thumbnail_name(art)
-        for i, art in enumerate(ARTWORKS)
-    }
-)
-THUMBNAIL_PAIRS = " ".join(
-    f"{{{image}:q}} {{output.thumbnails:q}}/{name}"
-    for image, name in THUMBNAIL_OF.items()
-)
-STYLIZE_COMMANDS.append(
-    f"python -m nst_core.worker thumbnail --side {config['sheets']['cell']} -- {THUMBNAIL_PAIRS}"
-)
+STYLIZE_PARAMS["options"] = shlex.join(nst_settings.arguments(config["nst"]))
 
 STYLIZE_WHAT = (
     f"its images in {len(ARTWORKS)} artworks' styles"
@@ -89,6 +87,5 @@ rule stylize:
     message:
         f"stylize {{wildcards.photo}}: {STYLIZE_WHAT} (log: {{log}})"
     shell:
-        "export OMP_NUM_THREADS={threads}; ( "
-        + " && ".join(STYLIZE_COMMANDS)
-        + " ) 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"
+        "OMP_NUM_THREADS={threads} " + STYLIZE_COMMAND + " 2> {log:q}"
+        " || {{ cat {log:q} >&2; exit 1; }}"
