@@ -51,3 +51,11 @@ def resolve_precision(spec: str, device: torch.device) -> str:
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     return "bf16" if device.type == "cpu" and _cpu_has_native_bf16() else "fp32"
+
+
+def images_alone(device: torch.device) -> bool:
+    """Whether the network runs on each image of a batch alone. On a CPU: there the same seed and
+    inputs give the same bytes whatever else an image's batch holds (a batch's convolutions
+    round differently from one image's), and the convolutions already run at the speed of a
+    large matrix product, so a batch would gain little."""
+    return device.type == "cpu"

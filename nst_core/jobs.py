@@ -77,8 +77,8 @@ def stylize_file(
         raise ValueError("stylize_file needs style images or a targets file")
     artwork = Artwork(output, settings, tuple(styles), tuple(blend) if blend else None, targets)
     (done,) = stylize_photo(photo, [artwork], skip_unchanged=skip_unchanged, progress=progress, on_tiles=on_tiles)
-    if done.error:
-        raise NSTError(done.error)
+    if done.error:  # one artwork: the photo is the name the line needs
+        raise NSTError(done.error.replace(f": {artwork.label}: ", ": ", 1))
     return done
 
 
@@ -105,13 +105,21 @@ def stylize_photo(
     scale fits where memory shaped it. Thumbnails (of the photo, and of each image made or up to
     date) are written last."""
     batch = check_batch(batch)
-    source = load_source(photo)
     done: dict[int, Stylized] = {}
+    for index, artwork in enumerate(artworks):  # before reading anything
+        try:
+            check_output(artwork.output)
+        except NSTError as error:
+            done[index] = _failed(photo, artwork, error)
+    if len(done) == len(artworks):
+        return [done[index] for index in range(len(artworks))]
+    source = load_source(photo)
     pending: dict[Settings, list[int]] = {}  # batch key -> the artworks of its batches
     fingerprints = {}
     for index, artwork in enumerate(artworks):
+        if index in done:
+            continue
         try:
-            check_output(artwork.output)
             if skip_unchanged:
                 fingerprints[index] = _fingerprint(source, artwork)
                 if png_text(artwork.output, IMAGE_KEY) == fingerprints[index]:
@@ -157,6 +165,12 @@ class _PhotoJob:
 
     def stylize_group(self, transfer: StyleTransfer, members: list, batch) -> None:
         """The artworks of one batch key: their targets, then batches of them that fit in memory."""
+        try:
+            transfer.plan(self.source)  # fails before making targets at a size that cannot fit
+        except NSTError as error:
+            for index, artwork in members:
+                self.done[index] = _failed(self.source.path, artwork, error)
+            return
         ready = []
         for index, artwork in members:
             try:

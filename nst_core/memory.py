@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .device import resolve_precision
+from .device import images_alone, resolve_precision
 from .errors import NSTError
 from .layers import TILE_GRID, TILE_MARGIN
 from .objective import tiles
@@ -79,19 +79,23 @@ def estimate_bytes(
     extractor, settings, width: int, height: int, device: torch.device, tile_size=None, history: int = 0, batch=1
 ) -> int:
     """Peak bytes of optimising one scale for a batch of images (or of computing its features,
-    with history 0): each image has its own activations, history and copies; torch, the weights
-    and the photo's content features are there once."""
+    with history 0): each image has its own history and copies, and its own activations where
+    the batch goes through the network at once (not on a CPU: device.images_alone); torch, the
+    weights and the photo's content features are there once."""
     tiled = tile_size is not None and max(width, height) > tile_size
     tile_width, tile_height = (min(width, tile_size), min(height, tile_size)) if tiled else (width, height)
     network = FACTOR[settings.precision] * 4 * extractor.activation_elements(tile_width, tile_height)
     state = 2 * history * image_bytes(width, height)
-    shared = 0
+    shared, copies = 0, IMAGE_COPIES * image_bytes(width, height)
     if tiled:  # whole-size tensors beside the tile's: the image's copies and the content targets
         shared = 4 * sum(
             c * w * h for name, c, w, h in extractor.layer_shapes(width, height) if name in settings.content_layers
         )
-        state += IMAGE_COPIES * image_bytes(width, height)
-    return int(BASE_BYTES.get(device.type, 0) + batch * (network + state) + shared)
+        state += copies
+    elif batch > 1:  # the fit above holds one image's copies; the others' are besides
+        shared = (batch - 1) * copies
+    networks = 1 if images_alone(device) else batch
+    return int(BASE_BYTES.get(device.type, 0) + networks * network + batch * state + shared)
 
 
 def _cgroup_rooms() -> list[int]:

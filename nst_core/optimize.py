@@ -8,7 +8,7 @@ import torch
 from tqdm import tqdm
 
 from . import color, memory
-from .device import resolve_device, resolve_precision
+from .device import images_alone, resolve_device, resolve_precision
 from .errors import NSTError
 from .images import SourceImage, load_image, resize
 from .lbfgs import BatchedLBFGS
@@ -115,7 +115,13 @@ class StyleTransfer:
             losses, grads = [], []
             for b, objective in enumerate(objectives):  # each image alone, in a tensor of its own
                 part = image.detach()[b : b + 1].clone().requires_grad_(gradients)
-                losses.append(objective.backward(part, scale_for((b, b + 1))) if gradients else objective.loss(part))
+                if lost[b]:  # not worth its time (reading lost costs nothing on a CPU)
+                    losses.append(torch.full((1,), torch.nan, device=device))
+                    part.grad = torch.zeros_like(part)
+                elif gradients:
+                    losses.append(objective.backward(part, scale_for((b, b + 1))))
+                else:
+                    losses.append(objective.loss(part))
                 grads.append(part.grad)
             if gradients:
                 image.grad = torch.cat(grads)
@@ -157,7 +163,8 @@ class StyleTransfer:
             bad_loss = torch.where(broken, losses.double(), bad_loss)
             lost, active = lost | broken, active & ~broken
             if step % LOSS_EVERY == LOSS_EVERY - 1 or step == iterations - 1:  # the host reads it now and then
-                bar.set_postfix_str(f"{shape} loss {float(losses.max()):.4g}", refresh=False)
+                shown = float(torch.where(torch.isfinite(losses), losses, 0).max())  # the largest
+                bar.set_postfix_str(f"{shape} loss {shown:.4g}", refresh=False)
             bar.update(1)
             if on_step is not None:
                 on_step(step + 1, image.detach())
@@ -182,7 +189,9 @@ class StyleTransfer:
         # too large, e.g. Adam with a huge learning rate, clamped to [0, 1]: noise with finite
         # losses). A run where no step lowered the loss and none ran away returns its start,
         # the best iterate: with a tiny style weight that is the photo, the honest answer.
-        start = 1 / torch.cat([factors[rows] for rows in sorted(factors)]).double()
+        one = torch.ones(1, device=device)  # an image lost before its first loss has no factor
+        whole = [factors[0, batch]] if (0, batch) in factors else None
+        start = 1 / torch.cat(whole or [factors.get((b, b + 1), one) for b in range(batch)]).double()
         after_first = torch.arange(DIVERGENCE_STEPS, device=device)[:, None] >= DIVERGENCE_STEPS - (seen - 1)
         lowest = torch.where(after_first, recent, torch.inf).min(0).values
         grew = ~lost & (best >= start) & (seen > 1) & (lowest > DIVERGENCE_GROWTH * start)
@@ -227,7 +236,7 @@ class StyleTransfer:
         """
         (result,) = self.stylize_batch(photo, [targets], progress=progress, callback=callback, plans=plans)
         if isinstance(result, NSTError):
-            raise result
+            raise NSTError(f"{photo.path}: {result}")
         return result
 
     def stylize_batch(
@@ -271,11 +280,8 @@ class StyleTransfer:
             raise NSTError(f"{photo.path}: out of memory: {problem}") from None
 
     def _objectives(self, content_targets: dict, targets: list, scale: int, plan, weights: dict) -> list[Objective]:
-        """The objective of a scale: one for the batch; on a CPU one per image, whose network
-        runs on that image alone. The batch's convolutions round differently from one image's
-        (another algorithm for another shape), and on a CPU an image is promised the same bytes
-        from the same inputs, whatever else its batch holds; there the convolutions already run
-        at the speed of a large matrix product, so a batch would gain little."""
+        """The objective of a scale: one for the batch, or one per image where the network runs
+        on each image alone (on a CPU: see device.images_alone)."""
         layers = self.settings.style_layers
         grams = [{layer: own.grams[scale][layer].to(self.device) for layer in layers} for own in targets]
 
@@ -284,7 +290,7 @@ class StyleTransfer:
             own = {name: [values[b] for b in images] for name, values in weights.items()}
             return Objective(self.extractor, self.settings, content_targets, style, plan.tile_size, weights=own)
 
-        if self.device.type == "cpu":
+        if images_alone(self.device):
             return [objective(range(b, b + 1)) for b in range(len(targets))]
         return [objective(range(len(targets)))]
 

@@ -13,7 +13,9 @@ from nst_core.errors import NSTError
 from nst_core.memory import (
     GIB,
     HISTORY_LEVELS,
+    IMAGE_COPIES,
     SMALLEST_TILE,
+    batch_size,
     estimate_bytes,
     features_tile_size,
     image_bytes,
@@ -44,6 +46,27 @@ def test_estimate_grows_with_pixels_history_and_tile(transfer):
     # by tiles the network's part is a tile's, far less than the whole image's
     assert estimate(4096, 3072, 1024) < estimate(4096, 3072) / 5
     assert estimate(4096, 3072, 512) < estimate(4096, 3072, 1024)
+
+
+def test_a_batch_counts_each_images_history_and_copies_and_is_as_large_as_fits(transfer):
+    extractor, settings = transfer.extractor, transfer.settings.replace(size=256, iterations=100)
+
+    def estimate(batch, device=CPU):
+        return estimate_bytes(extractor, settings, 256, 192, device, None, 100, batch)
+
+    # On a CPU the network runs on one image at a time: its activations are there once.
+    per_image = (2 * 100 + IMAGE_COPIES) * image_bytes(256, 192)
+    assert estimate(4) - estimate(1) == 3 * per_image
+    on_gpu = torch.device("cuda")  # no GPU needed: only the estimate's arithmetic (no base there)
+    copies = IMAGE_COPIES * image_bytes(256, 192)
+    assert estimate(4, on_gpu) - estimate(1, on_gpu) == pytest.approx(3 * (estimate(1, on_gpu) + copies), abs=8)
+    # Three fit in the budget, not four: batches of at most three; at most what is asked.
+    three = settings.replace(max_memory=(estimate(3) + estimate(4)) / 2 / GIB)
+    assert batch_size(extractor, three, (256, 192), CPU, images=4) == 3
+    assert batch_size(extractor, three, (256, 192), CPU, images=2) == 2
+    assert batch_size(extractor, three, (256, 192), CPU, images=4, most=1) == 1
+    none = settings.replace(max_memory=estimate(1) / GIB * 1.01)
+    assert batch_size(extractor, none, (256, 192), CPU, images=4) == 1
 
 
 def test_a_scale_goes_whole_where_it_fits_and_by_the_largest_tiles_where_not(transfer):

@@ -292,3 +292,53 @@ def test_a_failed_rerun_keeps_the_images_from_before(project):
     result = snakemake(project, "--keep-going")
     assert result.returncode != 0 and "optimisation diverged" in result.stdout + result.stderr
     assert {path: (project / path).read_bytes() for path in stylized()} == before
+
+
+def _psnr(a: Path, b: Path) -> float:
+    import math
+
+    import torch
+
+    from nst_core.images import load_image
+
+    error = float((load_image(str(a)) - load_image(str(b))).pow(2).mean())
+    return math.inf if error == 0 else 10 * math.log10(1 / error)
+
+
+def test_one_artwork_at_a_time_makes_the_same_images(finished, tmp_path):
+    # The default optimises a photo's two artworks together; stylize_batch 1 one at a time.
+    assert "for 2 images together" in (finished / "logs/stylize/tubingen.log").read_text()
+    copy = tmp_path / "one-at-a-time"
+    shutil.copytree(finished, copy)
+    shutil.rmtree(copy / "results/stylized")
+    config = yaml.safe_load((copy / "config.yaml").read_text())
+    write_config(copy, {**config, "stylize_batch": 1})
+    result = snakemake(copy)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "together" not in (copy / "logs/stylize/tubingen.log").read_text()
+    for path in stylized():
+        assert _psnr(copy / path, finished / path) >= 40
+        assert (copy / path).read_bytes() == (finished / path).read_bytes()  # on a CPU, to the bit
+
+
+def test_an_artwork_that_diverges_costs_only_its_own_images(project, finished):
+    for path in stylized(artworks=["starry"]):
+        (project / path).unlink()  # to be made again, in the same jobs as the failing artwork
+    config = yaml.safe_load((project / "config.yaml").read_text())
+    config["artworks"]["broken"] = {"image": "art/the_scream.jpg", "style_weight": 1e39}  # inf in fp32
+    write_config(project, config)
+    result = snakemake(project, "--keep-going")
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("nst stylize: error:")]
+    assert {line.split(": ")[2] for line in lines} == {"photos/tubingen.jpg", "photos/chelsea.png"}
+    assert all(": broken: its loss is inf before any step" in line for line in lines), lines
+    assert not any((project / path).exists() for path in stylized(artworks=["broken"]))
+    for path in stylized(artworks=["starry", "scream"]):  # written, kept, and as they were
+        assert (project / path).read_bytes() == (finished / path).read_bytes()
+    # Mended, the next run makes only the broken artwork's images.
+    config["artworks"]["broken"]["style_weight"] = 1.0
+    write_config(project, config)
+    result = snakemake(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    log = (project / "logs/stylize/tubingen.log").read_text()
+    assert "wrote results/stylized/broken/tubingen.png" in log and "starry/tubingen.png is up to date" in log
