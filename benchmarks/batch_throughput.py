@@ -9,6 +9,8 @@ size (coarse-to-fine from 128 px), --iterations at the final scale, one photo an
     python benchmarks/batch_throughput.py --device cuda        # K = 1 2 4 8 at 512 and 1024 px,
                                                                # and one 512 px default image
     python benchmarks/batch_throughput.py --shared             # one L-BFGS over the summed loss
+    python benchmarks/batch_throughput.py --job                # the photo job's command: 1 photo x 4
+                                                               # artworks at 64 px, --batch auto and 1
 """
 
 import argparse
@@ -105,6 +107,30 @@ def shared(args) -> None:
         print(f"{k:>8} {float(ours[k]):>16.4g} {float(summed[k]):>19.4g} {ratio:>6.2f} {gap:>13.3f}")
 
 
+def job(args) -> None:
+    """The real command of a photo job (in a fresh process each time), 1 photo x 4 artworks, with
+    the default batch and with one artwork at a time, in turn: each one's times, and the median."""
+    import statistics
+    import tempfile
+
+    times = {"auto": [], "1": []}
+    with tempfile.TemporaryDirectory() as scratch:
+        command = [sys.executable, "-m", "nst_core", "stylize", str(PHOTO), "--size", str(args.size), "--quiet"]
+        command += ["--device", args.device, "--precision", args.precision]
+        artworks = []
+        for k in range(4):
+            artworks += ["--artwork", "--style", str(STYLES[k % len(STYLES)]), "--output", f"{scratch}/{k}.png"]
+        for _ in range(args.repeat):
+            for batch in times:
+                started = time.perf_counter()
+                subprocess.run([*command, "--batch", batch, *artworks], check=True)
+                times[batch].append(time.perf_counter() - started)
+    print(f"# {PHOTO.name} x 4 artworks, {args.size} px, default preset, nst stylize in a fresh process each time")
+    for batch, seconds in times.items():
+        each = " ".join(f"{s:.1f}" for s in seconds)
+        print(f"--batch {batch:<4}  median {statistics.median(seconds):.1f} s  ({each})")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
@@ -113,11 +139,15 @@ def main():
     parser.add_argument("--iterations", type=int, default=100, help="steps at the final scale (default 100)")
     parser.add_argument("--precision", default="auto")
     parser.add_argument("--shared", action="store_true", help="compare one L-BFGS over the summed loss")
+    parser.add_argument("--job", action="store_true", help="time the photo job's command, --batch auto and 1")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each, with --job (default 3)")
     parser.add_argument("--size", type=int, default=128, help=argparse.SUPPRESS)  # of --one and --shared
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.shared:
         return shared(args)
+    if args.job:
+        return job(args)
     if args.one:
         return print(json.dumps(one(args)))
     kind = "cuda" if args.device.startswith("cuda") else "cpu"

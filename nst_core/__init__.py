@@ -8,6 +8,9 @@
     targets = transfer.make_targets(["a.jpg", "b.jpg"], blend=[0.7, 0.3])   # or load_targets(FILE)
     save_image(transfer.stylize(load_source("photo.jpg"), targets), "out.png")
 
+    stylize_photo("photo.jpg", [Artwork("a.png", settings, styles=("a.jpg",)),   # one photo, many
+                                Artwork("b.png", settings, targets="b.pt")])     # artworks, together
+
 Names are imported on first use, so the modules the pipeline reads while planning (settings,
 storage, pictures, fingerprints) do not pay for importing torch.
 """
@@ -26,6 +29,8 @@ _EXPORTS = {
     "StyleTransfer": "optimize",
     "score": "scoring",
     "stylize_file": "jobs",
+    "stylize_photo": "jobs",
+    "Artwork": "jobs",
     "targets_file": "jobs",
     "PRESETS": "settings",
     "SETTINGS": "settings",
