@@ -297,8 +297,6 @@ def test_a_failed_rerun_keeps_the_images_from_before(project):
 def _psnr(a: Path, b: Path) -> float:
     import math
 
-    import torch
-
     from nst_core.images import load_image
 
     error = float((load_image(str(a)) - load_image(str(b))).pow(2).mean())
