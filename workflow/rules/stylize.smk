@@ -55,7 +55,7 @@ STYLIZE_COMMAND = (
     "python -m nst_core.worker stylize {params.options} --skip-unchanged"
     f" --batch {config['stylize_batch']} --thumbnail-side {config['sheets']['cell']}"
     f" --photo-thumbnail {{output.thumbnails:q}}/{nst_gallery.PHOTO_THUMBNAIL}"
-    " -- {input.photo:q}" + "".join(STYLIZE_ARTWORKS)
+    f" -- {{input.photo:q}}{''.join(STYLIZE_ARTWORKS)}"
 )
 STYLIZE_PARAMS["options"] = shlex.join(nst_settings.arguments(config["nst"]))
 
@@ -87,5 +87,5 @@ rule stylize:
     message:
         f"stylize {{wildcards.photo}}: {STYLIZE_WHAT} (log: {{log}})"
     shell:
-        "OMP_NUM_THREADS={threads} " + STYLIZE_COMMAND + " 2> {log:q}"
+        f"OMP_NUM_THREADS={{threads}} {STYLIZE_COMMAND} 2> {{log:q}}"
         " || {{ cat {log:q} >&2; exit 1; }}"
