@@ -77,8 +77,8 @@ def stylize_file(
         raise ValueError("stylize_file needs style images or a targets file")
     artwork = Artwork(output, settings, tuple(styles), tuple(blend) if blend else None, targets)
     (done,) = stylize_photo(photo, [artwork], skip_unchanged=skip_unchanged, progress=progress, on_tiles=on_tiles)
-    if done.error:  # one artwork: the photo is the name the line needs
-        raise NSTError(done.error.replace(f": {artwork.label}: ", ": ", 1))
+    if done.error:  # one artwork: the photo (or the output) is the name the line needs
+        raise NSTError(done.error.replace(f"{photo}: {artwork.label}: ", f"{photo}: ", 1))
     return done
 
 
@@ -109,8 +109,8 @@ def stylize_photo(
     for index, artwork in enumerate(artworks):  # before reading anything
         try:
             check_output(artwork.output)
-        except NSTError as error:
-            done[index] = _failed(photo, artwork, error)
+        except NSTError as error:  # it names the output, which is the artwork's
+            done[index] = Stylized(artwork.output, written=False, error=str(error))
     if len(done) == len(artworks):
         return [done[index] for index in range(len(artworks))]
     source = load_source(photo)
