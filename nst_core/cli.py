@@ -10,6 +10,7 @@ import difflib
 import importlib.metadata
 import json
 import sys
+import time
 
 from .errors import NSTError
 from .settings import IMAGE, PRESET_OPTION, PRESETS, RUN, SETTINGS, TARGETS, check_batch, preset
@@ -87,7 +88,9 @@ def _add_settings_options(parser: argparse.ArgumentParser, *effects: str, preset
         if row.affects not in effects:
             continue
         default = row.format(getattr(PRESETS["default"], row.name))
-        help_text = f"{row.help} ({'comma-separated; ' if row.is_list else ''}default: {default})"
+        shown = "" if "default:" in row.help else f"default: {default}"  # once, where the help has its own
+        notes = "; ".join(filter(None, ["comma-separated" if row.is_list else "", shown]))
+        help_text = f"{row.help} ({notes})" if notes else row.help
         # Not given: no attribute (None is a value: `--min-size none` means one scale).
         kwargs = {"dest": row.name, "default": argparse.SUPPRESS, "help": help_text.replace("%", "%%")}
         if row.choices and not row.is_list:
@@ -195,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     targets.add_argument("--blend", type=_typed(_blend), metavar="W,W,...", help=blend_help)
     targets.add_argument("--color-reference", help="the photo, for --preserve-color histogram")
     targets.add_argument("--output", "-o", required=True, help="targets file to write")
+    targets.add_argument("--quiet", "-q", action="store_true", help="no summary line")
     _add_settings_options(targets, TARGETS, RUN)
 
     sheet = command("sheet", "write a labelled contact sheet of images")
@@ -272,7 +276,12 @@ class _Reported(NSTError):
 def _run_targets(args) -> None:
     from .jobs import targets_file
 
-    targets_file(args.style, args.output, _settings(args), blend=args.blend, color_reference=args.color_reference)
+    started = time.perf_counter()
+    settings = _settings(args)
+    targets_file(args.style, args.output, settings, blend=args.blend, color_reference=args.color_reference)
+    scales = ", ".join(map(str, settings.scales()))
+    if not args.quiet:
+        print(f"nst: wrote {args.output} ({scales} px, {time.perf_counter() - started:.1f} s)", file=sys.stderr)
 
 
 def _run_sheet(args) -> None:

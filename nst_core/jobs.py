@@ -149,7 +149,12 @@ def _fingerprint(source, artwork: Artwork) -> str:
 
 
 def _failed(photo: str, artwork: Artwork, error: Exception) -> Stylized:
-    text = str(error).removeprefix(f"{photo}: ")  # the photo is named once, first
+    """The line of an image that failed: the photo, then the artwork, unless the problem is in
+    one of the artwork's own files, which the line then names alone."""
+    text = str(error).removeprefix(f"{photo}: ")
+    own = [artwork.targets, *artwork.styles]
+    if any(path and text.startswith(f"{path}: ") for path in own):
+        return Stylized(artwork.output, written=False, error=text)
     return Stylized(artwork.output, written=False, error=f"{photo}: {artwork.label}: {text}")
 
 

@@ -10,6 +10,7 @@ pipeline reads this module while planning.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import re
 import types
@@ -156,7 +157,7 @@ class Settings:
     def replace(self, **changes) -> Settings:
         unknown = set(changes) - set(SETTINGS)
         if unknown:
-            raise NSTError(f"unknown setting {sorted(unknown)[0]!r}")
+            raise unknown_setting(sorted(unknown)[0])
         return dataclasses.replace(self, **changes)
 
     def layer_weights(self) -> dict:
@@ -189,6 +190,11 @@ class Settings:
     def affecting(self, *effects: str) -> dict:
         """{name: value} of the settings that affect any of these (TARGETS, IMAGE, RUN)."""
         return {name: getattr(self, name) for name, row in SETTINGS.items() if row.affects in effects}
+
+
+def unknown_setting(name: str) -> NSTError:
+    close = difflib.get_close_matches(name, SETTINGS, n=1)
+    return NSTError(f"unknown setting {name!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
 
 
 _KINDS = {int: "an integer", float: "a number", str: "text"}
@@ -362,7 +368,7 @@ def arguments(values: dict, *effects: str) -> list[str]:
         if name == "preset":
             argv += [PRESET_OPTION, value]
         elif name not in SETTINGS:
-            raise NSTError(f"unknown setting {name!r}")
+            raise unknown_setting(name)
         elif not effects or SETTINGS[name].affects in effects:
             argv += [SETTINGS[name].option, SETTINGS[name].format(value)]
     return argv

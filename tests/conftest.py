@@ -16,6 +16,28 @@ PHOTO2 = DATA / "chelsea.png"
 STYLE = DATA / "starry_night.jpg"
 STYLE2 = DATA / "the_scream.jpg"
 
+# The modules that run the real Snakemake, S3, Slurm or a browser, or long optimisations (tiles
+# against whole images): `pytest -m "not slow"` leaves them out, the inner loop's tier.
+SLOW_MODULES = {
+    "test_faults",
+    "test_first_batch",
+    "test_gallery",
+    "test_s3",
+    "test_sheets",
+    "test_slurm",
+    "test_tiles",
+    "test_tradeoff",
+    "test_worker_trust",
+    "test_workflow",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.module.__name__ in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
 # Tiny and fast, one scale unless a test asks for coarse-to-fine.
 TINY = dict(size=48, iterations=8, coarse_iterations=4, min_size=None, device="cpu")
 

@@ -84,6 +84,7 @@ def make_failing(tmp_path, case):
                 [
                     "targets",
                     str(STYLE),
+                    "--quiet",
                     "--style-layers",
                     "relu1_1,relu2_1",
                     "--output",
@@ -101,7 +102,7 @@ def make_failing(tmp_path, case):
         from nst_core.cli import main
 
         target = path / "edited.pt"
-        assert main(["targets", str(STYLE), "--output", str(target), *FAST[:2], *FAST[4:-1]]) == 0
+        assert main(["targets", str(STYLE), "--quiet", "--output", str(target), *FAST[:2], *FAST[4:-1]]) == 0
         raw = torch.load(target, weights_only=True)  # valid metadata, then one matrix edited
         key = next(iter(raw["grams"]))
         if case == "targets missing a Gram matrix":

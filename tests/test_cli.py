@@ -20,7 +20,8 @@ def test_stylize_end_to_end_with_the_console_script(tmp_path):
 
 def test_targets_then_stylize_with_targets(tmp_path, cli):
     targets = tmp_path / "starry.pt"
-    assert cli("targets", STYLE, STYLE2, "--blend", "0.7,0.3", "-o", targets, *FAST_TARGETS)[0] == 0
+    code, _, err = cli("targets", STYLE, STYLE2, "--blend", "0.7,0.3", "-o", targets, *FAST_TARGETS)
+    assert code == 0 and err.startswith(f"nst: wrote {targets} (")  # says what it wrote
     out = tmp_path / "out.png"
     code, _, err = cli("stylize", PHOTO, "--targets", targets, "-o", out, "-q", *FAST)
     assert code == 0 and err == "" and out.exists()
@@ -54,6 +55,9 @@ def test_sheet_and_score(tmp_path, cli):
 def test_help_shows_examples():
     result = run_cli("stylize", "--help")
     assert result.returncode == 0 and "examples:" in result.stdout and "nst stylize photo.jpg" in result.stdout
+    help_text = " ".join(result.stdout.split())
+    assert "learning rate (default: 1 for lbfgs, 0.02 for adam) " in help_text  # its default once
+    assert "scale does not fit in memory) (default" not in help_text and "(default: 100)" in help_text
 
 
 def _bad_inputs(tmp_path):

@@ -227,7 +227,11 @@ def test_bad_photo_does_not_stop_the_others(tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda c: c["nst"].update(sizee=64), "nst: unknown setting 'sizee'"),
+        (lambda c: c["nst"].update(sizee=64), "nst: unknown setting 'sizee'; did you mean 'size'?"),
+        (
+            lambda c: c.update(stylize_thread=2),
+            "config: unknown key 'stylize_thread'; did you mean 'stylize_threads'?",
+        ),
         (lambda c: c["nst"].update(size="big"), "nst: size must be an integer, not 'big'"),
         (
             lambda c: c["artworks"]["scream"].update(preserve_color="luminence"),
@@ -256,6 +260,7 @@ def test_bad_photo_does_not_stop_the_others(tmp_path):
     ],
     ids=[
         "unknown-setting",
+        "unknown-key",
         "wrong-type",
         "artwork-setting-value",
         "not-per-artwork",

@@ -40,6 +40,16 @@ def validated(config):
         if not hasattr(problem, "absolute_path"):
             raise
         where = ": ".join(map(str, problem.absolute_path)) or "config"
+        # A key of its own: name it, and the closest known one.
+        if problem.validator == "additionalProperties":
+            known = problem.schema.get("properties", {})
+            for key in problem.instance:
+                if key not in known:
+                    close = difflib.get_close_matches(key, known, n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    raise NSTError(
+                        f"{where}: unknown key {key!r}{hint} (keys: {', '.join(known)})"
+                    ) from None
         raise NSTError(f"{where}: {problem.message}") from None
 
 
