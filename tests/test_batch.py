@@ -126,3 +126,24 @@ def test_the_gpus_batched_reductions_take_each_images_own_steps():
         torch.testing.assert_close(together[row : row + 1], run([row], batched_dots=False), rtol=1e-5, atol=1e-6)
     energy = (scales * together**2).flatten(1).sum(1)
     assert (energy < 0.5 * (scales * start**2).flatten(1).sum(1)).all()  # each went downhill
+
+
+def test_a_photos_artworks_in_one_call_are_their_own_runs_and_a_bad_one_costs_only_itself(tmp_path):
+    # Luminance preservation changes the content and the result: its artwork goes in a batch of
+    # its own; the weights differ within the other batch. Every image as stylize_file makes it.
+    from nst_core import Artwork, stylize_file, stylize_photo
+    from nst_core.images import load_image
+
+    s = tiny(size=32, iterations=4, precision="fp32")
+    own = [s, s.replace(style_weight=3.0), s.replace(preserve_color="luminance")]
+    artworks = [Artwork(str(tmp_path / f"{k}.png"), o, styles=(str(STYLE),)) for k, o in enumerate(own)]
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not targets")
+    artworks.append(Artwork(str(tmp_path / "bad.png"), s, targets=str(broken), name="bad"))
+    made = stylize_photo(str(PHOTO), artworks)
+    assert [done.batch for done in made[:3]] == [2, 2, 1]
+    assert made[3].error.startswith(f"{broken}: not a valid Gram targets file") and not (tmp_path / "bad.png").exists()
+    for k, settings in enumerate(own):
+        alone = tmp_path / f"alone{k}.png"
+        stylize_file(str(PHOTO), str(alone), settings, styles=[str(STYLE)])
+        assert torch.equal(load_image(str(alone)), load_image(str(tmp_path / f"{k}.png")))

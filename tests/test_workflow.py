@@ -257,6 +257,7 @@ def test_bad_photo_does_not_stop_the_others(tmp_path):
         (lambda c: c.update(photos=["nowhere/*.jpg"]), "photos: 'nowhere/*.jpg' matches no files"),
         (lambda c: c["artworks"].update(gone="art/missing.jpg"), "artworks: gone: art/missing.jpg: no such file"),
         (lambda c: c["sheets"].update(cell=2000), "sheets: cell: 2000 is greater than the maximum of 1024"),
+        (lambda c: c.update(stylize_batch=0), "stylize_batch: 0 is not allowed: auto (as many of a photo's images"),
     ],
     ids=[
         "unknown-setting",
@@ -273,6 +274,7 @@ def test_bad_photo_does_not_stop_the_others(tmp_path):
         "empty-glob",
         "missing-artwork-image",
         "thumbnail-larger-than-nst-thumbnail-makes",
+        "batch-of-none",
     ],
 )
 def test_bad_config_fails_before_any_job(tmp_path, change, message):

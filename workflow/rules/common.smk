@@ -50,6 +50,11 @@ def validated(config):
                     raise NSTError(
                         f"{where}: unknown key {key!r}{hint} (keys: {', '.join(known)})"
                     ) from None
+        if problem.validator == "oneOf" and "description" in problem.schema:
+            what = problem.schema["description"]
+            raise NSTError(
+                f"{where}: {problem.instance!r} is not allowed: {what}"
+            ) from None
         raise NSTError(f"{where}: {problem.message}") from None
 
 
