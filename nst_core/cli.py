@@ -221,7 +221,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run_stylize(args, groups=()) -> None:
     from .jobs import Artwork, stylize_photo
-    from .pictures import THUMBNAIL_SIDE
 
     parser = _artwork_parser()
     if groups and (args.style or args.targets or args.output):
@@ -237,9 +236,7 @@ def _run_stylize(args, groups=()) -> None:
         name, thumbnail = getattr(own, "name", None), getattr(own, "thumbnail", None)
         blend = tuple(own.blend) if own.blend else None
         artworks.append(Artwork(own.output, settings, tuple(own.style), blend, own.targets, name, thumbnail))
-    side = THUMBNAIL_SIDE if args.thumbnail_side is None else args.thumbnail_side
-    if not 16 <= side <= 1024:
-        raise NSTError(f"--thumbnail-side {side}: give 16 to 1024 px")
+    side = _thumbnail_side(args.thumbnail_side, "--thumbnail-side")
     made = stylize_photo(
         args.photo,
         artworks,
@@ -293,14 +290,21 @@ def _run_sheet(args) -> None:
     print(f"nst: wrote {args.output} ({width}x{height}, {len(args.images)} cells)", file=sys.stderr)
 
 
-def _run_thumbnail(args) -> None:
-    from .pictures import THUMBNAIL_SIDE, write_thumbnail
+def _thumbnail_side(side: int | None, option: str) -> int:
+    from .pictures import THUMBNAIL_SIDE
 
-    side = THUMBNAIL_SIDE if args.side is None else args.side
+    side = THUMBNAIL_SIDE if side is None else side
+    if not 16 <= side <= 1024:
+        raise NSTError(f"{option} {side}: give 16 to 1024 px")
+    return side
+
+
+def _run_thumbnail(args) -> None:
+    from .pictures import write_thumbnail
+
     if len(args.pairs) % 2:
         raise NSTError(f"give each image then its thumbnail: {len(args.pairs)} paths is not pairs")
-    if not 16 <= side <= 1024:
-        raise NSTError(f"--side {side}: give 16 to 1024 px")
+    side = _thumbnail_side(args.side, "--side")
     for image, thumbnail in zip(args.pairs[::2], args.pairs[1::2]):
         write_thumbnail(image, thumbnail, side)
 

@@ -168,14 +168,17 @@ class _PhotoJob:
     progress: bool | None
     on_tiles: object
 
+    def fail(self, members: list, error: NSTError) -> None:
+        """Each of these artworks (index, artwork, ...) fails with this error."""
+        for index, artwork, *_ in members:
+            self.done[index] = _failed(self.source.path, artwork, error)
+
     def stylize_group(self, transfer: StyleTransfer, members: list, batch) -> None:
         """The artworks of one batch key: their targets, then batches of them that fit in memory."""
         try:
             transfer.plan(self.source)  # fails before making targets at a size that cannot fit
         except NSTError as error:
-            for index, artwork in members:
-                self.done[index] = _failed(self.source.path, artwork, error)
-            return
+            return self.fail(members, error)
         ready = []
         for index, artwork in members:
             try:
@@ -186,7 +189,7 @@ class _PhotoJob:
                 else:
                     targets = transfer.make_targets(artwork.styles, artwork.blend, self.source, settings=own)
             except NSTError as error:
-                self.done[index] = _failed(self.source.path, artwork, error)
+                self.fail([(index, artwork)], error)
                 continue
             ready.append((index, artwork, targets))
         if not ready:
@@ -203,9 +206,7 @@ class _PhotoJob:
         try:
             plans = transfer.plan(source, len(members))  # fails before the work at a size that cannot fit
         except NSTError as error:
-            for index, artwork, _ in members:
-                self.done[index] = _failed(source.path, artwork, error)
-            return
+            return self.fail(members, error)
         tiles = plans[-1].describe() if plans[-1].constrained else None
         if tiles and self.on_tiles:
             self.on_tiles(f"{source.path}: {tiles} (about {plans[-1].needed / memory.GIB:.1f} GiB)")
@@ -219,11 +220,11 @@ class _PhotoJob:
                 for member in members:
                     self.stylize_batch(transfer, [member])
                 return
-            results = [error] * len(members)
+            return self.fail(members, error)
         seconds, peak = time.perf_counter() - started, memory.peak_bytes(transfer.device)
         for (index, artwork, _), result in zip(members, results):
             if isinstance(result, NSTError):
-                self.done[index] = _failed(source.path, artwork, result)
+                self.fail([(index, artwork)], result)
                 continue
             fingerprint = self.fingerprints.get(index)
             save_image(result, artwork.output, text={IMAGE_KEY: fingerprint} if fingerprint else None)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from .device import images_alone
+
 CURVATURE = 1e-10  # torch's: a pair is kept where y.s is above it
 ASCENT = 1.0  # torch's `gtd > -tolerance_change` with tolerance_change -1: no move where g.d > 1
 ALIGN = 16  # floats (64 bytes): each image's vectors start where a fresh tensor's would
@@ -35,7 +37,7 @@ class BatchedLBFGS:
         self.padded = -(-self.size // ALIGN) * ALIGN
         device = image.device
         self.rows = torch.arange(batch, device=device)
-        self.per_row = device.type == "cpu"
+        self.per_row = images_alone(device)  # where each image's bytes are its own run's
         # The pairs (s, y) of each image in a ring: slot (head - 1 - k) % history is its k-th newest.
         self.s = torch.zeros(history, batch, self.padded, device=device)
         self.y = torch.zeros(history, batch, self.padded, device=device)

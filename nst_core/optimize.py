@@ -94,14 +94,17 @@ class StyleTransfer:
         # is 1/|g|_1, so raw losses of ~1e9 make it diverge. Minimising loss / (initial loss) is
         # scale-free: it converges for every preset and weight setting we tried. Per image, so
         # one artwork's weights do not set another's steps.
-        factors = {}  # (first, last + 1) image -> their factors, from their first losses
+        # 1 / each image's first loss (1 where that is unusable, or the image was lost before it).
+        normaliser = torch.ones(batch, device=device)
+        normalised = [False] * batch  # on the host: which images have theirs
 
-        def scale_for(rows):
+        def scale_for(first: int, last: int):
             def factor(losses: torch.Tensor) -> torch.Tensor:
-                if rows not in factors:  # in float64, then fp32, as a Python float would be
+                if not normalised[first]:  # in float64, then fp32, as a Python float would be
                     usable = torch.isfinite(losses) & (losses > 0)
-                    factors[rows] = torch.where(usable, 1 / losses.double(), 1.0).float()
-                return factors[rows]
+                    normaliser[first:last] = torch.where(usable, 1 / losses.double(), 1.0).float()
+                    normalised[first:last] = [True] * (last - first)
+                return normaliser[first:last].clone()  # not a view of what later rows change
 
             return factor
 
@@ -111,7 +114,7 @@ class StyleTransfer:
                 if not gradients:
                     return objectives[0].loss(image.detach())
                 image.grad = None
-                return objectives[0].backward(image, scale_for((0, batch)))
+                return objectives[0].backward(image, scale_for(0, batch))
             losses, grads = [], []
             for b, objective in enumerate(objectives):  # each image alone, in a tensor of its own
                 part = image.detach()[b : b + 1].clone().requires_grad_(gradients)
@@ -119,7 +122,7 @@ class StyleTransfer:
                     losses.append(torch.full((1,), torch.nan, device=device))
                     part.grad = torch.zeros_like(part)
                 elif gradients:
-                    losses.append(objective.backward(part, scale_for((b, b + 1))))
+                    losses.append(objective.backward(part, scale_for(b, b + 1)))
                 else:
                     losses.append(objective.loss(part))
                 grads.append(part.grad)
@@ -189,9 +192,7 @@ class StyleTransfer:
         # too large, e.g. Adam with a huge learning rate, clamped to [0, 1]: noise with finite
         # losses). A run where no step lowered the loss and none ran away returns its start,
         # the best iterate: with a tiny style weight that is the photo, the honest answer.
-        one = torch.ones(1, device=device)  # an image lost before its first loss has no factor
-        whole = [factors[0, batch]] if (0, batch) in factors else None
-        start = 1 / torch.cat(whole or [factors.get((b, b + 1), one) for b in range(batch)]).double()
+        start = 1 / normaliser.double()
         after_first = torch.arange(DIVERGENCE_STEPS, device=device)[:, None] >= DIVERGENCE_STEPS - (seen - 1)
         lowest = torch.where(after_first, recent, torch.inf).min(0).values
         grew = ~lost & (best >= start) & (seen > 1) & (lowest > DIVERGENCE_GROWTH * start)
@@ -261,7 +262,7 @@ class StyleTransfer:
         if len(image_settings) != len(targets):
             raise ValueError(f"{len(image_settings)} settings for {len(targets)} targets")
         for own in image_settings:
-            if batch_key(own.replace(precision=s.precision)) != batch_key(s):
+            if batch_key(self._own(own)) != batch_key(s):
                 raise ValueError("settings that change the image's shape or schedule cannot share a batch")
         plans = plans or self.plan(photo, len(targets))
         try:

@@ -37,13 +37,13 @@ for i, art in enumerate(ARTWORKS.values()):
     if art.targets_per_photo:  # the job makes the photo's targets from the images
         styles = {f"style_{i}_{j}": source_file(p) for j, p in enumerate(art.images)}
         style = " ".join(f"--style {{input.{name}:q}}" for name in styles)
-        STYLIZE_PARAMS[options] = art.blend_option()
+        blend = art.blend_option()
     else:
         targets = f"targets_{i}"
         styles = {targets: f"results/targets/{art.name}.pt"}
         style = f"--targets {{input.{targets}:q}}"
-        STYLIZE_PARAMS[options] = ""
-    STYLIZE_PARAMS[options] = f"{STYLIZE_PARAMS[options]} {art.own_options()}".strip()
+        blend = ""
+    STYLIZE_PARAMS[options] = f"{blend} {art.own_options()}".strip()
     STYLIZE_INPUT.update(styles)
     thumbnail = nst_gallery.result_thumbnail_name(art.name)
     STYLIZE_ARTWORKS.append(
