@@ -32,9 +32,10 @@ rule all:
     input:
         # Every image, so that a deleted one is made again (Snakemake remakes a missing file only
         # where a job that needs it runs): 9 s more planning for 10,000 photos x 10 artworks here.
-        expand("results/stylized/{artwork}/{photo}.png", artwork=ARTWORKS, photo=PHOTOS),
-        expand("results/sheets/{artwork}/{page}.jpg", artwork=ARTWORKS, page=PAGES),
-        "results/sheets/overview.jpg",
-        "results/gallery/index.html",
+        expand(f"{RESULTS}/stylized/{{artwork}}/{{photo}}.png", artwork=ARTWORKS, photo=PHOTOS),
+        expand(f"{RESULTS}/sheets/{{artwork}}/{{page}}.jpg", artwork=ARTWORKS, page=PAGES),
+        f"{RESULTS}/sheets/overview.jpg",
+        # every page, so that a page of a new artwork is made
+        rules.gallery.output,
     message:
         f"all {len(PHOTOS) * len(ARTWORKS)} images ({len(PHOTOS)} photos x {len(ARTWORKS)} artworks) and their sheets and gallery"

@@ -18,7 +18,7 @@ def test_a_configfile_of_ones_own_replaces_the_demo_batch(tmp_path):
     mine = {"photos": ["photos/tubingen.jpg"], "artworks": {"mine": "art/the_scream.jpg"}}
     (workdir / "mine.yaml").write_text(yaml.safe_dump(mine))
     planned = planned_outputs(workdir, "--configfile", "mine.yaml")
-    assert {p for p in planned if p.startswith("results/stylized/")} == {"results/stylized/mine/tubingen.png"}
+    assert {p for p in planned if "/stylized/" in p} == {"results/mine/stylized/mine/tubingen.png"}
     # settings it does not give are the defaults, not the demo config's
     commands = snakemake(workdir, "--dry-run", "--printshellcmds", "--configfile", "mine.yaml").stdout
     assert "nst_core.worker stylize" in commands and "--size 32" not in commands
@@ -177,9 +177,55 @@ def test_the_console_shows_a_short_line_per_job_and_nothing_gpu_on_a_cpu(tmp_pat
     workdir = make_project(tmp_path)
     result = snakemake(workdir, "--dry-run")
     text = result.stdout + result.stderr
-    assert "stylize tubingen: its images in 2 artworks' styles (log: logs/stylize/tubingen.log)" in text, text
+    assert "stylize tubingen: its images in 2 artworks' styles (log: results/logs/stylize/tubingen.log)" in text, text
     assert "targets of scream: Gram matrices of its painting, once" in text
     assert "Shell command" not in text and "nst_core.worker" not in text and "gpu" not in text
     assert "all 4 images (2 photos x 2 artworks) and their sheets" in text  # not the list of every result
     lines = [line for line in text.splitlines() if not line.startswith("  ")]  # not the header's paths
     assert max(map(len, lines)) < 120, text
+
+
+def test_two_batches_in_one_project_keep_their_results_and_galleries_apart(tmp_path):
+    """The demo's batch (config.yaml) in results/, then a batch of one's own (--configfile
+    mine.yaml) with other artworks in results/mine/: each gallery shows its own batch, and a
+    batch changed in place makes its gallery again."""
+    workdir = make_project(tmp_path)
+    assert snakemake(workdir).returncode == 0
+    demo = sorted(p for p in (workdir / "results").rglob("*") if p.is_file() and "mine" not in p.parts)
+    made = {p: p.stat().st_mtime_ns for p in demo}
+    mine = {
+        "photos": ["photos/tubingen.jpg"],
+        "artworks": {"soft": {"image": "art/the_scream.jpg", "style_weight": 0.5}, "mixed": {
+            "images": ["art/the_scream.jpg", "art/starry_night.jpg"], "blend": [0.5, 0.5]}},
+        "nst": CONFIG["nst"],
+        "sheets": {"cell": 32},
+    }
+    (workdir / "mine.yaml").write_text(yaml.safe_dump(mine))
+    result = snakemake(workdir, "--configfile", "mine.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    ours = workdir / "results" / "mine"
+    index = (ours / "gallery" / "index.html").read_text()
+    assert "1 photos × 2 artworks" in index and "soft" in index and "mixed" in index
+    assert "starry" not in index and "scream" not in index
+    for page in ("by-artwork/soft/1.html", "by-artwork/mixed/1.html", "by-photo/1.html"):
+        assert (ours / "gallery" / page).is_file(), page
+    assert sorted(p.name for p in (ours / "stylized").iterdir()) == ["mixed", "soft"]
+    assert (ours / "logs" / "stylize" / "tubingen.log").is_file()
+    # the demo's results where they were, untouched, and none of the new batch's among them
+    assert {p: p.stat().st_mtime_ns for p in demo} == made
+    assert sorted(p.name for p in (workdir / "results" / "stylized").iterdir()) == ["scream", "starry"]
+    assert "2 photos × 2 artworks" in (workdir / "results" / "gallery" / "index.html").read_text()
+    # nothing left to do for either batch
+    for args in ([], ["--configfile", "mine.yaml"]):
+        assert "Nothing to be done" in snakemake(workdir, "--dry-run", *args).stdout, args
+    # a batch changed in place (an artwork removed) makes its gallery again
+    config = {**CONFIG, "artworks": {"starry": CONFIG["artworks"]["starry"]}}
+    write_config(workdir, config)
+    assert snakemake(workdir).returncode == 0
+    index = (workdir / "results" / "gallery" / "index.html").read_text()
+    assert "2 photos × 1 artworks" in index and "scream" not in index
+    # a config named like a folder of results is asked to name its own
+    (workdir / "gallery.yaml").write_text(yaml.safe_dump(mine))
+    result = snakemake(workdir, "--dry-run", "--configfile", "gallery.yaml")
+    assert result.returncode == 2 and "results: FOLDER" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2, result.stderr

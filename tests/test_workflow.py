@@ -60,9 +60,9 @@ def test_outputs_and_sheets_have_the_right_sizes(finished):
     # overview: (1 + 2 artworks) columns x (1 + 2 photos) rows
     with Image.open(finished / "results/sheets/overview.jpg") as overview:
         assert overview.size == (3 * (32 + 8), 3 * (32 + 8 + 16))
-    for log in ["logs/artwork_targets/starry.log", "logs/stylize/chelsea.log", "logs/sheets/overview.log"]:
+    for log in ["results/logs/artwork_targets/starry.log", "results/logs/stylize/chelsea.log", "results/logs/sheets/overview.log"]:
         assert (finished / log).is_file()
-    for bench in ["logs/benchmarks/artwork_targets/scream.tsv", "logs/benchmarks/stylize/tubingen.tsv"]:
+    for bench in ["results/logs/benchmarks/artwork_targets/scream.tsv", "results/logs/benchmarks/stylize/tubingen.tsv"]:
         assert (finished / bench).read_text().startswith("s\t")
 
 
@@ -93,12 +93,12 @@ def rerun_remakes(project):
     """Run again after a change: (targets files remade, stylized images remade). A photo's job
     makes all its images; those it reports up to date were left as they were."""
     planned = planned_outputs(project)
-    shutil.rmtree(project / "logs" / "stylize")  # the logs of the photo jobs that run now
+    shutil.rmtree(project / "results" / "logs" / "stylize")  # the logs of the photo jobs that run now
     result = snakemake(project)
     assert result.returncode == 0, result.stdout + result.stderr
     artworks = yaml.safe_load((project / "config.yaml").read_text())["artworks"]
     remade = set()
-    for log in (project / "logs" / "stylize").glob("*.log"):
+    for log in (project / "results" / "logs" / "stylize").glob("*.log"):
         text = log.read_text()
         kept = set(re.findall(r"^nst: (\S+) is up to date", text, re.M))
         written = set(re.findall(r"^nst: wrote (\S+) ", text, re.M))
@@ -312,7 +312,7 @@ def _psnr(a: Path, b: Path) -> float:
 
 def test_one_artwork_at_a_time_makes_the_same_images(finished, tmp_path):
     # The default optimises a photo's two artworks together; stylize_batch 1 one at a time.
-    assert "for 2 images together" in (finished / "logs/stylize/tubingen.log").read_text()
+    assert "for 2 images together" in (finished / "results/logs/stylize/tubingen.log").read_text()
     copy = tmp_path / "one-at-a-time"
     shutil.copytree(finished, copy)
     shutil.rmtree(copy / "results/stylized")
@@ -320,7 +320,7 @@ def test_one_artwork_at_a_time_makes_the_same_images(finished, tmp_path):
     write_config(copy, {**config, "stylize_batch": 1})
     result = snakemake(copy)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "together" not in (copy / "logs/stylize/tubingen.log").read_text()
+    assert "together" not in (copy / "results/logs/stylize/tubingen.log").read_text()
     for path in stylized():
         assert _psnr(copy / path, finished / path) >= 40
         assert (copy / path).read_bytes() == (finished / path).read_bytes()  # on a CPU, to the bit
@@ -345,5 +345,5 @@ def test_an_artwork_that_diverges_costs_only_its_own_images(project, finished):
     write_config(project, config)
     result = snakemake(project)
     assert result.returncode == 0, result.stdout + result.stderr
-    log = (project / "logs/stylize/tubingen.log").read_text()
+    log = (project / "results/logs/stylize/tubingen.log").read_text()
     assert "wrote results/stylized/broken/tubingen.png" in log and "starry/tubingen.png is up to date" in log

@@ -29,6 +29,23 @@ if workflow.overwrite_configfiles:
     config.clear()
     config.update(copy.deepcopy(workflow.config_settings.overwrite_config))
 
+# Each batch's outputs lie under one folder, so that two batches in one project do not mix: the
+# demo's config.yaml names results/, and a config of one's own, NAME.yaml, gets results/NAME/
+# unless it names its own (`results:`).
+RESULTS_FOLDERS = {"stylized", "targets", "sheets", "gallery", "logs"}  # inside a results folder
+
+
+def results_folder():
+    if "results" in config or not workflow.overwrite_configfiles:
+        return str(config.get("results", "results")).rstrip("/")
+    name = Path(workflow.overwrite_configfiles[-1]).stem
+    if name in RESULTS_FOLDERS:
+        raise NSTError(
+            f"{workflow.overwrite_configfiles[-1]}: its results would go to results/{name}/, "
+            f"a folder of the demo's results; name another with `results: FOLDER`"
+        )
+    return f"results/{name}"
+
 
 def validated(config):
     """Snakemake's validate (which also fills in the schema's defaults), its error one line
@@ -58,7 +75,7 @@ def validated(config):
         raise NSTError(f"{where}: {problem.message}") from None
 
 
-RESERVED_ARTWORK_NAMES = {"overview.jpg"}  # results/sheets/overview.jpg
+RESERVED_ARTWORK_NAMES = {"overview.jpg"}  # {results}/sheets/overview.jpg
 # Artwork names name files: no path separators, no leading dot, nothing a shell or Snakemake reads.
 ARTWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 ARTWORK_KEYS = {"image", "images", "blend"}  # besides settings an artwork may override
@@ -171,7 +188,7 @@ def checked_settings(where, values):
 def artwork(name, entry):
     """An Artwork from its config entry: an image path, or a mapping with overrides."""
     if name in RESERVED_ARTWORK_NAMES:
-        raise NSTError(f"artworks: {name!r} is reserved (results/sheets/{name})")
+        raise NSTError(f"artworks: {name!r} is reserved ({RESULTS}/sheets/{name})")
     if not ARTWORK_NAME.fullmatch(name):
         raise NSTError(
             f"artworks: {name!r}: a name is letters, digits and _ . - (it names files)"
@@ -226,9 +243,11 @@ def check_results_prefix(prefix):
 # A batch that cannot run stops here, before any job, with one line naming the key or file and
 # exit status 2 (Snakemake's WorkflowError would add the lines of the calls that raised it).
 try:
+    config["results"] = results_folder()
     validated(config)
     checked_settings("nst", config["nst"])
     check_results_prefix(workflow.storage_settings.default_storage_prefix)
+    RESULTS = config["results"]
     PHOTOS = find_photos(config["photos"])
     ARTWORKS = {
         name: artwork(name, entry) for name, entry in config["artworks"].items()

@@ -9,17 +9,20 @@ rule gallery:
     input:
         **{art.name: source_file(art.images[0]) for art in ARTWORKS.values()},
     output:
-        [f"results/gallery/{page}" for page in nst_gallery.pages(PHOTOS, ARTWORKS)],
-        [f"results/gallery/{nst_gallery.painting_thumbnail(name)}" for name in ARTWORKS],
+        [f"{RESULTS}/gallery/{page}" for page in nst_gallery.pages(PHOTOS, ARTWORKS)],
+        [f"{RESULTS}/gallery/{nst_gallery.painting_thumbnail(name)}" for name in ARTWORKS],
     log:
-        "logs/gallery.log",
+        f"{RESULTS}/logs/gallery.log",
     params:
-        # a new photo makes the pages again (a hash: params are stored with every output)
-        photos=hashlib.sha256(
-            "\n".join(PHOTOS).encode("utf-8", "surrogateescape")
+        # the batch the pages show: another photo or artwork makes them again (a hash: params
+        # are stored with every output)
+        batch=hashlib.sha256(
+            repr([list(PHOTOS), [(a.name, a.images) for a in ARTWORKS.values()]]).encode(
+                "utf-8", "surrogateescape"
+            )
         ).hexdigest(),
         code=NST_CORE_CODE,
     message:
-        "gallery: results/gallery/index.html"
+        f"gallery: {RESULTS}/gallery/index.html"
     run:
         nst_gallery.write_gallery(output[0], PHOTOS, input, log[0])

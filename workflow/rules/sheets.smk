@@ -18,7 +18,7 @@ SHEET_OUTPUT, SHEET_CELLS, SHEET_COMMANDS = {}, {}, []
 for i, art in enumerate(ARTWORKS):
     sheet, cells = f"sheet_{i}", f"cells_{i}"
     SHEET_OUTPUT[sheet] = report(
-        f"results/sheets/{art}/{{page}}.jpg",
+        f"{RESULTS}/sheets/{art}/{{page}}.jpg",
         caption="../report/artwork_sheet.rst",
         category="Contact sheets",
         labels={"artwork": art, "page": "{page}"},
@@ -38,13 +38,13 @@ for i, art in enumerate(ARTWORKS):
 rule artwork_sheets:
     input:
         lambda wildcards: [
-            f"results/gallery/{nst_gallery.THUMBNAILS}/{photo}"
+            f"{RESULTS}/gallery/{nst_gallery.THUMBNAILS}/{photo}"
             for photo in PAGES[wildcards.page]
         ],
     output:
         **SHEET_OUTPUT,
     log:
-        "logs/sheets/{page}.log",
+        f"{RESULTS}/logs/sheets/{{page}}.log",
     conda:
         "../../envs/nst.yaml"
     params:
@@ -56,7 +56,7 @@ rule artwork_sheets:
         cell=config["sheets"]["cell"],
         code=NST_CORE_CODE,
     message:
-        f"sheets, page {{wildcards.page}} of {len(ARTWORKS)} artworks: results/sheets/*/{{wildcards.page}}.jpg"
+        f"sheets, page {{wildcards.page}} of {len(ARTWORKS)} artworks: {RESULTS}/sheets/*/{{wildcards.page}}.jpg"
     shell:
         "( "
         + " && ".join(SHEET_COMMANDS)
@@ -78,17 +78,17 @@ rule overview_sheet:
             path
             for photo in OVERVIEW_PHOTOS
             for path in [source_file(PHOTOS[photo])]
-            + [f"results/stylized/{artwork}/{photo}.png" for artwork in ARTWORKS]
+            + [f"{RESULTS}/stylized/{artwork}/{photo}.png" for artwork in ARTWORKS]
         ],
     output:
         report(
-            "results/sheets/overview.jpg",
+            f"{RESULTS}/sheets/overview.jpg",
             caption="../report/overview.rst",
             category="Contact sheets",
             labels={"artwork": "all", "page": "overview"},
         ),
     log:
-        "logs/sheets/overview.log",
+        f"{RESULTS}/logs/sheets/overview.log",
     conda:
         "../../envs/nst.yaml"
     params:

@@ -19,7 +19,7 @@
 # optimisation diverges) fails only its own image, with a line naming it; the job then fails.
 STYLIZE_INPUT, STYLIZE_OUTPUT, STYLIZE_PARAMS, STYLIZE_ARTWORKS = {}, {}, {}, []
 STYLIZE_OUTPUT["thumbnails"] = directory(
-    f"results/gallery/{nst_gallery.THUMBNAILS}/{{photo}}"
+    f"{RESULTS}/gallery/{nst_gallery.THUMBNAILS}/{{photo}}"
 )
 for i, art in enumerate(ARTWORKS.values()):
     image, options = f"image_{i}", f"options_{i}"
@@ -30,7 +30,7 @@ for i, art in enumerate(ARTWORKS.values()):
         labels={"photo": "{photo}", "artwork": art.name},
     )
     STYLIZE_OUTPUT[image] = report(
-        f"results/stylized/{art.name}/{{photo}}.png", **gallery
+        f"{RESULTS}/stylized/{art.name}/{{photo}}.png", **gallery
     )
     if not workflow.storage_settings.default_storage_prefix:
         STYLIZE_OUTPUT[image] = update(STYLIZE_OUTPUT[image])
@@ -40,7 +40,7 @@ for i, art in enumerate(ARTWORKS.values()):
         blend = art.blend_option()
     else:
         targets = f"targets_{i}"
-        styles = {targets: f"results/targets/{art.name}.pt"}
+        styles = {targets: f"{RESULTS}/targets/{art.name}.pt"}
         style = f"--targets {{input.{targets}:q}}"
         blend = ""
     STYLIZE_PARAMS[options] = f"{blend} {art.own_options()}".strip()
@@ -73,9 +73,9 @@ rule stylize:
     output:
         **STYLIZE_OUTPUT,
     log:
-        "logs/stylize/{photo}.log",
+        f"{RESULTS}/logs/stylize/{{photo}}.log",
     benchmark:
-        "logs/benchmarks/stylize/{photo}.tsv"
+        f"{RESULTS}/logs/benchmarks/stylize/{{photo}}.tsv"
     conda:
         "../../envs/nst.yaml"
     threads: config["stylize_threads"]

@@ -5,11 +5,11 @@ rule artwork_targets:
     input:
         images=lambda wildcards: ARTWORKS[wildcards.artwork].sources(),
     output:
-        "results/targets/{artwork}.pt",
+        f"{RESULTS}/targets/{{artwork}}.pt",
     log:
-        "logs/artwork_targets/{artwork}.log",
+        f"{RESULTS}/logs/artwork_targets/{{artwork}}.log",
     benchmark:
-        "logs/benchmarks/artwork_targets/{artwork}.tsv"
+        f"{RESULTS}/logs/benchmarks/artwork_targets/{{artwork}}.tsv"
     conda:
         "../../envs/nst.yaml"
     threads: config["stylize_threads"]
