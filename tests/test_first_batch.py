@@ -195,8 +195,10 @@ def test_two_batches_in_one_project_keep_their_results_and_galleries_apart(tmp_p
     made = {p: p.stat().st_mtime_ns for p in demo}
     mine = {
         "photos": ["photos/tubingen.jpg"],
-        "artworks": {"soft": {"image": "art/the_scream.jpg", "style_weight": 0.5}, "mixed": {
-            "images": ["art/the_scream.jpg", "art/starry_night.jpg"], "blend": [0.5, 0.5]}},
+        "artworks": {
+            "soft": {"image": "art/the_scream.jpg", "style_weight": 0.5},
+            "mixed": {"images": ["art/the_scream.jpg", "art/starry_night.jpg"], "blend": [0.5, 0.5]},
+        },
         "nst": CONFIG["nst"],
         "sheets": {"cell": 32},
     }

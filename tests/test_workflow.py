@@ -60,7 +60,11 @@ def test_outputs_and_sheets_have_the_right_sizes(finished):
     # overview: (1 + 2 artworks) columns x (1 + 2 photos) rows
     with Image.open(finished / "results/sheets/overview.jpg") as overview:
         assert overview.size == (3 * (32 + 8), 3 * (32 + 8 + 16))
-    for log in ["results/logs/artwork_targets/starry.log", "results/logs/stylize/chelsea.log", "results/logs/sheets/overview.log"]:
+    for log in [
+        "results/logs/artwork_targets/starry.log",
+        "results/logs/stylize/chelsea.log",
+        "results/logs/sheets/overview.log",
+    ]:
         assert (finished / log).is_file()
     for bench in ["results/logs/benchmarks/artwork_targets/scream.tsv", "results/logs/benchmarks/stylize/tubingen.tsv"]:
         assert (finished / bench).read_text().startswith("s\t")
