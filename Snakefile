@@ -32,8 +32,14 @@ rule all:
     input:
         # Every image, so that a deleted one is made again (Snakemake remakes a missing file only
         # where a job that needs it runs): 9 s more planning for 10,000 photos x 10 artworks here.
-        expand(f"{RESULTS}/stylized/{{artwork}}/{{photo}}.png", artwork=ARTWORKS, photo=PHOTOS),
-        expand(f"{RESULTS}/sheets/{{artwork}}/{{page}}.jpg", artwork=ARTWORKS, page=PAGES),
+        expand(
+            f"{RESULTS}/stylized/{{artwork}}/{{photo}}.png",
+            artwork=ARTWORKS,
+            photo=PHOTOS,
+        ),
+        expand(
+            f"{RESULTS}/sheets/{{artwork}}/{{page}}.jpg", artwork=ARTWORKS, page=PAGES
+        ),
         f"{RESULTS}/sheets/overview.jpg",
         # every page, so that a page of a new artwork is made
         rules.gallery.output,

@@ -32,7 +32,13 @@ if workflow.overwrite_configfiles:
 # Each batch's outputs lie under one folder, so that two batches in one project do not mix: the
 # demo's config.yaml names results/, and a config of one's own, NAME.yaml, gets results/NAME/
 # unless it names its own (`results:`).
-RESULTS_FOLDERS = {"stylized", "targets", "sheets", "gallery", "logs"}  # inside a results folder
+RESULTS_FOLDERS = {
+    "stylized",
+    "targets",
+    "sheets",
+    "gallery",
+    "logs",
+}  # inside a results folder
 
 
 def results_folder():

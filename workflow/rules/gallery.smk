@@ -10,16 +10,19 @@ rule gallery:
         **{art.name: source_file(art.images[0]) for art in ARTWORKS.values()},
     output:
         [f"{RESULTS}/gallery/{page}" for page in nst_gallery.pages(PHOTOS, ARTWORKS)],
-        [f"{RESULTS}/gallery/{nst_gallery.painting_thumbnail(name)}" for name in ARTWORKS],
+        [
+            f"{RESULTS}/gallery/{nst_gallery.painting_thumbnail(name)}"
+            for name in ARTWORKS
+        ],
     log:
         f"{RESULTS}/logs/gallery.log",
     params:
         # the batch the pages show: another photo or artwork makes them again (a hash: params
         # are stored with every output)
         batch=hashlib.sha256(
-            repr([list(PHOTOS), [(a.name, a.images) for a in ARTWORKS.values()]]).encode(
-                "utf-8", "surrogateescape"
-            )
+            repr(
+                [list(PHOTOS), [(a.name, a.images) for a in ARTWORKS.values()]]
+            ).encode("utf-8", "surrogateescape")
         ).hexdigest(),
         code=NST_CORE_CODE,
     message:
