@@ -9,9 +9,12 @@ import argparse
 import difflib
 import importlib.metadata
 import json
+import os
+import socket
 import sys
 import time
 
+from . import progress
 from .errors import NSTError
 from .settings import IMAGE, PRESET_OPTION, PRESETS, RUN, SETTINGS, TARGETS, check_batch, preset
 
@@ -147,6 +150,9 @@ def _split_artworks(argv: list[str]) -> tuple[list[str], list[list[str]]]:
     return argv[:first], groups
 
 
+LOG_HELP = "also write this command's messages (stderr) to FILE, which is replaced"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="nst", description="Neural style transfer (Gatys, Ecker & Bethge, CVPR 2016).")
     parser.add_argument("--version", action="version", version=f"nst {_version()}")
@@ -191,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave a PNG output as it is if this code made it from the same photo, style and settings "
         "(a fingerprint in the file says so); otherwise write the fingerprint with the result",
     )
+    stylize.add_argument("--log", metavar="FILE", help=LOG_HELP)
     _add_settings_options(stylize, TARGETS, IMAGE, RUN)
 
     targets = command("targets", "compute an artwork's Gram targets once, for reuse by many stylize runs")
@@ -199,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     targets.add_argument("--color-reference", help="the photo, for --preserve-color histogram")
     targets.add_argument("--output", "-o", required=True, help="targets file to write")
     targets.add_argument("--quiet", "-q", action="store_true", help="no summary line")
+    targets.add_argument("--log", metavar="FILE", help=LOG_HELP)
     _add_settings_options(targets, TARGETS, RUN)
 
     sheet = command("sheet", "write a labelled contact sheet of images")
@@ -207,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     sheet.add_argument("--output", "-o", required=True)
     sheet.add_argument("--columns", type=int, help="images per row (default: about square)")
     sheet.add_argument("--cell", type=int, default=256, help="thumbnail long side in px (default: 256)")
+    sheet.add_argument("--log", metavar="FILE", help=LOG_HELP)
 
     thumbnail = command("thumbnail", "write small JPEGs of images, for a gallery")
     thumbnail.add_argument("pairs", nargs="+", metavar="IMAGE THUMBNAIL", help="each image, then its thumbnail")
@@ -237,30 +246,48 @@ def _run_stylize(args, groups=()) -> None:
         blend = tuple(own.blend) if own.blend else None
         artworks.append(Artwork(own.output, settings, tuple(own.style), blend, own.targets, name, thumbnail))
     side = _thumbnail_side(args.thumbnail_side, "--thumbnail-side")
+    photo = _name(args.photo)
+
+    def note(text):
+        if not args.quiet:
+            print(f"nst: {text}", file=sys.stderr, flush=True)
+
+    def device(text):  # in a run the workflow counts, once per machine (a bad input stays one line)
+        if progress.counted() and progress.first_here():
+            note(f"jobs on {socket.gethostname()}: {text}")
+
+    def tell(artwork, done):
+        """One line per image as it is written (or found up to date, or failed), naming the photo
+        and the artwork, with the run's progress where the workflow counts it."""
+        if done.error:
+            line = f"nst stylize: error: {done.error}"
+        elif not done.written:
+            line = f"nst: {done.output} is up to date (same photo, style, settings and code)"
+        elif args.quiet:
+            line = None
+        else:
+            width, height = done.size
+            peak = f", peak {done.peak_bytes / 2**30:.2f} GiB" if done.peak_bytes else ""
+            tiles = f", {done.tiles}" if done.tiles else ""
+            together = f" for {done.batch} images together" if done.batch > 1 else ""
+            what = f"{photo} in {artwork.name or _name(artwork.label)}"
+            line = f"nst: wrote {done.output} ({what}, {width}x{height}, {done.seconds:.1f} s{together}{peak}{tiles})"
+        run = progress.image_done()
+        if line:
+            print(f"{line} · {run}" if run and not done.error else line, file=sys.stderr, flush=True)
+
     made = stylize_photo(
         args.photo,
         artworks,
         batch=args.batch,
         skip_unchanged=args.skip_unchanged,
         progress=False if args.quiet else None,
-        on_tiles=None if args.quiet else lambda text: print(f"nst: {text}", file=sys.stderr, flush=True),
+        on_note=note,
+        on_device=device,
+        on_image=tell,
         photo_thumbnail=args.photo_thumbnail,
         thumbnail_side=side,
     )
-    for done in made:
-        if done.error:
-            print(f"nst stylize: error: {done.error}", file=sys.stderr)
-        elif not done.written:
-            print(f"nst: {done.output} is up to date (same photo, style, settings and code)", file=sys.stderr)
-        elif not args.quiet:
-            width, height = done.size
-            peak = f", peak {done.peak_bytes / 2**30:.2f} GiB" if done.peak_bytes else ""
-            tiles = f", {done.tiles}" if done.tiles else ""
-            together = f" for {done.batch} images together" if done.batch > 1 else ""
-            print(
-                f"nst: wrote {done.output} ({width}x{height}, {done.seconds:.1f} s{together}{peak}{tiles})",
-                file=sys.stderr,
-            )
     failed = sum(1 for done in made if done.error)
     if failed:
         raise _Reported(f"{failed} of {len(made)} images failed")
@@ -317,6 +344,31 @@ def _run_score(args) -> None:
     print(json.dumps({name: float(f"{value:.3g}") for name, value in scores.items()}))
 
 
+def _name(path: str) -> str:
+    """A photo's or painting's name in messages: its file name without the extension."""
+    return os.path.splitext(os.path.basename(path.rstrip("/")))[0] or path
+
+
+class _Tee:
+    """stderr that also goes to a log file (--log): the console sees every line as it comes."""
+
+    def __init__(self, *streams):
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+            stream.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
 def _version() -> str:
     try:
         return importlib.metadata.version("nst")
@@ -341,7 +393,14 @@ def main(argv=None) -> int:
         "thumbnail": _run_thumbnail,
         "score": _run_score,
     }
+    stderr = sys.stderr
     try:
+        if getattr(args, "log", None):
+            try:
+                log = open(args.log, "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
+            except OSError as error:
+                raise NSTError(f"{args.log}: cannot write the log ({error.strerror})") from None
+            sys.stderr = _Tee(stderr, log)
         if groups:
             _run_stylize(args, groups)
         else:
@@ -354,6 +413,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"nst {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if sys.stderr is not stderr:
+            sys.stderr.streams[1].close()
+            sys.stderr = stderr
     return 0
 
 

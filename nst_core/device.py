@@ -59,3 +59,15 @@ def images_alone(device: torch.device) -> bool:
     round differently from one image's), and the convolutions already run at the speed of a
     large matrix product, so a batch would gain little."""
     return device.type == "cpu"
+
+
+def describe(device: torch.device, precision: str, asked: str = "auto") -> str:
+    """What a job runs on, for its first line: "cpu, bf16 (native on this CPU)"."""
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+    if asked != "auto":
+        why = "as set"
+    elif device.type == "cpu":
+        why = "native on this CPU" if precision == "bf16" else "this CPU has no native bf16"
+    else:
+        why = "auto"
+    return f"{where}, {precision} ({why})"

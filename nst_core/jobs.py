@@ -7,9 +7,10 @@ that can fail does so before the expensive work.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import memory
+from .device import describe
 from .errors import NSTError
 from .fingerprints import IMAGE_KEY, image_fingerprint, sha256
 from .images import load_source, png_text, save_image
@@ -69,14 +70,14 @@ def stylize_file(
     targets: str | None = None,
     skip_unchanged: bool = False,
     progress: bool | None = None,
-    on_tiles=None,
+    on_note=None,
 ) -> Stylized:
     """Stylize one photo in the manner of one artwork (see Artwork and stylize_photo); NSTError
     where it cannot."""
     if not styles and not targets:
         raise ValueError("stylize_file needs style images or a targets file")
     artwork = Artwork(output, settings, tuple(styles), tuple(blend) if blend else None, targets)
-    (done,) = stylize_photo(photo, [artwork], skip_unchanged=skip_unchanged, progress=progress, on_tiles=on_tiles)
+    (done,) = stylize_photo(photo, [artwork], skip_unchanged=skip_unchanged, progress=progress, on_note=on_note)
     if done.error:  # one artwork: the photo (or the output) is the name the line needs
         raise NSTError(done.error.replace(f"{photo}: {artwork.label}: ", f"{photo}: ", 1))
     return done
@@ -88,7 +89,9 @@ def stylize_photo(
     batch="auto",
     skip_unchanged: bool = False,
     progress: bool | None = None,
-    on_tiles=None,
+    on_note=None,
+    on_device=None,
+    on_image=None,
     photo_thumbnail: str | None = None,
     thumbnail_side: int = THUMBNAIL_SIDE,
 ) -> list[Stylized]:
@@ -101,16 +104,23 @@ def stylize_photo(
     optimisation diverges, gets its Stylized.error and the others are written. A photo that
     cannot be read is an NSTError for all. skip_unchanged: leave an existing PNG that these
     inputs, settings and code made (a fingerprint in the file says so); otherwise the
-    fingerprint is written with the result. on_tiles(text): told, before the work, how the final
-    scale fits where memory shaped it. Thumbnails (of the photo, and of each image made or up to
-    date) are written last."""
+    fingerprint is written with the result. Told before the work: on_device(text), what device
+    and precision it uses; on_note(text), how the final scale fits where memory shaped it. on_image(artwork, stylized):
+    told of each image as it is written, found up to date or fails. Thumbnails (of the photo, and
+    of each image made or up to date) are written last."""
     batch = check_batch(batch)
     done: dict[int, Stylized] = {}
+
+    def finish(index: int, stylized: Stylized) -> None:
+        done[index] = stylized
+        if on_image:
+            on_image(artworks[index], stylized)
+
     for index, artwork in enumerate(artworks):  # before reading anything
         try:
             check_output(artwork.output)
         except NSTError as error:  # it names the output, which is the artwork's
-            done[index] = Stylized(artwork.output, written=False, error=str(error))
+            finish(index, Stylized(artwork.output, written=False, error=str(error)))
     if len(done) == len(artworks):
         return [done[index] for index in range(len(artworks))]
     source = load_source(photo)
@@ -123,13 +133,13 @@ def stylize_photo(
             if skip_unchanged:
                 fingerprints[index] = _fingerprint(source, artwork)
                 if png_text(artwork.output, IMAGE_KEY) == fingerprints[index]:
-                    done[index] = Stylized(artwork.output, written=False)
+                    finish(index, Stylized(artwork.output, written=False))
                     continue
         except NSTError as error:
-            done[index] = _failed(photo, artwork, error)
+            finish(index, _failed(photo, artwork, error))
             continue
         pending.setdefault(batch_key(artwork.settings), []).append(index)
-    job = _PhotoJob(source, fingerprints, done, progress, on_tiles)
+    job = _PhotoJob(source, fingerprints, finish, progress, on_note, on_device)
     for indices in pending.values():
         job.stylize_group(StyleTransfer(artworks[indices[0]].settings), [(i, artworks[i]) for i in indices], batch)
     if photo_thumbnail:
@@ -160,21 +170,29 @@ def _failed(photo: str, artwork: Artwork, error: Exception) -> Stylized:
 
 @dataclass
 class _PhotoJob:
-    """The artworks of one photo still to make; done[artwork index] is what became of each."""
+    """The artworks of one photo still to make; finish(artwork index, Stylized) records what
+    became of each."""
 
     source: object
     fingerprints: dict
-    done: dict
+    finish: object
     progress: bool | None
-    on_tiles: object
+    on_note: object
+    on_device: object
+    devices_told: set = field(default_factory=set)
 
     def fail(self, members: list, error: NSTError) -> None:
         """Each of these artworks (index, artwork, ...) fails with this error."""
         for index, artwork, *_ in members:
-            self.done[index] = _failed(self.source.path, artwork, error)
+            self.finish(index, _failed(self.source.path, artwork, error))
 
     def stylize_group(self, transfer: StyleTransfer, members: list, batch) -> None:
         """The artworks of one batch key: their targets, then batches of them that fit in memory."""
+        told = (transfer.device, transfer.settings.precision)
+        if self.on_device and told not in self.devices_told:
+            self.devices_told.add(told)
+            asked = members[0][1].settings.precision
+            self.on_device(describe(transfer.device, transfer.settings.precision, asked))
         try:
             transfer.plan(self.source)  # fails before making targets at a size that cannot fit
         except NSTError as error:
@@ -208,8 +226,8 @@ class _PhotoJob:
         except NSTError as error:
             return self.fail(members, error)
         tiles = plans[-1].describe() if plans[-1].constrained else None
-        if tiles and self.on_tiles:
-            self.on_tiles(f"{source.path}: {tiles} (about {plans[-1].needed / memory.GIB:.1f} GiB)")
+        if tiles and self.on_note:
+            self.on_note(f"{source.path}: {tiles} (about {plans[-1].needed / memory.GIB:.1f} GiB)")
         memory.reset_peak(transfer.device)
         targets = [targets for _, _, targets in members]
         settings = [artwork.settings for _, artwork, _ in members]
@@ -229,7 +247,7 @@ class _PhotoJob:
             fingerprint = self.fingerprints.get(index)
             save_image(result, artwork.output, text={IMAGE_KEY: fingerprint} if fingerprint else None)
             size = (result.shape[-1], result.shape[-2])
-            self.done[index] = Stylized(artwork.output, True, size, seconds, peak, tiles, batch=len(members))
+            self.finish(index, Stylized(artwork.output, True, size, seconds, peak, tiles, batch=len(members)))
 
 
 def targets_file(styles, output: str, settings: Settings, blend=None, color_reference: str | None = None) -> None:

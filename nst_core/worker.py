@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import io
 import json
 import os
 import secrets
@@ -315,6 +316,10 @@ def run(argv: list[str]) -> int:
                 with connection:
                     connection.send_bytes(json.dumps(request).encode())
                     reply = json.loads(connection.recv_bytes(MAX_MESSAGE))
+                    while "code" not in reply:  # the job's stderr, line by line as it comes
+                        sys.stderr.write(reply["stderr"])
+                        sys.stderr.flush()
+                        reply = json.loads(connection.recv_bytes(MAX_MESSAGE))
                 break
             except (OSError, EOFError, ValueError, AuthenticationError) as error:
                 if attempt == 2:
@@ -354,14 +359,35 @@ def _cancel(signum, frame):
         raise Cancelled
 
 
-def _handle(request: dict, home: Path) -> dict:
-    """Run one `nst` command in this process, as the client would have."""
-    import io
+class _Lines(io.TextIOBase):
+    """A request's stderr: each whole line sent to its client as it is written."""
 
+    def __init__(self, connection):
+        self.connection, self.pending = connection, ""
+
+    def write(self, text: str) -> int:
+        lines, newline, self.pending = (self.pending + text).rpartition("\n")
+        if newline:
+            self._send(lines + newline)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            self._send(self.pending)
+            self.pending = ""
+
+    def _send(self, text: str) -> None:
+        with contextlib.suppress(OSError):  # a client gone is noticed by the watcher
+            self.connection.send_bytes(json.dumps({"stderr": text}).encode())
+
+
+def _handle(request: dict, home: Path, stderr=None) -> dict:
+    """Run one `nst` command in this process, as the client would have; its stderr goes to
+    `stderr` as it is written (else with the reply)."""
     from . import storage
     from .cli import main
 
-    stdout, stderr = io.StringIO(), io.StringIO()
+    stdout, stderr = io.StringIO(), stderr or io.StringIO()
     saved_env = dict(os.environ)
     try:
         os.environ.update(request["env"])
@@ -385,7 +411,8 @@ def _handle(request: dict, home: Path) -> dict:
         os.environ.clear()
         os.environ.update(saved_env)
         os.chdir(home)
-    return _reply(code, stdout.getvalue(), stderr.getvalue())
+    stderr.flush()
+    return _reply(code, stdout.getvalue(), stderr.getvalue() if isinstance(stderr, io.StringIO) else "")
 
 
 def _serve_one(connection, home: Path) -> None:
@@ -411,7 +438,7 @@ def _serve_one(connection, home: Path) -> None:
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        reply = _handle(request, home)
+        reply = _handle(request, home, _Lines(connection))
     except Cancelled:
         reply = None
     finally:

@@ -149,7 +149,7 @@ def test_a_size_beyond_max_memory_is_stylized_by_tiles(tmp_path, cli, transfer):
     assert code == 0, err
     tiles = "640x160 px in 2 tiles of 512 px"
     assert err.startswith(f"nst: {panorama}: {tiles} (about "), err  # said before the work
-    assert f"nst: wrote {output} (640x160," in err and err.strip().endswith(f"{tiles})")
+    assert f"nst: wrote {output} (panorama in starry_night, 640x160," in err and err.strip().endswith(f"{tiles})")
 
 
 def test_allocation_failures_are_recognised():

@@ -154,8 +154,29 @@ def test_each_jobs_line_gives_its_own_peak_memory(tmp_path, stop_workers):
         # fp32 everywhere: where the CPU has bf16, a 256 px job's peak is within 0.1 GiB of a 32 px one's
         result = _client(tmp_path, *args, "--min-size", "none", "--device", "cpu", "--precision", "fp32")
         assert result.returncode == 0, result.stderr
-        match = re.search(r"^nst: wrote \S+ \(\d+x\d+, [\d.]+ s, peak ([\d.]+) GiB\)$", result.stderr, re.M)
+        match = re.search(r"^nst: wrote \S+ \(\S+ in \S+, \d+x\d+, [\d.]+ s, peak ([\d.]+) GiB\)$", result.stderr, re.M)
         assert match, result.stderr
         peaks[size] = float(match[1])
     assert len(_workers(tmp_path)) == 1
     assert peaks[32] < peaks[256] - 0.1, peaks
+
+
+def test_a_warm_workers_lines_reach_the_console_as_each_image_is_written(tmp_path, stop_workers):
+    """A job's line per image comes as the image is written, not with the job's end; --log keeps
+    a copy. Two artworks one at a time: the first one's line arrives while the second is made."""
+    env = {**os.environ, "NST_WORKER_DIR": str(tmp_path / "workers"), "OMP_NUM_THREADS": "1"}
+    assert _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "warm.png", *FAST).returncode == 0
+    shared = ["--size", "64", "--iterations", "60", "--min-size", "none", "--device", "cpu", "--precision", "fp32"]
+    job = subprocess.Popen(
+        [sys.executable, "-m", "nst_core.worker", "stylize", *shared, "--batch", "1", "--log", "job.log", "--", PHOTO]
+        + ["--artwork", "--style", STYLE, "--output", "a.png", "--name", "first"]
+        + ["--artwork", "--style", STYLE, "--output", "b.png", "--name", "second"],
+        stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    arrivals = [(line, time.monotonic()) for line in job.stderr]
+    ended = time.monotonic()
+    assert job.wait() == 0, arrivals
+    (first,) = [at for line, at in arrivals if line.startswith("nst: wrote a.png (tubingen in first, ")]
+    (second,) = [at for line, at in arrivals if line.startswith("nst: wrote b.png (tubingen in second, ")]
+    assert ended - first > 0.5 * (ended - second) + 0.3, arrivals  # the first line came well before the end
+    assert (tmp_path / "job.log").read_text() == "".join(line for line, _ in arrivals)

@@ -11,6 +11,8 @@ from PIL import Image
 from conftest import CONFIG, DATA, make_project, planned_outputs, snakemake, write_config
 from nst_core import gallery
 
+CONSOLE = {}  # what the finished run printed
+
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
@@ -18,7 +20,26 @@ def finished(tmp_path_factory):
     workdir = make_project(tmp_path_factory.mktemp("finished"))
     result = snakemake(workdir)
     assert result.returncode == 0, result.stdout + result.stderr
+    CONSOLE["text"] = result.stdout + result.stderr
     return workdir
+
+
+def test_the_console_has_a_line_per_image_naming_its_photo_and_artwork_with_the_runs_progress(finished):
+    console = CONSOLE["text"]
+    lines = re.findall(
+        r"^nst: wrote results/stylized/(\w+)/(\w+)\.png \((\w+) in (\w+), \d+x\d+, [\d.]+ s.*\) · (\d) of 4 images",
+        console,
+        re.M,
+    )
+    assert sorted((artwork, photo) for artwork, photo, *_ in lines) == sorted(
+        (a, p) for a in ("scream", "starry") for p in ("chelsea", "tubingen")
+    ), console
+    assert all(photo == named and artwork == style for artwork, photo, named, style, _ in lines), lines
+    assert sorted(int(done) for *_, done in lines) == [1, 2, 3, 4]
+    assert re.search(r"^nst: wrote .* · 1 of 4 images, about \d+ (s|min) left$", console, re.M), console
+    # the device and precision once, before the first image
+    (device,) = re.findall(r"^nst: jobs on \S+: cpu, (?:bf16|fp32) \(.+\)$", console, re.M)
+    assert console.index(device) < console.index("nst: wrote results/stylized/")
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import os
 import re
 import shlex
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import nst_core.pictures as nst_pictures  # decoding checks of paintings; no tor
 import nst_core.pages as nst_pages  # contact sheet pages; no torch import
 import nst_core.gallery as nst_gallery  # the static HTML gallery; no torch import
 import nst_core.storage as nst_storage  # listing and existence checks; no torch import
+import nst_core.progress as nst_progress  # the run's progress ledger; no torch import
 from nst_core.errors import NSTError
 from nst_core.fingerprints import code_fingerprint
 

@@ -50,9 +50,10 @@ for i, art in enumerate(ARTWORKS.values()):
         f" --artwork --name {art.name} {style} {{params.{options}}} --output {{output.{image}:q}}"
         f" --thumbnail {{output.thumbnails:q}}/{thumbnail}"
     )
-# The log gets a line per image: written (size, seconds) or up to date.
+# The console and the log get a line per image as it is written (photo, artwork, seconds, and the
+# run's images done and time left), or found up to date.
 STYLIZE_COMMAND = (
-    "python -m nst_core.worker stylize {params.options} --skip-unchanged"
+    "python -m nst_core.worker stylize {params.options} --skip-unchanged --log {log:q}"
     f" --batch {config['stylize_batch']} --thumbnail-side {config['sheets']['cell']}"
     f" --photo-thumbnail {{output.thumbnails:q}}/{nst_gallery.PHOTO_THUMBNAIL}"
     f" -- {{input.photo:q}}{''.join(STYLIZE_ARTWORKS)}"
@@ -87,5 +88,18 @@ rule stylize:
     message:
         f"stylize {{wildcards.photo}}: {STYLIZE_WHAT} (log: {{log}})"
     shell:
-        f"OMP_NUM_THREADS={{threads}} {STYLIZE_COMMAND} 2> {{log:q}}"
-        " || {{ cat {log:q} >&2; exit 1; }}"
+        f"OMP_NUM_THREADS={{threads}} {STYLIZE_COMMAND}"
+
+
+# The run's progress, for each image's line on the console: a ledger that this run names (its jobs
+# inherit the variable) and starts with the number of images its stylize jobs make. Snakemake has
+# no public count of the jobs it will run: its DAG's needrun_jobs is the one that knows.
+if workflow.is_main_process:
+    os.environ[nst_progress.ENV] = os.path.abspath(
+        f"{RESULTS}/logs/progress/{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    )
+
+
+onstart:
+    jobs = sum(job.rule.name == "stylize" for job in workflow.dag.needrun_jobs())
+    nst_progress.start(os.environ[nst_progress.ENV], jobs * len(ARTWORKS))

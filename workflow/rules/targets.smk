@@ -25,4 +25,4 @@ rule artwork_targets:
         "targets of {wildcards.artwork}: Gram matrices of its painting, once"
     shell:
         "OMP_NUM_THREADS={threads} python -m nst_core.worker targets {params.blend} {params.options}"
-        " --output {output:q} -- {input.images:q} 2> {log:q} || {{ cat {log:q} >&2; exit 1; }}"
+        " --output {output:q} --log {log:q} -- {input.images:q}"
