@@ -232,7 +232,11 @@ class _PhotoJob:
         targets = [targets for _, _, targets in members]
         settings = [artwork.settings for _, artwork, _ in members]
         try:
-            results = transfer.stylize_batch(source, targets, settings, progress=self.progress, plans=plans)
+            what = f"{len(members)} images together" if len(members) > 1 else members[0][1].label
+            told = self.on_note and (lambda text: self.on_note(f"{source.path}: {what}: {text}"))
+            results = transfer.stylize_batch(
+                source, targets, settings, progress=self.progress, plans=plans, on_progress=told or None
+            )
         except NSTError as error:
             if len(members) > 1 and "out of memory" in str(error):  # the estimate was wrong: one by one
                 for member in members:

@@ -235,7 +235,11 @@ def features_tile_size(extractor, settings, width: int, height: int, device: tor
 
 def _schedule(settings, aspect: tuple, size: int):
     """(width, height, iterations) of each scale of the coarse-to-fine schedule up to size."""
-    return [(*fit_long_side(aspect, scale), steps) for scale, steps in settings.replace(size=size).schedule()]
+    settings = settings.replace(size=size)
+    return [
+        (*(side + 2 * settings.margin_px(scale) for side in fit_long_side(aspect, scale)), steps)
+        for scale, steps in settings.schedule()
+    ]
 
 
 def _plans(extractor, settings, aspect, size, device, budget, batch: int = 1) -> list[Plan | None]:

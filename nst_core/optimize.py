@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import torch
 from tqdm import tqdm
@@ -14,6 +15,7 @@ from .images import SourceImage, load_image, resize
 from .lbfgs import BatchedLBFGS
 from .network import VGG19Features, load_weights
 from .objective import Objective, tiled_features
+from .progress import duration
 from .settings import Settings, batch_key
 from .targets import GramTargets, load_styles, made_for
 
@@ -24,6 +26,7 @@ DIVERGENCE_GROWTH = 10
 MAX_RESTARTS = 3  # of L-BFGS per scale, from its best image, after its loss ran away
 # Steps between the host's reads of the losses (each read waits for a GPU to finish its queue).
 LOSS_EVERY = 10
+HEARTBEAT_SECONDS = 60  # how often a long optimisation says how far it is, where no bar shows
 
 
 class StyleTransfer:
@@ -248,6 +251,7 @@ class StyleTransfer:
         progress: bool | None = None,
         callback=None,
         plans=None,
+        on_progress=None,
     ) -> list[torch.Tensor | NSTError]:
         """The photo stylized with each of several artworks' targets, optimised together as one
         batch: each result ([1, 3, H, W] CPU tensor) is the one its own stylize() gives, or the
@@ -256,6 +260,8 @@ class StyleTransfer:
         image_settings: each image's settings, which may differ from these only in what
         batch_key() leaves out (loss weights; what only the targets depend on). plans: as
         self.plan(photo, len(targets)) makes them (the default). callback(scale, step, images).
+        on_progress(text): told about once a minute how far the work is, for a log or console
+        where no bar shows.
         """
         s = self.settings
         image_settings = image_settings or [s] * len(targets)
@@ -266,7 +272,7 @@ class StyleTransfer:
                 raise ValueError("settings that change the image's shape or schedule cannot share a batch")
         plans = plans or self.plan(photo, len(targets))
         try:
-            return self._stylize(photo, targets, image_settings, plans, progress, callback)
+            return self._stylize(photo, targets, image_settings, plans, progress, callback, on_progress)
         except NSTError as error:
             if str(error).startswith(f"{photo.path}:"):
                 raise
@@ -295,7 +301,7 @@ class StyleTransfer:
             return [objective(range(b, b + 1)) for b in range(len(targets))]
         return [objective(range(len(targets)))]
 
-    def _stylize(self, photo: SourceImage, targets, image_settings, plans, progress, callback) -> list:
+    def _stylize(self, photo: SourceImage, targets, image_settings, plans, progress, callback, on_progress) -> list:
         s = self.settings
         torch.manual_seed(s.seed)
         generator = torch.Generator().manual_seed(s.seed)
@@ -311,12 +317,17 @@ class StyleTransfer:
         disable = None if progress is None else not progress
         with tqdm(
             total=sum(steps for _, steps in schedule), disable=disable, unit="it", dynamic_ncols=True, leave=False
-        ) as bar:
+        ) as shown:
+            bar, margin = _Heartbeat(shown, schedule, on_progress), 0
             for (scale, iterations), plan in zip(schedule, plans):
+                bar.scale = scale
                 content = photo.tensor(scale)
                 height, width = content.shape[-2:]
                 self.extractor.check_input_size(width, height, photo.path)
-                content = content.to(self.device)
+                # The image is optimised inside a reflected border, cropped at the end: its edges
+                # then see what its middle sees, not the network's padding.
+                previous, margin = margin, min(s.margin_px(scale), height - 1, width - 1)
+                content = _reflect(content.to(self.device), margin)
                 if s.preserve_color == "luminance":
                     content = color.luminance_rgb(content)
                 content_targets = tiled_features(self.extractor, content, s.content_layers, plan.tile_size, s.precision)
@@ -324,10 +335,15 @@ class StyleTransfer:
                 if image is None:  # every image starts where its own run would
                     image = self._initial_image(content, generator).expand(batch, -1, -1, -1)
                 else:  # coarse-to-fine: start from the upsampled previous result
-                    image = resize(image, (height, width)).clamp(0, 1)
-                on_step = None if callback is None else (lambda step, image, scale=scale: callback(scale, step, image))
+                    image = _reflect(resize(_crop(image, previous), (height, width)).clamp(0, 1), margin)
+                on_step = None
+                if callback is not None:
+
+                    def on_step(step, image, scale=scale, margin=margin):
+                        callback(scale, step, _crop(image, margin))
+
                 image = self._optimise(image, objectives, plan, iterations, bar, failed, on_step)
-        results = image.clamp(0, 1)
+        results = _crop(image, margin).clamp(0, 1)
         if s.preserve_color == "luminance":
             results = color.recombine_luminance(results, photo.tensor(s.size).to(self.device))
         outcomes = []
@@ -336,3 +352,36 @@ class StyleTransfer:
                 failed[b] = self._diverged("non-finite pixels", result)
             outcomes.append(failed.get(b, result))
         return outcomes
+
+
+def _reflect(image: torch.Tensor, margin: int) -> torch.Tensor:
+    return torch.nn.functional.pad(image, (margin,) * 4, mode="reflect") if margin else image
+
+
+def _crop(image: torch.Tensor, margin: int) -> torch.Tensor:
+    return image[..., margin : image.shape[-2] - margin, margin : image.shape[-1] - margin]
+
+
+class _Heartbeat:
+    """The progress bar, and a line every HEARTBEAT_SECONDS for whoever is told (a log or a
+    console, where the bar does not show): how far the work is, weighing each step by its
+    scale's pixels, and about how long the rest will take at that pace."""
+
+    def __init__(self, bar, schedule, tell, every: float = HEARTBEAT_SECONDS):
+        self.bar, self.tell, self.every = bar, tell, every
+        self.total = sum(scale * scale * steps for scale, steps in schedule)
+        self.done, self.scale = 0, schedule[0][0]
+        self.started = self.last = time.monotonic()
+
+    def set_postfix_str(self, text: str, refresh: bool = False) -> None:
+        self.bar.set_postfix_str(text, refresh=refresh)
+
+    def update(self, steps: int) -> None:
+        self.bar.update(steps)
+        self.done += self.scale * self.scale * steps
+        now = time.monotonic()
+        if self.tell is None or now - self.last < self.every:
+            return
+        self.last, elapsed = now, now - self.started
+        left = elapsed * (self.total - self.done) / self.done
+        self.tell(f"{100 * self.done / self.total:.0f}% done at {self.scale} px, about {duration(left)} left")

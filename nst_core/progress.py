@@ -67,10 +67,11 @@ def image_done() -> str:
     if done >= total:
         return f"{done} of {total} images"
     left = (total - done) * (time.time() - started) / done
-    return f"{done} of {total} images, about {_duration(left)} left"
+    return f"{done} of {total} images, about {duration(left)} left"
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """12 s, 5 min, 1.5 h."""
     if seconds < 90:
         return f"{max(1, round(seconds))} s"
     if seconds < 90 * 60:

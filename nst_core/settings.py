@@ -98,6 +98,12 @@ class Settings:
         affects=TARGETS,
         choices=("zeros", "replicate"),
     )
+    margin: float = setting(
+        1 / 32,
+        "a border of the photo reflected around the image while it is optimised, as a share of its long "
+        "side, then cropped: edges without the network's padding artefacts (a light first column); 0: none",
+        minimum=0,
+    )
     optimizer: str = setting("lbfgs", "optimiser", choices=("lbfgs", "adam"))
     learning_rate: float | None = setting(
         None, "learning rate (default: 1 for lbfgs, 0.02 for adam)", above=0, option="--lr"
@@ -181,6 +187,12 @@ class Settings:
             coarse.append(s)
             step += 1
         return coarse + [self.size]
+
+    def margin_px(self, scale: int) -> int:
+        """The reflected border, in px on each side, at a scale of this long side: none where it
+        would be under 4 px, too thin to hold the artefact (measured at 64 px: no better)."""
+        margin = round(self.margin * scale)
+        return margin if margin >= 4 else 0
 
     def schedule(self) -> list[tuple[int, int]]:
         """(long side, optimiser steps) of each scale: coarse_iterations at the coarse ones."""
@@ -319,6 +331,7 @@ PRESETS = {
         normalisation="paper",
         pooling="avg",
         padding="zeros",
+        margin=0.0,
         init="noise",
     ),
 }

@@ -50,26 +50,32 @@ def make_sheet(paths, columns: int | None = None, cell: int = 256, labels=None) 
     columns = min(columns, len(paths))  # no empty columns on a short sheet
     rows = math.ceil(len(paths) / columns)
     pad, text_height = max(4, cell // 32), max(10, cell // 16) + 6
-    cell_w, cell_h = cell + 2 * pad, cell + text_height + 2 * pad
-    if columns * cell_w * rows * cell_h > MAX_SHEET_PIXELS:  # refused before memory runs out
+    cell_w = cell + 2 * pad
+    if columns * cell_w * rows * (cell + text_height + 2 * pad) > MAX_SHEET_PIXELS:  # before reading any
         raise NSTError(
-            f"a sheet of {columns * cell_w}x{rows * cell_h} px is too large "
+            f"a sheet of {columns * cell_w}x{rows * (cell + text_height + 2 * pad)} px is too large "
             f"(at most {MAX_SHEET_PIXELS / 1e6:.0f} Mpx): use a smaller --cell or fewer images per sheet"
         )
     images = [None if p == EMPTY else load_pil(p) for p in paths]  # all read (and checked) before drawing
+    # Each row as tall as its tallest thumbnail: landscape photos leave no blank band between rows.
+    sizes = [image and fit_long_side(image.size, cell) for image in images]
+    heights = [
+        max((size[1] for size in sizes[row * columns : (row + 1) * columns] if size), default=0) for row in range(rows)
+    ]
+    tops = [sum(height + text_height + 2 * pad for height in heights[:row]) for row in range(rows + 1)]
     font = ImageFont.load_default(size=max(10, cell // 16))
-    sheet = Image.new("RGB", (columns * cell_w, rows * cell_h), BACKGROUND)
+    sheet = Image.new("RGB", (columns * cell_w, tops[-1]), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
     for index, (image, label) in enumerate(zip(images, labels)):
-        x0, y0 = (index % columns) * cell_w, (index // columns) * cell_h
+        row, x0 = index // columns, (index % columns) * cell_w
         if image is None:
             continue
         thumb = image.resize(fit_long_side(image.size, cell), Image.LANCZOS)
-        top = y0 + pad + (cell - thumb.height) // 2
+        top = tops[row] + pad + (heights[row] - thumb.height) // 2
         sheet.paste(thumb, (x0 + pad + (cell - thumb.width) // 2, top))
         printable = "".join(c if c.isprintable() else " " for c in label)  # one line, whatever the name
         text = _fit_text(draw, printable, font, cell)
-        # Right under its image, not at the cell's foot: under a wide image the foot is nearer the
+        # Right under its image, not at the row's foot: under a wide image the foot is nearer the
         # next row's image, and the label would seem to name it.
         draw.text((x0 + cell_w // 2, top + thumb.height + 3), text, fill=INK, font=font, anchor="mt")
     return sheet

@@ -46,7 +46,9 @@ def test_sheet_and_score(tmp_path, cli):
     assert cli("sheet", PHOTO, PHOTO2, STYLE, "-o", sheet, "--columns", "2", "--cell", "64")[0] == 0
     with Image.open(sheet) as image:
         width, height = image.size
-    assert width == 2 * (64 + 8) and height == 2 * (64 + 10 + 6 + 8)
+    # each row as tall as its tallest thumbnail (tubingen 64x48, chelsea 64x43; starry night 64x40),
+    # plus its label (16 px) and padding (8): no blank band under landscape images
+    assert width == 2 * (64 + 8) and height == (48 + 16 + 8) + (40 + 16 + 8)
     code, out, _ = cli("score", PHOTO, "--photo", PHOTO, "--style", STYLE)
     values = json.loads(out)
     assert code == 0 and set(values) == {"style", "content"} and len(out.strip().splitlines()) == 1

@@ -49,7 +49,8 @@ def test_estimate_grows_with_pixels_history_and_tile(transfer):
 
 
 def test_a_batch_counts_each_images_history_and_copies_and_is_as_large_as_fits(transfer):
-    extractor, settings = transfer.extractor, transfer.settings.replace(size=256, iterations=100)
+    # without the reflected margin, so that the plan's image is 256x192
+    extractor, settings = transfer.extractor, transfer.settings.replace(size=256, iterations=100, margin=0.0)
 
     def estimate(batch, device=CPU):
         return estimate_bytes(extractor, settings, 256, 192, device, None, 100, batch)
@@ -138,13 +139,13 @@ def test_a_size_beyond_max_memory_is_stylized_by_tiles(tmp_path, cli, transfer):
     panorama goes in 2 tiles (a 4:3 photo would need 4 of the smallest reasonable size)."""
     panorama = tmp_path / "panorama.png"
     Image.open(PHOTO).convert("RGB").crop((0, 300, 1024, 556)).save(panorama)
-    settings = transfer.settings.replace(size=640, iterations=1)
+    settings = transfer.settings.replace(size=640, iterations=1, margin=0.0)  # the image is 640x160
     budget = estimate_bytes(transfer.extractor, settings, 640, 160, CPU, 512, 1) + 2**20
     assert budget < estimate_bytes(transfer.extractor, settings, 640, 160, CPU, None, 1)
     output = tmp_path / "out.png"
     code, _, err = cli(
         "stylize", panorama, "--style", STYLE, "--size", 640, "--min-size", "none", "--iterations", 1,
-        "--max-memory", budget / GIB, "--device", "cpu", "--precision", "fp32", "--output", output,
+        "--max-memory", budget / GIB, "--device", "cpu", "--precision", "fp32", "--margin", 0, "--output", output,
     )  # fmt: skip
     assert code == 0, err
     tiles = "640x160 px in 2 tiles of 512 px"

@@ -48,6 +48,7 @@ def test_pipeline_arguments_parse_into_the_same_settings_as_the_config_values():
         "normalisation": "mean",
         "pooling": "max",
         "padding": "replicate",
+        "margin": 0.05,
         "optimizer": "adam",
         "learning_rate": 0.05,
         "lbfgs_history": 10,

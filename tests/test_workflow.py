@@ -77,10 +77,11 @@ def test_outputs_and_sheets_have_the_right_sizes(finished):
     assert (finished / "results/targets/starry.pt").is_file()
     # per-style sheet: 2 photos in one row (columns capped at the number of images)
     with Image.open(finished / "results/sheets/starry/first.jpg") as sheet:
-        assert sheet.size == (2 * (32 + 8), 32 + 8 + 16)
-    # overview: (1 + 2 artworks) columns x (1 + 2 photos) rows
+        assert sheet.size == (2 * (32 + 8), 24 + 8 + 16)  # the row as tall as its tallest image (32x24)
+    # overview: (1 + 2 artworks) columns x (1 + 2 photos) rows, each row as tall as its tallest
+    # thumbnail: the paintings (The Scream is 25x32), then tubingen's (32x24) and chelsea's (32x22)
     with Image.open(finished / "results/sheets/overview.jpg") as overview:
-        assert overview.size == (3 * (32 + 8), 3 * (32 + 8 + 16))
+        assert overview.size == (3 * (32 + 8), (32 + 24) + (24 + 24) + (22 + 24))
     for log in [
         "results/logs/artwork_targets/starry.log",
         "results/logs/stylize/chelsea.log",
