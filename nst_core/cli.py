@@ -272,7 +272,7 @@ def _run_stylize(args, groups=()) -> None:
             together = f" for {done.batch} images together" if done.batch > 1 else ""
             what = f"{photo} in {artwork.name or _name(artwork.label)}"
             line = f"nst: wrote {done.output} ({what}, {width}x{height}, {done.seconds:.1f} s{together}{peak}{tiles})"
-        run = progress.image_done()
+        run = progress.image_done(done.seconds / done.batch if done.written else None)
         if line:
             print(f"{line} · {run}" if run and not done.error else line, file=sys.stderr, flush=True)
 

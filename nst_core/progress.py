@@ -1,22 +1,22 @@
 """A run's progress across its jobs, for the console. The workflow names a ledger file
-(NST_PROGRESS) and starts it with the number of images it plans; each job adds one byte per image
-it finishes, so a job's line can say how many of the run's images are done and about how long the
-rest will take, at the cost of one append and one stat, however large the run."""
+(NST_PROGRESS) and starts it with the number of images it plans and how many jobs run at once;
+each job adds one byte per image it finishes, so a job's line can say how many of the run's
+images are done and about how long the rest will take (at its own pace per image, that many at
+once), at the cost of one append and one stat, however large the run."""
 
 from __future__ import annotations
 
 import os
 import socket
-import time
 
 ENV = "NST_PROGRESS"
-HEADER = 64  # bytes: "nst-progress images=N start=T", padded; each byte after it is an image done
+HEADER = 64  # bytes: "nst-progress images=N at_once=K", padded; each byte after it is an image done
 
 
-def start(path: str, images: int) -> None:
-    """A new ledger for a run that plans this many images."""
+def start(path: str, images: int, at_once: int = 1) -> None:
+    """A new ledger for a run that plans this many images, with this many jobs at once."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    header = f"nst-progress images={images} start={time.time():.3f}".ljust(HEADER - 1) + "\n"
+    header = f"nst-progress images={images} at_once={max(1, at_once)}".ljust(HEADER - 1) + "\n"
     with open(path, "w") as ledger:
         ledger.write(header)
 
@@ -46,9 +46,10 @@ def first_here() -> bool:
     return True
 
 
-def image_done() -> str:
+def image_done(seconds: float | None = None) -> str:
     """Count one more of the run's images done; returns "3 of 16 images, about 5 min left" (the
-    rest at the run's pace so far), or "" outside a counted run."""
+    rest at this image's pace, `seconds`, as many at once as the run runs jobs), or "" outside a
+    counted run."""
     path = _ledger()
     if path is None:
         return ""
@@ -61,13 +62,13 @@ def image_done() -> str:
             os.close(fd)
         with open(path) as ledger:
             fields = dict(field.split("=") for field in ledger.readline().split()[1:])
-        total, started = int(fields["images"]), float(fields["start"])
+        total, at_once = int(fields["images"]), int(fields["at_once"])
     except (OSError, ValueError, KeyError):
         return ""
-    if done >= total:
+    done = min(done, total)  # an image made again within the run counts once more
+    if done == total or not seconds:
         return f"{done} of {total} images"
-    left = (total - done) * (time.time() - started) / done
-    return f"{done} of {total} images, about {duration(left)} left"
+    return f"{done} of {total} images, about {duration((total - done) * seconds / at_once)} left"
 
 
 def duration(seconds: float) -> str:

@@ -102,4 +102,15 @@ if workflow.is_main_process:
 
 onstart:
     jobs = sum(job.rule.name == "stylize" for job in workflow.dag.needrun_jobs())
-    nst_progress.start(os.environ[nst_progress.ENV], jobs * len(ARTWORKS))
+    # jobs at once: --cores by threads per job here (and --resources gpu=N), --jobs on a cluster
+    at_once = (
+        workflow.cores // config["stylize_threads"]
+        if workflow.local_exec
+        else workflow.nodes
+    )
+    gpus = workflow.global_resources.get("gpu")
+    if gpus is not None and isinstance(gpus.value, int):
+        at_once = min(at_once, gpus.value)
+    nst_progress.start(
+        os.environ[nst_progress.ENV], jobs * len(ARTWORKS), min(at_once, jobs)
+    )
