@@ -60,10 +60,11 @@ def test_the_commands_that_used_to_fail(tmp_path, photo, painting, knob):
     assert 0.01 < moved["content"] < 0.7, moved  # styled, and still the photo
 
 
-def test_the_readmes_config_example_runs_as_written(tmp_path):
-    readme = (REPO / "README.md").read_text()
-    example = yaml.safe_load(re.search(r"## The pipeline\n.*?```yaml\n(.*?)```", readme, re.S).group(1))
-    assert "scream_soft" in example["artworks"], "the README's example changed: update this test"
+@pytest.mark.parametrize("page, section", [("README.md", "## Your own batch"), ("docs/pipeline.md", "# The pipeline")])
+def test_the_docs_config_examples_run_as_written(tmp_path, page, section):
+    text = (REPO / page).read_text()
+    example = yaml.safe_load(re.search(rf"{re.escape(section)}.*?```yaml\n(.*?)```", text, re.S).group(1))
+    assert "scream_soft" in example["artworks"], f"{page}'s example changed: update this test"
     example["photos"] = ["photos/*"]
     example["nst"] = {**example["nst"], **CONFIG["nst"], "iterations": 10}  # tiny and quick
     workdir = make_project(tmp_path, example)

@@ -92,11 +92,12 @@ rule stylize:
 
 
 # The run's progress, for each image's line on the console: a ledger that this run names (its jobs
-# inherit the variable) and starts with the number of images its stylize jobs make. Snakemake has
-# no public count of the jobs it will run: its DAG's needrun_jobs is the one that knows.
+# inherit the variable) and starts with the number of images its stylize jobs make. It is local
+# working state, beside Snakemake's own (results may be in a bucket). Snakemake has no public
+# count of the jobs it will run: its DAG's needrun_jobs is the one that knows.
 if workflow.is_main_process:
     os.environ[nst_progress.ENV] = os.path.abspath(
-        f"{RESULTS}/logs/progress/{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        f".snakemake/nst-progress/{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
     )
 
 
@@ -106,7 +107,7 @@ onstart:
     at_once = (
         workflow.cores // config["stylize_threads"]
         if workflow.local_exec
-        else workflow.nodes
+        else workflow.nodes or 1
     )
     gpus = workflow.global_resources.get("gpu")
     if gpus is not None and isinstance(gpus.value, int):
