@@ -9,7 +9,6 @@ import argparse
 import difflib
 import importlib.metadata
 import json
-import os
 import socket
 import sys
 import time
@@ -230,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run_stylize(args, groups=()) -> None:
     from .jobs import Artwork, stylize_photo
+    from .storage import file_stem
 
     parser = _artwork_parser()
     if groups and (args.style or args.targets or args.output):
@@ -246,7 +246,7 @@ def _run_stylize(args, groups=()) -> None:
         blend = tuple(own.blend) if own.blend else None
         artworks.append(Artwork(own.output, settings, tuple(own.style), blend, own.targets, name, thumbnail))
     side = _thumbnail_side(args.thumbnail_side, "--thumbnail-side")
-    photo = _name(args.photo)
+    photo = file_stem(args.photo) or args.photo
 
     def note(text):
         if not args.quiet:
@@ -270,7 +270,7 @@ def _run_stylize(args, groups=()) -> None:
             peak = f", peak {done.peak_bytes / 2**30:.2f} GiB" if done.peak_bytes else ""
             tiles = f", {done.tiles}" if done.tiles else ""
             together = f" for {done.batch} images together" if done.batch > 1 else ""
-            what = f"{photo} in {artwork.name or _name(artwork.label)}"
+            what = f"{photo} in {artwork.name or file_stem(artwork.label)}"
             line = f"nst: wrote {done.output} ({what}, {width}x{height}, {done.seconds:.1f} s{together}{peak}{tiles})"
         run = progress.image_done(done.seconds / done.batch if done.written else None)
         if line:
@@ -342,11 +342,6 @@ def _run_score(args) -> None:
     # Three significant digits: differences below that are noise between runs.
     scores = score(args.image, args.photo, args.style)
     print(json.dumps({name: float(f"{value:.3g}") for name, value in scores.items()}))
-
-
-def _name(path: str) -> str:
-    """A photo's or painting's name in messages: its file name without the extension."""
-    return os.path.splitext(os.path.basename(path.rstrip("/")))[0] or path
 
 
 class _Tee:

@@ -6,13 +6,13 @@ A path of "-" leaves its cell empty (the corner of an overview grid).
 from __future__ import annotations
 
 import math
-import os
 
 from PIL import Image, ImageDraw, ImageFont
 
 from .errors import NSTError
 from .images import save_image
 from .pictures import fit_long_side, load_pil
+from .storage import file_stem
 
 EMPTY = "-"
 # Pillow's own limit for images it decodes (89 Mpx, about 270 MB in RGB).
@@ -22,7 +22,7 @@ INK = (20, 20, 20)
 
 
 def _label_for(path: str) -> str:
-    return "" if path == EMPTY else os.path.splitext(os.path.basename(str(path).rstrip("/")))[0]
+    return "" if path == EMPTY else file_stem(path)
 
 
 def _fit_text(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:

@@ -25,6 +25,11 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def file_stem(path: str) -> str:
+    """A file's or URL's name without folder or extension: what labels and messages call it."""
+    return os.path.splitext(os.path.basename(str(path).rstrip("/")))[0]
+
+
 def is_url(path) -> bool:
     return "://" in str(path)
 
