@@ -241,7 +241,7 @@ def test_bad_photo_does_not_stop_the_others(tmp_path):
     (workdir / "photos" / "broken.jpg").write_text("not a picture")
     result = snakemake(workdir, "--keep-going")
     assert result.returncode != 0
-    assert "broken.jpg: not an image" in result.stdout + result.stderr
+    assert (result.stdout + result.stderr).count("broken.jpg: not an image") == 1  # once, as it happened
     for path in stylized():
         assert (workdir / path).is_file(), path
     assert not (workdir / "results/stylized/starry/broken.png").exists()
