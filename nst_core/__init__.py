@@ -37,7 +37,7 @@ _EXPORTS = {
     "Settings": "settings",
     "preset": "settings",
     "GramTargets": "targets",
-    "load_styles": "targets",
+    "load_styles": "images",
 }
 __all__ = list(_EXPORTS)
 

@@ -1,4 +1,4 @@
-"""The `nst` command: stylize, targets, sheet, score; a thin mapping of arguments onto library calls.
+"""The `nst` command: stylize, targets, sheet, thumbnail, score, check; a thin mapping of arguments onto library calls.
 
 Bad input exits with status 2 and one line on stderr naming the file and the problem.
 """
@@ -40,6 +40,10 @@ EXAMPLES = {
     "score": """examples:
   nst score out.png --photo photo.jpg --style starry_night.jpg
   {"style": 0.0123, "content": 0.456}   (lower is closer, for both)""",
+    "check": """examples:
+  nst check out.png --photo photo.jpg --style starry_night.jpg
+  nst check out.png --photo photo.jpg --style a.jpg --style b.jpg --blend 0.7,0.3 --weak-style 2
+exit status: 0 when no flag is raised, 1 when one is, 2 for bad input""",
 }
 
 
@@ -197,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(a fingerprint in the file says so); otherwise write the fingerprint with the result",
     )
     stylize.add_argument("--log", metavar="FILE", help=LOG_HELP)
+    stylize.add_argument(
+        "--record",
+        metavar="FILE",
+        help="write each image's scores and measures (TSV, for the batch's quality table); an image "
+        "found up to date keeps its entry of the FILE already there",
+    )
     _add_settings_options(stylize, TARGETS, IMAGE, RUN)
 
     targets = command("targets", "compute an artwork's Gram targets once, for reuse by many stylize runs")
@@ -224,7 +234,31 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("image")
     score.add_argument("--photo", required=True, help="the photo it was made from")
     score.add_argument("--style", required=True, help="the style image")
+
+    check = command("check", "score an image made elsewhere and say which quality flags it raises")
+    check.add_argument("image")
+    check.add_argument("--photo", required=True, help="the photo it was made from")
+    check.add_argument("--style", action="append", required=True, help="the artwork's image; repeat for a blend")
+    check.add_argument("--blend", type=_typed(_blend), metavar="W,W,...", help=blend_help)
+    _add_threshold_options(check)
     return parser
+
+
+def _add_threshold_options(parser) -> None:
+    """An option per quality threshold of quality.Thresholds (the flags judged on one image)."""
+    from dataclasses import fields
+
+    from .quality import Thresholds
+
+    group = parser.add_argument_group("thresholds")
+    for row in fields(Thresholds):
+        if row.name.startswith(("lost_layout", "outlier")):  # judged within a batch
+            continue
+        kind = int if row.type in (int, "int") else float
+        option = "--" + row.name.replace("_", "-")
+        group.add_argument(
+            option, type=kind, default=row.default, help=f"{row.metadata['help']} (default: {row.default})"
+        )
 
 
 def _run_stylize(args, groups=()) -> None:
@@ -287,6 +321,7 @@ def _run_stylize(args, groups=()) -> None:
         on_image=tell,
         photo_thumbnail=args.photo_thumbnail,
         thumbnail_side=side,
+        record=args.record,
     )
     failed = sum(1 for done in made if done.error)
     if failed:
@@ -344,6 +379,22 @@ def _run_score(args) -> None:
     print(json.dumps({name: float(f"{value:.3g}") for name, value in scores.items()}))
 
 
+def _run_check(args) -> int:
+    from dataclasses import fields
+
+    from .quality import Thresholds, image_flags, thresholds
+    from .scoring import measure
+
+    limits = thresholds({f.name: getattr(args, f.name) for f in fields(Thresholds) if hasattr(args, f.name)})
+    measured = measure(args.image, args.photo, args.style, args.blend)
+    flags = image_flags(measured, limits)
+    print(
+        f"{args.image}: style {measured['style']:.3g} (the photo's own: {measured['photo_style']:.3g}), "
+        f"content {measured['content']:.3g}; flags: {', '.join(flags) or 'none'}"
+    )
+    return 1 if flags else 0
+
+
 class _Tee:
     """stderr that also goes to a log file (--log): the console sees every line as it comes."""
 
@@ -378,6 +429,7 @@ def main(argv=None) -> int:
     if argv[:1] == ["stylize"]:
         argv, groups = _split_artworks(argv)
     args = parser.parse_args(argv)
+    status = None
     if args.command is None:  # bare `nst`: say what there is
         parser.print_help(sys.stderr)
         return 2
@@ -387,6 +439,7 @@ def main(argv=None) -> int:
         "sheet": _run_sheet,
         "thumbnail": _run_thumbnail,
         "score": _run_score,
+        "check": _run_check,
     }
     stderr = sys.stderr
     try:
@@ -399,7 +452,7 @@ def main(argv=None) -> int:
         if groups:
             _run_stylize(args, groups)
         else:
-            runners[args.command](args)
+            status = runners[args.command](args)
     except _Reported:
         return 2
     except NSTError as error:
@@ -412,7 +465,7 @@ def main(argv=None) -> int:
         if sys.stderr is not stderr:
             sys.stderr.streams[1].close()
             sys.stderr = stderr
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

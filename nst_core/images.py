@@ -64,6 +64,19 @@ def load_source(path: str, weight: float = 1.0) -> SourceImage:
     return SourceImage(str(path), decode_source(data, str(path)), sha256(data), weight)
 
 
+def load_styles(paths, blend=None) -> list[SourceImage]:
+    """Read an artwork's images with their blend weights (default: equal), normalised to sum to 1."""
+    paths = list(paths)
+    if not paths:
+        raise NSTError("at least one style image is needed")
+    weights = [1.0] * len(paths) if not blend else [float(w) for w in blend]
+    if len(weights) != len(paths):
+        raise NSTError(f"{len(weights)} blend weights given for {len(paths)} style images")
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise NSTError("blend weights must be non-negative and not all zero")
+    return [load_source(path, weight / sum(weights)) for path, weight in zip(paths, weights)]
+
+
 def resize(tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Resize a [B, 3, H, W] tensor to (height, width), antialiased when shrinking."""
     if tuple(tensor.shape[-2:]) == tuple(size):

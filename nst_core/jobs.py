@@ -9,23 +9,25 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from . import memory
+from . import memory, quality
 from .device import describe
 from .errors import NSTError
 from .fingerprints import IMAGE_KEY, image_fingerprint, sha256
-from .images import load_source, png_text, save_image
+from .images import load_image, load_source, load_styles, png_text, save_image
 from .optimize import StyleTransfer
 from .pictures import THUMBNAIL_SIDE, check_output, write_thumbnail
+from .scoring import Yardstick, painting_grams
 from .settings import Settings, batch_key, check_batch
-from .storage import check_location, read_bytes
-from .targets import load_styles
+from .storage import check_location, file_stem, read_bytes
+from .targets import GramTargets
 
 
 @dataclass
 class Stylized:
     """What became of one image: written (its size, seconds its batch took, how many images that
     batch held, peak memory in bytes on its device, how the last scale fitted where memory
-    shaped it), found up to date, or failed (error: one line naming the photo and the artwork)."""
+    shaped it, the device and precision, its measures on the `nst score` yardstick), found up to
+    date, or failed (error: one line naming the photo and the artwork)."""
 
     output: str
     written: bool
@@ -35,6 +37,9 @@ class Stylized:
     tiles: str | None = None
     batch: int = 1
     error: str | None = None
+    device: str | None = None
+    precision: str | None = None
+    measured: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,7 @@ def stylize_photo(
     on_image=None,
     photo_thumbnail: str | None = None,
     thumbnail_side: int = THUMBNAIL_SIDE,
+    record: str | None = None,
 ) -> list[Stylized]:
     """Stylize one photo in the manner of each artwork: the photo is read once and its artworks
     are optimised together, as batches of images (batch: "auto", as many as fit in memory whole;
@@ -107,7 +113,8 @@ def stylize_photo(
     fingerprint is written with the result. Told before the work: on_device(text), what device
     and precision it uses; on_note(text), how the final scale fits where memory shaped it. on_image(artwork, stylized):
     told of each image as it is written, found up to date or fails. Thumbnails (of the photo, and
-    of each image made or up to date) are written last."""
+    of each image made or up to date) are written last, then the record (quality.py) of the images
+    made or up to date, if one is named: an up-to-date image keeps its entry of the last record."""
     batch = check_batch(batch)
     done: dict[int, Stylized] = {}
 
@@ -147,7 +154,53 @@ def stylize_photo(
     for index, artwork in enumerate(artworks):
         if artwork.thumbnail and not done[index].error:
             write_thumbnail(artwork.output, artwork.thumbnail, thumbnail_side)
+    if record:
+        _write_record(record, source, artworks, [done[index] for index in range(len(artworks))], fingerprints)
     return [done[index] for index in range(len(artworks))]
+
+
+def _name(artwork: Artwork) -> str:
+    return artwork.name or file_stem(artwork.label)
+
+
+def _write_record(path: str, source, artworks: list, done: list, fingerprints: dict) -> None:
+    """The photo's record: an entry per image made, and per image up to date its entry of the
+    last record (measured again from its file where that has none)."""
+    last = {entry.get("fingerprint"): entry for entry in quality.read_record(path) if entry.get("fingerprint")}
+    images = []
+    for index, (artwork, stylized) in enumerate(zip(artworks, done)):
+        fingerprint = fingerprints.get(index)
+        if stylized.error:
+            continue
+        if stylized.written:
+            width, height = stylized.size
+            entry = {
+                "artwork": _name(artwork),
+                "width": width,
+                "height": height,
+                "seconds": round(stylized.seconds / stylized.batch, 2),
+                "peak_gib": round(stylized.peak_bytes / memory.GIB, 3) if stylized.peak_bytes else None,
+                "device": stylized.device,
+                "precision": stylized.precision,
+                **stylized.measured,
+            }
+        elif fingerprint in last:
+            entry = {**last[fingerprint], "artwork": _name(artwork)}
+        else:  # made before records were kept: measured now, its seconds unknown
+            entry = _measure_file(source, artwork)
+        images.append({**entry, "fingerprint": fingerprint})
+    quality.write_record(path, images)
+
+
+def _measure_file(source, artwork: Artwork) -> dict:
+    image = load_image(artwork.output)
+    height, width = image.shape[-2:]
+    if artwork.targets:
+        grams = GramTargets.load(artwork.targets).score_grams
+    else:
+        grams = painting_grams(load_styles(artwork.styles, artwork.blend), max(width, height))
+    yardstick = Yardstick(source.tensor(max(width, height)))
+    return {"artwork": _name(artwork), "width": width, "height": height, **yardstick.measure(image, grams)}
 
 
 def _fingerprint(source, artwork: Artwork) -> str:
@@ -180,6 +233,14 @@ class _PhotoJob:
     on_note: object
     on_device: object
     devices_told: set = field(default_factory=set)
+    yardsticks: dict = field(default_factory=dict)  # (long side, device) -> the photo's Yardstick
+
+    def measure(self, transfer: StyleTransfer, size: int, result, targets) -> dict:
+        """The image's measures on the yardstick (the photo's references made once per job)."""
+        key = (size, str(transfer.device))
+        if key not in self.yardsticks:
+            self.yardsticks[key] = Yardstick(self.source.tensor(size), transfer.device)
+        return self.yardsticks[key].measure(result, targets.score_grams)
 
     def fail(self, members: list, error: NSTError) -> None:
         """Each of these artworks (index, artwork, ...) fails with this error."""
@@ -244,14 +305,17 @@ class _PhotoJob:
                 return
             return self.fail(members, error)
         seconds, peak = time.perf_counter() - started, memory.peak_bytes(transfer.device)
-        for (index, artwork, _), result in zip(members, results):
+        where = {"device": str(transfer.device), "precision": transfer.settings.precision}
+        for (index, artwork, targets), result in zip(members, results):
             if isinstance(result, NSTError):
                 self.fail([(index, artwork)], result)
                 continue
             fingerprint = self.fingerprints.get(index)
+            measured = self.measure(transfer, artwork.settings.size, result, targets)
             save_image(result, artwork.output, text={IMAGE_KEY: fingerprint} if fingerprint else None)
             size = (result.shape[-1], result.shape[-2])
-            self.finish(index, Stylized(artwork.output, True, size, seconds, peak, tiles, batch=len(members)))
+            made = Stylized(artwork.output, True, size, seconds, peak, tiles, len(members), measured=measured, **where)
+            self.finish(index, made)
 
 
 def targets_file(styles, output: str, settings: Settings, blend=None, color_reference: str | None = None) -> None:

@@ -11,13 +11,13 @@ from tqdm import tqdm
 from . import color, memory
 from .device import images_alone, resolve_device, resolve_precision
 from .errors import NSTError
-from .images import SourceImage, load_image, resize
+from .images import SourceImage, load_image, load_styles, resize
 from .lbfgs import BatchedLBFGS
 from .network import VGG19Features, load_weights
 from .objective import Objective, tiled_features
 from .progress import duration
 from .settings import Settings, batch_key
-from .targets import GramTargets, load_styles, made_for
+from .targets import GramTargets, made_for
 
 # A loss this many times above the best (L-BFGS: restart from the best) or, with no progress,
 # above the start (diverged), for this many evaluations in a row.

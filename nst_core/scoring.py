@@ -3,6 +3,7 @@
 Always the bundled Oxford weights, max pooling, zero padding, relu layers, at the scored
 image's own resolution: style = mean relative Gram distance to the style image (resized to the
 same long side), content = relative feature distance to the photo (resized to the same size).
+A stylize job scores its images on it as they are made (Yardstick), from tensors at hand.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import functools
 
 import torch
 
-from .images import pil_to_tensor, to_tensor
+from .images import load_source, load_styles, pil_to_tensor, to_tensor
 from .losses import (
     SCORE_CONTENT_LAYER,
     SCORE_STYLE_LAYERS,
@@ -20,44 +21,80 @@ from .losses import (
     relative_style_distance,
 )
 from .network import VGG19Features, load_weights
-from .pictures import fit_long_side, load_pil
+from .pictures import load_pil
 from .storage import identity
 
 
-@functools.lru_cache(maxsize=1)
-def _scoring_network() -> VGG19Features:
+@functools.lru_cache(maxsize=2)
+def _scoring_network(device: str = "cpu") -> VGG19Features:
     layers = SCORE_STYLE_LAYERS + (SCORE_CONTENT_LAYER,)
-    return VGG19Features(load_weights("bundled"), layers, pooling="max", padding="zeros")
+    return VGG19Features(load_weights("bundled"), layers, pooling="max", padding="zeros").to(device)
 
 
-def _references(photo_path: str, style_path: str, size: tuple) -> tuple:
-    """The photo's features and the style's Grams at one image size (kept: scoring many
+@torch.no_grad()
+def painting_grams(paintings, long_side: int, device="cpu") -> dict:
+    """The yardstick's Grams of an artwork's paintings (SourceImages, blended by their weights),
+    each resized to this long side: what an image of that long side is scored against."""
+    net, blended = _scoring_network(str(device)), {}
+    for painting in paintings:
+        for layer, features in net(painting.tensor(long_side).to(device)).items():
+            if layer in SCORE_STYLE_LAYERS:
+                blended[layer] = blended.get(layer, 0) + painting.weight * gram(features)[0].cpu()
+    return blended
+
+
+class Yardstick:
+    """The yardstick's references for one photo's images, made once: the photo's features at the
+    images' size, and each artwork's Grams (painting_grams) given to measure()."""
+
+    @torch.no_grad()
+    def __init__(self, photo: torch.Tensor, device="cpu"):
+        self.device = str(device)
+        self.photo = _scoring_network(self.device)(photo.to(self.device))
+
+    @torch.no_grad()
+    def measure(self, image: torch.Tensor, grams: dict) -> dict:
+        """Scores of one image ([1, 3, H, W], as it will be saved) against its artwork's Grams,
+        with what quality flags are judged by (quality.py): the photo's own style score against
+        the same painting, the pixels' spread, the share of black or white pixels, finiteness."""
+        finite = bool(torch.isfinite(image).all())
+        pixels = (torch.nan_to_num(image.float()).clamp(0, 1) * 255).round() / 255  # as the file holds it
+        features = _scoring_network(self.device)(pixels.to(self.device))
+        grams = {layer: g.to(self.device) for layer, g in grams.items()}
+        extreme = ((pixels <= 8 / 255) | (pixels >= 247 / 255)).all(1)
+        return {
+            "style": relative_style_distance(features, grams),
+            "content": relative_content_distance(features, self.photo),
+            "photo_style": relative_style_distance(self.photo, grams),
+            "spread": float(pixels.std()),
+            "clipped": float(extreme.float().mean()),
+            "finite": finite,
+        }
+
+
+def _references(photo_path: str, style_paths: tuple, blend, size: tuple) -> tuple:
+    """The Yardstick of a photo at one image size and an artwork's Grams (kept: scoring many
     snapshots of one run compares them with the same references; by the files' identities,
     so a photo replaced between two scores is read again)."""
-    versions = identity(photo_path), identity(style_path)
+    versions = identity(photo_path), *map(identity, style_paths)
     compute = _references_of.__wrapped__ if None in versions else _references_of  # URLs: not cached
-    return compute(photo_path, style_path, size, versions)
+    return compute(photo_path, style_paths, blend, size, versions)
 
 
 @functools.lru_cache(maxsize=8)
-@torch.no_grad()
-def _references_of(photo_path: str, style_path: str, size: tuple, versions: tuple) -> tuple:
-    net = _scoring_network()
-    content = to_tensor(load_pil(photo_path), size)
-    style = load_pil(style_path)
-    style_grams = {
-        layer: gram(f)[0] for layer, f in net(to_tensor(style, fit_long_side(style.size, max(size)))).items()
-    }
-    return net(content), style_grams
+def _references_of(photo_path: str, style_paths: tuple, blend, size: tuple, versions: tuple) -> tuple:
+    yardstick = Yardstick(to_tensor(load_source(photo_path).image, size))
+    return yardstick, painting_grams(load_styles(style_paths, blend), max(size))
 
 
-@torch.no_grad()
+def measure(image_path: str, photo_path: str, style_paths, blend=None) -> dict:
+    """Yardstick.measure of an image file, against the artwork of these style images."""
+    image = load_pil(image_path)
+    yardstick, grams = _references(photo_path, tuple(style_paths), tuple(blend or ()) or None, image.size)
+    return yardstick.measure(pil_to_tensor(image), grams)
+
+
 def score(image_path: str, photo_path: str, style_path: str) -> dict:
     """{"style": ..., "content": ...}; lower is closer for both."""
-    image = load_pil(image_path)
-    content_features, style_grams = _references(photo_path, style_path, image.size)
-    features = _scoring_network()(pil_to_tensor(image))
-    return {
-        "style": relative_style_distance(features, style_grams),
-        "content": relative_content_distance(features, content_features),
-    }
+    measured = measure(image_path, photo_path, [style_path])
+    return {"style": measured["style"], "content": measured["content"]}

@@ -15,27 +15,16 @@ import torch
 
 from . import color, memory
 from .errors import NSTError
-from .images import SourceImage, load_source
+from .images import SourceImage
 from .layers import layer_channels
+from .losses import SCORE_STYLE_LAYERS
 from .network import VGG19Features, load_tensors
 from .objective import tiled_grams
+from .scoring import painting_grams
 from .settings import SETTINGS, TARGETS, Settings
 from .storage import read_bytes, write_atomic
 
-FORMAT_VERSION = 2  # 2: the settings record comes from the settings table
-
-
-def load_styles(paths, blend=None) -> list[SourceImage]:
-    """Read an artwork's images with their blend weights (default: equal), normalised to sum to 1."""
-    paths = list(paths)
-    if not paths:
-        raise NSTError("at least one style image is needed")
-    weights = [1.0] * len(paths) if not blend else [float(w) for w in blend]
-    if len(weights) != len(paths):
-        raise NSTError(f"{len(weights)} blend weights given for {len(paths)} style images")
-    if any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise NSTError("blend weights must be non-negative and not all zero")
-    return [load_source(path, weight / sum(weights)) for path, weight in zip(paths, weights)]
+FORMAT_VERSION = 3  # 2: the settings record comes from the settings table; 3: the yardstick's Grams
 
 
 def style_size(scale: int, style_scale: float) -> int:
@@ -51,11 +40,12 @@ def made_for(settings: Settings, network_fingerprint: str) -> dict:
 
 
 class GramTargets:
-    """Blended, H*W-normalised Gram matrices: grams[output long side][layer] -> [C, C]."""
+    """Blended, H*W-normalised Gram matrices: grams[output long side][layer] -> [C, C]; and the
+    paintings' Grams on the `nst score` yardstick at the output's long side (score_grams[layer]),
+    against which a stylize job scores its images."""
 
-    def __init__(self, grams: dict, meta: dict):
-        self.grams = grams
-        self.meta = meta
+    def __init__(self, grams: dict, meta: dict, score_grams: dict):
+        self.grams, self.meta, self.score_grams = grams, meta, score_grams
 
     @classmethod
     @torch.no_grad()
@@ -91,14 +81,15 @@ class GramTargets:
             "color_reference": photo.sha256 if reference is not None else None,
             "styles": [{"path": s.path, "sha256": s.sha256, "weight": s.weight} for s in styles],
         }
-        return cls(grams, meta)
+        return cls(grams, meta, painting_grams(styles, settings.size, device))
 
     def to_bytes(self) -> bytes:
         tensors = {
             f"{size}/{layer}": g.contiguous() for size, layers in self.grams.items() for layer, g in layers.items()
         }
         buffer = io.BytesIO()
-        torch.save({"meta": json.dumps(self.meta, sort_keys=True), "grams": tensors}, buffer)
+        score = {layer: g.contiguous() for layer, g in self.score_grams.items()}
+        torch.save({"meta": json.dumps(self.meta, sort_keys=True), "grams": tensors, "score": score}, buffer)
         return buffer.getvalue()
 
     def save(self, path: str) -> None:
@@ -116,11 +107,12 @@ class GramTargets:
                 if not isinstance(tensor, torch.Tensor) or tensor.dim() != 2:
                     raise ValueError(f"{key} is not a matrix")
                 grams.setdefault(int(size), {})[layer] = tensor.float()
+            score_grams = {layer: tensor.float() for layer, tensor in raw.get("score", {}).items()}
         except Exception as error:  # any structural problem means a corrupt or foreign file
             raise NSTError(f"{path}: not a valid Gram targets file ({type(error).__name__}: {error})") from None
         if version != FORMAT_VERSION:
             raise NSTError(f"{path}: targets format version {version}, this nst reads {FORMAT_VERSION}; recompute it")
-        return cls(grams, meta)
+        return cls(grams, meta, score_grams)
 
     def check(
         self, path: str, wanted: dict, settings: Settings, photo: SourceImage | None = None, style_hashes=None
@@ -144,3 +136,7 @@ class GramTargets:
                     raise NSTError(
                         f"{path}: not a valid Gram targets file (no {channels}x{channels} {layer} at {size} px)"
                     )
+        for layer in SCORE_STYLE_LAYERS:
+            channels = layer_channels(layer)
+            if tuple(getattr(self.score_grams.get(layer), "shape", ())) != (channels, channels):
+                raise NSTError(f"{path}: not a valid Gram targets file (no {channels}x{channels} {layer} to score by)")

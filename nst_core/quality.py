@@ -1,0 +1,174 @@
+"""Quality flags of stylized images, and the batch's table of them (results/quality.tsv).
+
+A stylize job measures each image it makes on the `nst score` yardstick (scoring.Yardstick) and
+writes one record per photo (a small TSV); the table is made from the records, which is where flags
+that compare an image with the rest of the batch are judged. No torch import.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import statistics
+from dataclasses import dataclass, field, fields, replace
+
+from .errors import NSTError
+from .storage import read_bytes, write_atomic
+
+# Each flag and what it means, most severe first (the order of the "needs a look" page).
+FLAGS = {
+    "non_finite": "NaN or infinite values before saving",
+    "flat": "near-constant: the pixels' standard deviation is under `flat` (0-1 scale)",
+    "clipped": "mostly black or white: over a share `clipped` of the pixels are near black or white",
+    "lost_layout": "the content distance is over `lost_layout` times the batch's median",
+    "weak_style": "the style score is less than `weak_style` times better than the photo's own against the painting",
+    "outlier": "style or content worse than the artwork's other results: a robust z-score over `outlier`",
+}
+COLUMNS = ("photo", "artwork", "width", "height", "seconds", "peak_gib", "device", "precision", "style", "content")
+
+
+def _threshold(default, help_text: str):
+    return field(default=default, metadata={"help": help_text})
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Where each flag starts (config.yaml's `quality:`, `nst check`'s options)."""
+
+    flat: float = _threshold(0.02, "flat below this standard deviation of the pixels (0-1 scale)")
+    clipped: float = _threshold(0.5, "clipped above this share of black or white pixels")
+    weak_style: float = _threshold(1.5, "weak_style below this ratio of the photo's own style score to the image's")
+    lost_layout: float = _threshold(3.0, "lost_layout above this multiple of the batch's median content distance")
+    outlier: float = _threshold(3.5, "outlier above this robust z-score within an artwork's results")
+    outlier_min: int = _threshold(8, "outliers are judged among at least this many results of an artwork")
+
+
+def thresholds(given: dict | None) -> Thresholds:
+    """Thresholds from a mapping (config.yaml's `quality:`): an unknown name, or a value that is
+    not a positive number, is an NSTError naming it."""
+    known = {f.name: f for f in fields(Thresholds)}
+    values = {}
+    for name, value in (given or {}).items():
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise NSTError(f"quality: unknown threshold {name!r}{hint} (thresholds: {', '.join(known)})")
+        kind = int if known[name].type in (int, "int") else float
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 or kind(value) != value:
+            raise NSTError(f"quality: {name}: give a positive {'whole ' if kind is int else ''}number, not {value!r}")
+        values[name] = kind(value)
+    return replace(Thresholds(), **values)
+
+
+def image_flags(measured: dict, limits: Thresholds) -> list[str]:
+    """The flags one image earns by itself (its Yardstick.measure)."""
+    flags = []
+    if not measured["finite"]:
+        flags.append("non_finite")
+    if measured["spread"] < limits.flat:
+        flags.append("flat")
+    if measured["clipped"] > limits.clipped:
+        flags.append("clipped")
+    if measured["style"] * limits.weak_style > measured["photo_style"]:
+        flags.append("weak_style")
+    return flags
+
+
+def _robust_z(values: list[float]) -> list[float]:
+    """Iglewicz and Hoaglin's modified z-score: 0.6745 (x - median) / MAD (0 where MAD is 0)."""
+    middle = statistics.median(values)
+    spread = statistics.median(abs(value - middle) for value in values)
+    return [0.6745 * (value - middle) / spread if spread else 0.0 for value in values]
+
+
+def batch_flags(rows: list[dict], limits: Thresholds) -> None:
+    """Add to each row's flags those that compare it with the batch: lost_layout (the whole
+    batch's content distances), outlier (the artwork's style and content, on the worse side)."""
+    contents = [row["content"] for row in rows]
+    if contents:
+        usual = statistics.median(contents)
+        for row in rows:
+            if row["content"] > limits.lost_layout * usual:
+                row["flags"].append("lost_layout")
+    by_artwork: dict[str, list[dict]] = {}
+    for row in rows:
+        by_artwork.setdefault(row["artwork"], []).append(row)
+    for own in by_artwork.values():
+        if len(own) < limits.outlier_min:
+            continue
+        style, content = _robust_z([r["style"] for r in own]), _robust_z([r["content"] for r in own])
+        for row, z_style, z_content in zip(own, style, content):
+            if max(z_style, z_content) > limits.outlier:
+                row["flags"].append("outlier")
+    for row in rows:
+        row["flags"].sort(key=list(FLAGS).index)
+
+
+def worst_first(rows: list[dict]) -> list[dict]:
+    """The flagged rows, the most severe flag first, then more flags, then the worse style score."""
+    order = list(FLAGS)
+    flagged = [row for row in rows if row["flags"]]
+    return sorted(flagged, key=lambda r: (order.index(r["flags"][0]), -len(r["flags"]), -r["style"]))
+
+
+RECORD = (*COLUMNS[1:], "photo_style", "spread", "clipped", "finite", "fingerprint")
+_TEXT = {"artwork", "device", "precision", "fingerprint"}
+
+
+def write_record(path: str, images: list[dict]) -> None:
+    """A photo's record: a TSV row per image (its artwork, COLUMNS but the photo, what
+    Yardstick.measure gives, the image's fingerprint), written whole. A TSV and not JSON: with
+    .tsv, the longest photo name that names a PNG also names its record."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter="\t", lineterminator="\n")
+    writer.writerow(RECORD)
+    for image in images:
+        writer.writerow([_cell(image.get(name), exact=True) for name in RECORD])
+    write_atomic(path, out.getvalue().encode())
+
+
+def _value(name: str, text: str):
+    if text == "" or name in _TEXT:
+        return text or None
+    if name == "finite":
+        return text == "True"
+    return int(text) if name in ("width", "height") else float(text)
+
+
+def read_record(path: str) -> list[dict]:
+    """A photo's record's images; [] where there is none or it does not parse (it is remade)."""
+    try:
+        lines = read_bytes(path).decode().splitlines()
+        table = list(csv.DictReader(lines, delimiter="\t"))
+        return [{name: _value(name, row[name]) for name in RECORD} for row in table]
+    except (NSTError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return []
+
+
+def rows(records: dict, limits: Thresholds) -> list[dict]:
+    """The batch's rows from its records (photo name -> record path), each with its flags."""
+    table = []
+    for photo, path in records.items():
+        for image in read_record(path):
+            table.append({**image, "photo": photo, "flags": image_flags(image, limits)})
+    batch_flags(table, limits)
+    return table
+
+
+def _cell(value, exact: bool = False) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and not exact:
+        return f"{value:.4g}"
+    return str(value)
+
+
+def table_bytes(rows: list[dict]) -> bytes:
+    """quality.tsv: a header, then one row per image, flags comma-separated (empty: fine)."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter="\t", lineterminator="\n")
+    writer.writerow([*COLUMNS, "flags"])
+    for row in rows:
+        writer.writerow([_cell(row.get(name)) for name in COLUMNS] + [",".join(row["flags"])])
+    return out.getvalue().encode()
