@@ -21,6 +21,7 @@ include: "workflow/rules/targets.smk"
 include: "workflow/rules/stylize.smk"
 include: "workflow/rules/sheets.smk"
 include: "workflow/rules/gallery.smk"
+include: "workflow/rules/quality.smk"
 
 
 localrules:
@@ -43,5 +44,6 @@ rule all:
         f"{RESULTS}/sheets/overview.jpg",
         # every page, so that a page of a new artwork is made
         rules.gallery.output,
+        rules.quality.output,
     message:
         f"all {len(PHOTOS) * len(ARTWORKS)} images ({len(PHOTOS)} photos x {len(ARTWORKS)} artworks) and their sheets and gallery"

@@ -26,6 +26,7 @@ THUMBNAILS = "thumbs"  # folder of the thumbnails, a folder per photo
 PHOTO_THUMBNAIL = "_photo.jpg"  # no artwork's name starts with _
 RESULTS_PER_PAGE = 120  # an artwork page: each result beside its photo, 240 thumbnails
 THUMBNAILS_PER_PAGE = 240  # a by-photo page: rows of (photo, then one result per artwork)
+NEEDS_A_LOOK = "needs-a-look.html"  # the flagged images (gallery_quality.py)
 
 STYLE = """
 body { font: 14px system-ui, sans-serif; margin: 1.5em; color: #222; background: #fafafa; }
@@ -34,9 +35,52 @@ nav { margin: 1em 0; } nav a, nav b { margin-right: .6em; }
 figure { margin: 0; background: #fff; padding: 6px; border: 1px solid #ddd; }
 figure img { height: 120px; vertical-align: top; } figure img.photo { height: 60px; margin-left: 4px; }
 figcaption { max-width: 260px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.scores { color: #555; } .flags { color: #c00; font-weight: bold; } figure.flagged { border-color: #c00; }
+.plot { width: 500px; height: 360px; }
 table { border-collapse: collapse; } td, th { padding: 4px; text-align: center; vertical-align: top; }
 td img, th img { max-height: 96px; } th { font-weight: normal; }
 .painting { height: 96px; vertical-align: middle; margin-right: 1em; }
+"""
+
+
+# An artwork page's scores and flags (window.NST_SCORES: photo -> [style, content, flags]) on its
+# figures, and sorting by them.
+SCORES_SCRIPT = """
+const scores = window.NST_SCORES;
+if (scores) {
+  const grid = document.querySelector(".grid"), figures = [...grid.children];
+  figures.forEach((figure, index) => {
+    figure.dataset.index = index;
+    const own = scores[figure.dataset.photo];
+    if (!own) return;
+    [figure.dataset.style, figure.dataset.content, figure.dataset.flags] = own;
+    figure.querySelector(".scores").textContent =
+      `style ${own[0].toPrecision(3)} · content ${own[1].toPrecision(3)}`;
+    if (own[2]) {
+      const flags = document.createElement("div");
+      flags.className = "flags";
+      flags.textContent = own[2].replaceAll(",", ", ");
+      figure.append(flags);
+      figure.classList.add("flagged");
+    }
+  });
+  const worse = {
+    index: f => +f.dataset.index,
+    style: f => -(f.dataset.style ?? -Infinity),
+    content: f => -(f.dataset.content ?? -Infinity),
+    flags: f => -(f.dataset.flags ? f.dataset.flags.split(",").length : 0),
+  };
+  for (const button of document.querySelectorAll("#sort button")) {
+    button.onclick = () => {
+      const key = worse[button.dataset.key];
+      figures.sort((a, b) => key(a) - key(b) || a.dataset.index - b.dataset.index);
+      grid.append(...figures);
+    };
+  }
+  document.getElementById("no-scores").hidden = true;
+  document.getElementById("sort").hidden = false;
+  document.getElementById("plot").hidden = false;
+}
 """
 
 
@@ -65,6 +109,16 @@ def result_thumbnail_name(artwork: str) -> str:
     return f"{artwork}.jpg"
 
 
+def plot(artwork: str) -> str:
+    """The artwork's plot of its images' scores (gallery_quality.py)."""
+    return f"plots/{artwork}.svg"
+
+
+def page_scores(artwork: str, number: int) -> str:
+    """The scores of an artwork page's images, a script beside the page (gallery_quality.py)."""
+    return artwork_page(artwork, number).removesuffix(".html") + ".scores.js"
+
+
 def thumbnail(photo: str, name: str) -> str:
     return f"{THUMBNAILS}/{photo}/{name}"
 
@@ -74,18 +128,23 @@ def result(artwork: str, photo: str) -> str:
     return f"../stylized/{artwork}/{photo}.png"
 
 
+def artwork_chunks(photos) -> list[list[str]]:
+    """The photos of each artwork page, in order."""
+    return _chunks(sorted(photos), RESULTS_PER_PAGE)
+
+
 def pages(photos, artworks) -> list[str]:
     """Paths (relative to the gallery folder) of every HTML page, index first."""
     return list(_page_makers(photos, artworks))
 
 
-def _href(root: str, path: str) -> str:
+def href(root: str, path: str) -> str:
     """A link from a page `root` below the gallery folder to one of the paths above; each name
     quoted (no name holds a /)."""
     return root + quote(path, safe="/")
 
 
-def _document(title: str, body: str) -> bytes:
+def document(title: str, body: str) -> bytes:
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -116,22 +175,24 @@ def _index(photos, artworks, by_artwork, by_photo) -> bytes:
     rows = []
     for artwork in artworks:
         links = " ".join(
-            f'<a href="{_href("", artwork_page(artwork, n))}" title="{_range(chunk)}">{n}</a>'
+            f'<a href="{href("", artwork_page(artwork, n))}" title="{_range(chunk)}">{n}</a>'
             for n, chunk in enumerate(by_artwork, 1)
         )
         rows.append(
-            f'<p><img class="painting" src="{_href("", painting_thumbnail(artwork))}" alt="{html.escape(artwork)}">'
+            f'<p><img class="painting" src="{href("", painting_thumbnail(artwork))}" alt="{html.escape(artwork)}">'
             f"<b>{html.escape(artwork)}</b> pages: {links}</p>"
         )
     photo_links = "".join(
-        f'<li><a href="{_href("", photo_page(n))}">{_range(chunk)}</a></li>' for n, chunk in enumerate(by_photo, 1)
+        f'<li><a href="{href("", photo_page(n))}">{_range(chunk)}</a></li>' for n, chunk in enumerate(by_photo, 1)
     )
     body = (
-        f"<h1>{len(photos)} photos × {len(artworks)} artworks</h1>\n<h2>By artwork</h2>\n"
+        f"<h1>{len(photos)} photos × {len(artworks)} artworks</h1>\n"
+        f'<p><a href="{NEEDS_A_LOOK}">Needs a look</a>: the images the quality checks flag, and each '
+        "artwork's plot of its images' scores</p>\n<h2>By artwork</h2>\n"
         + "\n".join(rows)
         + f"\n<h2>By photo</h2>\n<ol>{photo_links}</ol>"
     )
-    return _document("Gallery", body)
+    return document("Gallery", body)
 
 
 def _artwork_page(artwork, number, chunks) -> bytes:
@@ -140,24 +201,39 @@ def _artwork_page(artwork, number, chunks) -> bytes:
     for photo in chunks[number - 1]:
         name = html.escape(photo)
         figures.append(
-            f'<figure><a href="{_href(root, result(artwork, photo))}">'
-            f'<img src="{_href(root, thumbnail(photo, result_thumbnail_name(artwork)))}"'
+            f'<figure data-photo="{name}"><a href="{href(root, result(artwork, photo))}">'
+            f'<img src="{href(root, thumbnail(photo, result_thumbnail_name(artwork)))}"'
             f' alt="{name} in the style of {artwork}"></a>'
-            f'<img class="photo" src="{_href(root, thumbnail(photo, PHOTO_THUMBNAIL))}" alt="{name}">'
-            f'<figcaption title="{name}">{name}</figcaption></figure>'
+            f'<img class="photo" src="{href(root, thumbnail(photo, PHOTO_THUMBNAIL))}" alt="{name}">'
+            f'<figcaption title="{name}">{name}</figcaption><div class="scores"></div></figure>'
         )
     nav = _nav(root, number, len(chunks), lambda n: f"{n}.html")
     header = (
-        f'<h1><img class="painting" src="{_href(root, painting_thumbnail(artwork))}" alt="{artwork}">'
+        f'<h1><img class="painting" src="{href(root, painting_thumbnail(artwork))}" alt="{artwork}">'
         f"{html.escape(artwork)}, page {number} of {len(chunks)}</h1>"
     )
-    return _document(f"{artwork} {number}", f'{header}\n{nav}\n<div class="grid">\n{"".join(figures)}\n</div>\n{nav}')
+    # The scores come from a script beside the page, written once every photo's job has run
+    # (gallery_quality.py): until then the page shows the images without them.
+    controls = (
+        f'<p id="no-scores" class="scores">Scores and flags show here once every photo\'s job has run.</p>'
+        '<p id="sort" hidden>sort by: <button data-key="index">name</button> '
+        '<button data-key="style">style, worst first</button> '
+        '<button data-key="content">content, worst first</button> '
+        f'<button data-key="flags">flags first</button> · <a href="{root}{NEEDS_A_LOOK}">needs a look</a></p>'
+    )
+    scores = (
+        f'<object id="plot" hidden data="{href(root, plot(artwork))}" type="image/svg+xml" class="plot"></object>'
+        f'<script src="{href("", os.path.basename(page_scores(artwork, number)))}"></script>'
+        f"<script>{SCORES_SCRIPT}</script>"
+    )
+    grid = f'<div class="grid">\n{"".join(figures)}\n</div>'
+    return document(f"{artwork} {number}", f"{header}\n{nav}\n{controls}\n{grid}\n{nav}\n{scores}")
 
 
 def _photo_page(artworks, number, chunks) -> bytes:
     root = "../"
     head = "".join(
-        f'<th><a href="{_href(root, artwork_page(a, 1))}"><img src="{_href(root, painting_thumbnail(a))}" '
+        f'<th><a href="{href(root, artwork_page(a, 1))}"><img src="{href(root, painting_thumbnail(a))}" '
         f'alt="{html.escape(a)}"><br>{html.escape(a)}</a></th>'
         for a in artworks
     )
@@ -165,24 +241,24 @@ def _photo_page(artworks, number, chunks) -> bytes:
     for photo in chunks[number - 1]:
         name = html.escape(photo)
         cells = "".join(
-            f'<td><a href="{_href(root, result(a, photo))}">'
-            f'<img src="{_href(root, thumbnail(photo, result_thumbnail_name(a)))}"'
+            f'<td><a href="{href(root, result(a, photo))}">'
+            f'<img src="{href(root, thumbnail(photo, result_thumbnail_name(a)))}"'
             f' alt="{name} in the style of {a}"></a></td>'
             for a in artworks
         )
         rows.append(
-            f'<tr><td><img src="{_href(root, thumbnail(photo, PHOTO_THUMBNAIL))}" alt="{name}"><br>{name}</td>'
+            f'<tr><td><img src="{href(root, thumbnail(photo, PHOTO_THUMBNAIL))}" alt="{name}"><br>{name}</td>'
             f"{cells}</tr>"
         )
     nav = _nav(root, number, len(chunks), lambda n: f"{n}.html")
     table = f"<table><tr><th>photo</th>{head}</tr>\n" + "\n".join(rows) + "\n</table>"
-    return _document(f"photos {number}", f"<h1>Photos, page {number} of {len(chunks)}</h1>\n{nav}\n{table}\n{nav}")
+    return document(f"photos {number}", f"<h1>Photos, page {number} of {len(chunks)}</h1>\n{nav}\n{table}\n{nav}")
 
 
 def _page_makers(photos, artworks) -> dict:
     """Each page's path -> a function that makes it: one list of pages, for planning and writing."""
     photos, artworks = sorted(photos), list(artworks)
-    by_artwork = _chunks(photos, RESULTS_PER_PAGE)
+    by_artwork = artwork_chunks(photos)
     by_photo = _chunks(photos, _photos_per_page(artworks))
     makers = {"index.html": functools.partial(_index, photos, artworks, by_artwork, by_photo)}
     for artwork in artworks:

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from conftest import DATA, PHOTO, REPO, SNAKEMAKE, STYLE, make_project, planned_outputs, run_cli, snakemake
-from nst_core import gallery
+from nst_core import gallery, gallery_quality
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("s3fs")
@@ -204,6 +204,9 @@ def test_pipeline_end_to_end_with_reruns(s3, moto_log, tmp_path):
         "gallery/thumbs/tubingen/starry.jpg",
         "gallery/thumbs/chelsea/_photo.jpg",
         "gallery/paintings/starry.jpg",
+        "quality.tsv",  # made from a record per photo
+        "quality/chelsea.tsv",
+        "gallery/needs-a-look.html",
     ]:
         assert f"run1/results/{key}" in results
     assert not (workdir / "results").exists(), "results live in the bucket, not on local disk"
@@ -232,15 +235,15 @@ def test_pipeline_end_to_end_with_reruns(s3, moto_log, tmp_path):
         client.delete_object(Bucket=BUCKET, Key="photos/night.jpg")
     prefix = f"s3://{BUCKET}/run1/results"
     gallery_outputs = [*gallery.pages(["tubingen", "chelsea", "night"], ["starry"]), "paintings/starry.jpg"]
-    downstream = {f"{prefix}/sheets/starry/first.jpg", f"{prefix}/sheets/overview.jpg"}
-    assert planned == {
-        f"{prefix}/stylized/starry/night.png",
-        f"{prefix}/gallery/thumbs/night",
-        *downstream,
-    } | {f"{prefix}/gallery/{path}" for path in gallery_outputs}
+    downstream = {f"{prefix}/sheets/starry/first.jpg", f"{prefix}/sheets/overview.jpg", f"{prefix}/quality.tsv"}
+    downstream |= {f"{prefix}/gallery/{path}" for path in gallery_quality.outputs(["tubingen", "chelsea"], ["starry"])}
 
     def photo_job(photo):
-        return {f"{prefix}/stylized/starry/{photo}.png", f"{prefix}/gallery/thumbs/{photo}"}
+        return {f"{prefix}/{path}" for path in (f"stylized/starry/{photo}.png", f"gallery/thumbs/{photo}")} | {
+            f"{prefix}/quality/{photo}.tsv"
+        }
+
+    assert planned == photo_job("night") | downstream | {f"{prefix}/gallery/{path}" for path in gallery_outputs}
 
     # a deleted result object: its photo's job again
     client.delete_object(Bucket=BUCKET, Key="run1/results/stylized/starry/chelsea.png")

@@ -72,6 +72,7 @@ def test_every_photo_is_on_a_page_and_a_broken_photo_costs_only_its_page(tmp_pat
     new = {
         "results/stylized/starry/photo10b.png",
         "results/gallery/thumbs/photo10b",
+        "results/quality/photo10b.tsv",
     }
     new |= {f"results/sheets/starry/{page}.jpg" for page in changed}
     # the gallery's pages (one job, a second's work; they only name the photos)

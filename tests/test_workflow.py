@@ -9,7 +9,7 @@ import yaml
 from PIL import Image
 
 from conftest import CONFIG, DATA, make_project, planned_outputs, snakemake, write_config
-from nst_core import gallery
+from nst_core import gallery, gallery_quality
 
 CONSOLE = {}  # what the finished run printed
 
@@ -60,6 +60,15 @@ def sheets(*artworks):
 
 def thumbnails(photos=("tubingen", "chelsea")):
     return {f"results/gallery/thumbs/{p}" for p in photos}  # a folder per photo
+
+
+def records(photos=("tubingen", "chelsea")):
+    return {f"results/quality/{p}.tsv" for p in photos}  # each photo's scores, by its job
+
+
+def quality(artworks=("starry", "scream"), photos=("tubingen", "chelsea")):
+    """The outputs of the quality job: the table and the gallery's views of it."""
+    return {"results/quality.tsv"} | {f"results/gallery/{p}" for p in gallery_quality.outputs(photos, artworks)}
 
 
 def gallery_pages(artworks=("starry", "scream"), photos=("tubingen", "chelsea")):
@@ -137,16 +146,16 @@ def test_adding_a_photo_runs_only_its_job_and_the_sheets(project):
     shutil.copy2(DATA / "starry_night.jpg", project / "photos" / "night.jpg")
     planned = planned_outputs(project)
     photos = ["tubingen", "chelsea", "night"]
-    assert planned == stylized(photos=["night"]) | thumbnails(photos=["night"]) | sheets("starry", "scream") | (
-        gallery_pages(photos=photos)
-    )
+    photo_job = stylized(photos=["night"]) | thumbnails(photos=["night"]) | records(photos=["night"])
+    assert planned == photo_job | sheets("starry", "scream") | gallery_pages(photos=photos) | quality(photos=photos)
     assert rerun_remakes(project) == (set(), stylized(photos=["night"]))
 
 
 def test_a_deleted_image_is_made_again_by_its_photos_job(project):
     (project / "results" / "stylized" / "starry" / "chelsea.png").unlink()
     planned = planned_outputs(project)
-    assert planned == stylized(photos=["chelsea"]) | thumbnails(photos=["chelsea"]) | sheets("starry", "scream")
+    photo_job = stylized(photos=["chelsea"]) | thumbnails(photos=["chelsea"]) | records(photos=["chelsea"])
+    assert planned == photo_job | sheets("starry", "scream") | quality()
     assert rerun_remakes(project) == (set(), {"results/stylized/starry/chelsea.png"})
 
 

@@ -21,6 +21,8 @@ import nst_core.pages as nst_pages  # contact sheet pages; no torch import
 import nst_core.gallery as nst_gallery  # the static HTML gallery; no torch import
 import nst_core.storage as nst_storage  # listing and existence checks; no torch import
 import nst_core.progress as nst_progress  # the run's progress ledger; no torch import
+import nst_core.quality as nst_quality  # quality flags' thresholds; no torch import
+import nst_core.gallery_quality as nst_gallery_quality  # quality table and pages; no torch import
 from nst_core.errors import NSTError
 from nst_core.fingerprints import code_fingerprint
 
@@ -40,6 +42,7 @@ RESULTS_FOLDERS = {
     "sheets",
     "gallery",
     "logs",
+    "quality",
 }  # inside a results folder
 
 
@@ -254,6 +257,7 @@ try:
     config["results"] = results_folder()
     validated(config)
     checked_settings("nst", config["nst"])
+    QUALITY = nst_quality.thresholds(config["quality"])
     check_results_prefix(workflow.storage_settings.default_storage_prefix)
     RESULTS = config["results"]
     PHOTOS = find_photos(config["photos"])

@@ -21,6 +21,11 @@ STYLIZE_INPUT, STYLIZE_OUTPUT, STYLIZE_PARAMS, STYLIZE_ARTWORKS = {}, {}, {}, []
 STYLIZE_OUTPUT["thumbnails"] = directory(
     f"{RESULTS}/gallery/{nst_gallery.THUMBNAILS}/{{photo}}"
 )
+# Each image's scores and measures, for the batch's quality table (quality.smk); an image found
+# up to date keeps its entry.
+STYLIZE_OUTPUT["record"] = f"{RESULTS}/quality/{{photo}}.tsv"
+if not workflow.storage_settings.default_storage_prefix:
+    STYLIZE_OUTPUT["record"] = update(STYLIZE_OUTPUT["record"])
 for i, art in enumerate(ARTWORKS.values()):
     image, options = f"image_{i}", f"options_{i}"
     gallery = dict(
@@ -54,6 +59,7 @@ for i, art in enumerate(ARTWORKS.values()):
 # run's images done and time left), or found up to date.
 STYLIZE_COMMAND = (
     "python -m nst_core.worker stylize {params.options} --skip-unchanged --log {log:q}"
+    " --record {output.record:q}"
     f" --batch {config['stylize_batch']} --thumbnail-side {config['sheets']['cell']}"
     f" --photo-thumbnail {{output.thumbnails:q}}/{nst_gallery.PHOTO_THUMBNAIL}"
     f" -- {{input.photo:q}}{''.join(STYLIZE_ARTWORKS)}"
