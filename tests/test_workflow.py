@@ -293,6 +293,10 @@ def test_bad_photo_does_not_stop_the_others(tmp_path):
         (lambda c: c["artworks"].update(gone="art/missing.jpg"), "artworks: gone: art/missing.jpg: no such file"),
         (lambda c: c["sheets"].update(cell=2000), "sheets: cell: 2000 is greater than the maximum of 1024"),
         (lambda c: c.update(stylize_batch=0), "stylize_batch: 0 is not allowed: auto (as many of a photo's images"),
+        (
+            lambda c: c.update(quality={"weak_styel": 2}),
+            "quality: unknown threshold 'weak_styel'; did you mean 'weak_style'?",
+        ),
     ],
     ids=[
         "unknown-setting",
@@ -310,6 +314,7 @@ def test_bad_photo_does_not_stop_the_others(tmp_path):
         "missing-artwork-image",
         "thumbnail-larger-than-nst-thumbnail-makes",
         "batch-of-none",
+        "misspelt-threshold",
     ],
 )
 def test_bad_config_fails_before_any_job(tmp_path, change, message):
