@@ -28,6 +28,7 @@ _EXPORTS = {
     "to_torchvision_layout": "network",
     "StyleTransfer": "optimize",
     "score": "scoring",
+    "measure": "scoring",
     "stylize_file": "jobs",
     "stylize_photo": "jobs",
     "Artwork": "jobs",
