@@ -245,20 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_threshold_options(parser) -> None:
-    """An option per quality threshold of quality.Thresholds (the flags judged on one image)."""
-    from dataclasses import fields
-
-    from .quality import Thresholds
+    """An option per quality threshold of the flags judged on one image alone."""
+    from .quality import image_thresholds
 
     group = parser.add_argument_group("thresholds")
-    for row in fields(Thresholds):
-        if row.name.startswith(("lost_layout", "outlier")):  # judged within a batch
-            continue
-        kind = int if row.type in (int, "int") else float
+    for row in image_thresholds():
         option = "--" + row.name.replace("_", "-")
-        group.add_argument(
-            option, type=kind, default=row.default, help=f"{row.metadata['help']} (default: {row.default})"
-        )
+        help_text = f"{row.metadata['help']} (default: {row.default})"
+        group.add_argument(option, type=type(row.default), default=row.default, help=help_text)
 
 
 def _run_stylize(args, groups=()) -> None:
@@ -304,7 +298,7 @@ def _run_stylize(args, groups=()) -> None:
             peak = f", peak {done.peak_bytes / 2**30:.2f} GiB" if done.peak_bytes else ""
             tiles = f", {done.tiles}" if done.tiles else ""
             together = f" for {done.batch} images together" if done.batch > 1 else ""
-            what = f"{photo} in {artwork.name or file_stem(artwork.label)}"
+            what = f"{photo} in {artwork.called}"
             line = f"nst: wrote {done.output} ({what}, {width}x{height}, {done.seconds:.1f} s{together}{peak}{tiles})"
         run = progress.image_done(done.seconds / done.batch if done.written else None)
         if line:
@@ -380,12 +374,10 @@ def _run_score(args) -> None:
 
 
 def _run_check(args) -> int:
-    from dataclasses import fields
-
-    from .quality import Thresholds, image_flags, thresholds
+    from .quality import image_flags, image_thresholds, thresholds
     from .scoring import measure
 
-    limits = thresholds({f.name: getattr(args, f.name) for f in fields(Thresholds) if hasattr(args, f.name)})
+    limits = thresholds({row.name: getattr(args, row.name) for row in image_thresholds()})
     measured = measure(args.image, args.photo, args.style, args.blend)
     flags = image_flags(measured, limits)
     print(

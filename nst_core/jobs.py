@@ -65,6 +65,11 @@ class Artwork:
     def label(self) -> str:
         return self.name or self.targets or self.styles[0]
 
+    @property
+    def called(self) -> str:
+        """What lines and tables call it: its name, or its file's, without folder or extension."""
+        return self.name or file_stem(self.label)
+
 
 def stylize_file(
     photo: str,
@@ -159,10 +164,6 @@ def stylize_photo(
     return [done[index] for index in range(len(artworks))]
 
 
-def _name(artwork: Artwork) -> str:
-    return artwork.name or file_stem(artwork.label)
-
-
 def _write_record(path: str, source, artworks: list, done: list, fingerprints: dict) -> None:
     """The photo's record: an entry per image made, and per image up to date its entry of the
     last record (measured again from its file where that has none)."""
@@ -175,7 +176,7 @@ def _write_record(path: str, source, artworks: list, done: list, fingerprints: d
         if stylized.written:
             width, height = stylized.size
             entry = {
-                "artwork": _name(artwork),
+                "artwork": artwork.called,
                 "width": width,
                 "height": height,
                 "seconds": round(stylized.seconds / stylized.batch, 2),
@@ -185,7 +186,7 @@ def _write_record(path: str, source, artworks: list, done: list, fingerprints: d
                 **stylized.measured,
             }
         elif fingerprint in last:
-            entry = {**last[fingerprint], "artwork": _name(artwork)}
+            entry = {**last[fingerprint], "artwork": artwork.called}
         else:  # made before records were kept: measured now, its seconds unknown
             entry = _measure_file(source, artwork)
         images.append({**entry, "fingerprint": fingerprint})
@@ -200,7 +201,7 @@ def _measure_file(source, artwork: Artwork) -> dict:
     else:
         grams = painting_grams(load_styles(artwork.styles, artwork.blend), max(width, height))
     yardstick = Yardstick(source.tensor(max(width, height)))
-    return {"artwork": _name(artwork), "width": width, "height": height, **yardstick.measure(image, grams)}
+    return {"artwork": artwork.called, "width": width, "height": height, **yardstick.measure(image, grams)}
 
 
 def _fingerprint(source, artwork: Artwork) -> str:

@@ -28,8 +28,10 @@ FLAGS = {
 COLUMNS = ("photo", "artwork", "width", "height", "seconds", "peak_gib", "device", "precision", "style", "content")
 
 
-def _threshold(default, help_text: str):
-    return field(default=default, metadata={"help": help_text})
+def _threshold(default, help_text: str, alone: bool = True):
+    """A threshold; alone: judged on one image by itself (image_flags), not within a batch. Its
+    type is its default's."""
+    return field(default=default, metadata={"help": help_text, "alone": alone})
 
 
 @dataclass(frozen=True)
@@ -39,9 +41,16 @@ class Thresholds:
     flat: float = _threshold(0.02, "flat below this standard deviation of the pixels (0-1 scale)")
     clipped: float = _threshold(0.5, "clipped above this share of black or white pixels")
     weak_style: float = _threshold(1.5, "weak_style below this ratio of the photo's own style score to the image's")
-    lost_layout: float = _threshold(3.0, "lost_layout above this multiple of the batch's median content distance")
-    outlier: float = _threshold(3.5, "outlier above this robust z-score within an artwork's results")
-    outlier_min: int = _threshold(8, "outliers are judged among at least this many results of an artwork")
+    lost_layout: float = _threshold(
+        3.0, "lost_layout above this multiple of the batch's median content distance", alone=False
+    )
+    outlier: float = _threshold(3.5, "outlier above this robust z-score within an artwork's results", alone=False)
+    outlier_min: int = _threshold(8, "outliers are judged among at least this many results of an artwork", alone=False)
+
+
+def image_thresholds() -> list:
+    """The thresholds of the flags one image raises by itself (`nst check`'s options)."""
+    return [row for row in fields(Thresholds) if row.metadata["alone"]]
 
 
 def thresholds(given: dict | None) -> Thresholds:
@@ -54,7 +63,7 @@ def thresholds(given: dict | None) -> Thresholds:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise NSTError(f"quality: unknown threshold {name!r}{hint} (thresholds: {', '.join(known)})")
-        kind = int if known[name].type in (int, "int") else float
+        kind = type(known[name].default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 or kind(value) != value:
             raise NSTError(f"quality: {name}: give a positive {'whole ' if kind is int else ''}number, not {value!r}")
         values[name] = kind(value)
