@@ -18,14 +18,17 @@
 # of images of as many as fit in memory (config: stylize_batch). An artwork that fails (its
 # optimisation diverges) fails only its own image, with a line naming it; the job then fails.
 STYLIZE_INPUT, STYLIZE_OUTPUT, STYLIZE_PARAMS, STYLIZE_ARTWORKS = {}, {}, {}, []
+KEPT = (  # the outputs a rerun of the job keeps when unchanged (above)
+    update
+    if not workflow.storage_settings.default_storage_prefix
+    else lambda path: path
+)
 STYLIZE_OUTPUT["thumbnails"] = directory(
     f"{RESULTS}/gallery/{nst_gallery.THUMBNAILS}/{{photo}}"
 )
 # Each image's scores and measures, for the batch's quality table (quality.smk); an image found
 # up to date keeps its entry.
-STYLIZE_OUTPUT["record"] = f"{RESULTS}/quality/{{photo}}.tsv"
-if not workflow.storage_settings.default_storage_prefix:
-    STYLIZE_OUTPUT["record"] = update(STYLIZE_OUTPUT["record"])
+STYLIZE_OUTPUT["record"] = KEPT(f"{RESULTS}/quality/{{photo}}.tsv")
 for i, art in enumerate(ARTWORKS.values()):
     image, options = f"image_{i}", f"options_{i}"
     gallery = dict(
@@ -34,11 +37,8 @@ for i, art in enumerate(ARTWORKS.values()):
         subcategory=art.name,
         labels={"photo": "{photo}", "artwork": art.name},
     )
-    STYLIZE_OUTPUT[image] = report(
-        f"{RESULTS}/stylized/{art.name}/{{photo}}.png", **gallery
-    )
-    if not workflow.storage_settings.default_storage_prefix:
-        STYLIZE_OUTPUT[image] = update(STYLIZE_OUTPUT[image])
+    stylized = report(f"{RESULTS}/stylized/{art.name}/{{photo}}.png", **gallery)
+    STYLIZE_OUTPUT[image] = KEPT(stylized)
     if art.targets_per_photo:  # the job makes the photo's targets from the images
         styles = {f"style_{i}_{j}": source_file(p) for j, p in enumerate(art.images)}
         style = " ".join(f"--style {{input.{name}:q}}" for name in styles)
