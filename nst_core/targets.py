@@ -128,15 +128,13 @@ class GramTargets:
             raise NSTError(f"{path}: targets were made for another colour reference photo than {photo and photo.path}")
         if style_hashes is not None and [s["sha256"] for s in self.meta["styles"]] != list(style_hashes):
             raise NSTError(f"{path}: targets were made for other style images than the ones given")
-        for size in settings.scales():
-            for layer in settings.style_layers:
-                matrix = self.grams.get(size, {}).get(layer)
-                channels = layer_channels(layer)
-                if matrix is None or tuple(matrix.shape) != (channels, channels):
-                    raise NSTError(
-                        f"{path}: not a valid Gram targets file (no {channels}x{channels} {layer} at {size} px)"
-                    )
-        for layer in SCORE_STYLE_LAYERS:
+        needed = [
+            (self.grams.get(size, {}).get(layer), layer, f"at {size} px")
+            for size in settings.scales()
+            for layer in settings.style_layers
+        ]
+        needed += [(self.score_grams.get(layer), layer, "to score by") for layer in SCORE_STYLE_LAYERS]
+        for matrix, layer, where in needed:
             channels = layer_channels(layer)
-            if tuple(getattr(self.score_grams.get(layer), "shape", ())) != (channels, channels):
-                raise NSTError(f"{path}: not a valid Gram targets file (no {channels}x{channels} {layer} to score by)")
+            if matrix is None or tuple(matrix.shape) != (channels, channels):
+                raise NSTError(f"{path}: not a valid Gram targets file (no {channels}x{channels} {layer} {where})")
