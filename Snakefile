@@ -17,6 +17,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/functions.smk"
 include: "workflow/rules/targets.smk"
 include: "workflow/rules/stylize.smk"
 include: "workflow/rules/sheets.smk"

@@ -347,12 +347,9 @@ def _run_sheet(args) -> None:
 
 
 def _thumbnail_side(side: int | None, option: str) -> int:
-    from .pictures import THUMBNAIL_SIDE
+    from .pictures import THUMBNAIL_SIDE, check_thumbnail_side
 
-    side = THUMBNAIL_SIDE if side is None else side
-    if not 16 <= side <= 1024:
-        raise NSTError(f"{option} {side}: give 16 to 1024 px")
-    return side
+    return check_thumbnail_side(THUMBNAIL_SIDE if side is None else side, option)
 
 
 def _run_thumbnail(args) -> None:

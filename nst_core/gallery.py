@@ -15,11 +15,12 @@ names in the batch, not on the images, so a failed photo costs only its own thum
 from __future__ import annotations
 
 import functools
+import hashlib
 import html
 import os
 from urllib.parse import quote
 
-from .pictures import write_thumbnail
+from .pictures import THUMBNAIL_SIDE, write_thumbnail
 from .storage import write_atomic
 
 THUMBNAILS = "thumbs"  # folder of the thumbnails, a folder per photo
@@ -269,17 +270,23 @@ def _page_makers(photos, artworks) -> dict:
     return makers
 
 
-def write_gallery(index: str, photos, paintings, log: str | None = None) -> int:
+def batch_hash(photos, artworks) -> str:
+    """A hash of the names the pages show: another photo or artwork makes them again."""
+    names = repr([sorted(photos), list(artworks)])
+    return hashlib.sha256(names.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def write_gallery(index: str, photos, paintings, side: int = THUMBNAIL_SIDE, log: str | None = None) -> int:
     """Write the index (index.html in the gallery's folder), every page and the paintings'
-    thumbnails; paintings: artwork -> its (first) image, a mapping or Snakemake's named input.
-    Returns the number of pages, which a log file, if named, says."""
+    thumbnails (long side `side` px); paintings: artwork -> its (first) image, a mapping or
+    Snakemake's named input. Returns the number of pages, which a log file, if named, says."""
     folder = os.path.dirname(index)
     paintings = dict(paintings.items())
     makers = _page_makers(photos, paintings)
     for path, make in makers.items():
         write_atomic(f"{folder}/{path}", make())
     for artwork, painting in paintings.items():
-        write_thumbnail(painting, f"{folder}/{painting_thumbnail(artwork)}")
+        write_thumbnail(painting, f"{folder}/{painting_thumbnail(artwork)}", side)
     if log:
         write_atomic(log, f"wrote {len(makers)} pages under {folder}\n".encode())
     return len(makers)

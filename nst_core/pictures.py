@@ -114,6 +114,13 @@ def check_source(path: str) -> None:
 
 
 THUMBNAIL_SIDE = 192  # px, long side: a gallery page of a few hundred loads in a moment
+THUMBNAIL_SIDES = range(16, 1025)  # px: a label still fits; a sheet of 100 stays a few MB
+
+
+def check_thumbnail_side(side: int, where: str) -> int:
+    if side not in THUMBNAIL_SIDES:
+        raise NSTError(f"{where} {side}: give {THUMBNAIL_SIDES[0]} to {THUMBNAIL_SIDES[-1]} px")
+    return side
 
 
 def write_thumbnail(source: str, output: str, side: int = THUMBNAIL_SIDE) -> None:

@@ -1,11 +1,8 @@
 import copy
 import difflib
-import hashlib
 import os
 import re
-import shlex
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +28,7 @@ from nst_core.fingerprints import code_fingerprint
 # Settings the user's config does not give take their defaults from the schema and settings table.
 if workflow.overwrite_configfiles:
     config.clear()
+    # not public: the one place that holds the --configfile values apart from config.yaml's
     config.update(copy.deepcopy(workflow.config_settings.overwrite_config))
 
 # Each batch's outputs lie under one folder, so that two batches in one project do not mix: the
@@ -64,7 +62,7 @@ def validated(config):
     try:
         validate(config, schema="../schemas/config.schema.yaml")
     except WorkflowError as error:
-        problem = error.__context__  # the jsonschema ValidationError
+        problem = error.__context__  # jsonschema's ValidationError: validate() wraps it
         if not hasattr(problem, "absolute_path"):
             raise
         where = ": ".join(map(str, problem.absolute_path)) or "config"
@@ -114,16 +112,16 @@ class Artwork:
     def sources(self):
         return [source_file(path) for path in self.images]
 
-    def options(self, *effects):
-        """`nst` options of its settings (only those affecting `effects`, if named), quoted."""
-        return shlex.join(nst_settings.arguments(self.settings, *effects))
+    def arguments(self, *effects):
+        """`nst` options of its settings (only those affecting `effects`, if named)."""
+        return nst_settings.arguments(self.settings, *effects)
 
-    def own_options(self):
-        """`nst` options of the settings it overrides, quoted."""
-        return shlex.join(nst_settings.arguments(self.overrides))
+    def own_arguments(self):
+        """`nst` options of the settings it overrides."""
+        return nst_settings.arguments(self.overrides)
 
-    def blend_option(self):
-        return f"--blend {','.join(map(str, self.blend))}" if self.blend else ""
+    def blend_arguments(self):
+        return ["--blend", ",".join(map(str, self.blend))] if self.blend else []
 
 
 def find_photos(patterns):
@@ -151,7 +149,7 @@ def find_photos(patterns):
     return dict(sorted(photos.items()))
 
 
-# Snakemake's own test for names it refuses as wildcards.
+# Snakemake's own tests of the names it refuses (internals: no public interface asks them).
 PERIODIC = PeriodicityDetector()
 
 
@@ -257,6 +255,8 @@ try:
     config["results"] = results_folder()
     validated(config)
     checked_settings("nst", config["nst"])
+    config["sheets"].setdefault("cell", nst_pictures.THUMBNAIL_SIDE)
+    nst_pictures.check_thumbnail_side(config["sheets"]["cell"], "sheets: cell")
     QUALITY = nst_quality.thresholds(config["quality"])
     check_results_prefix(workflow.storage_settings.default_storage_prefix)
     RESULTS = config["results"]

@@ -17,15 +17,12 @@ rule gallery:
     log:
         f"{RESULTS}/logs/gallery.log",
     params:
-        # the batch the pages show: another photo or artwork makes them again (a hash: params
-        # are stored with every output)
-        batch=hashlib.sha256(
-            repr(
-                [list(PHOTOS), [(a.name, a.images) for a in ARTWORKS.values()]]
-            ).encode("utf-8", "surrogateescape")
-        ).hexdigest(),
+        # the batch's names, which the pages show: a hash, as params are stored with every output
+        batch=nst_gallery.batch_hash(PHOTOS, ARTWORKS),
+        side=config["sheets"]["cell"],
         code=NST_CORE_CODE,
     message:
         f"gallery: {RESULTS}/gallery/index.html"
     run:
-        nst_gallery.write_gallery(output[0], PHOTOS, input, log[0])
+        # PHOTOS is the batch's photo model (common.smk): no script could get it from params
+        nst_gallery.write_gallery(output[0], PHOTOS, input, params.side, log[0])

@@ -1,9 +1,7 @@
-# An artwork's Gram targets, made once and used by every photo's job. Its options are only the
-# settings that shape targets (and say where to run): changing the others, such as iterations,
-# does not remake them.
+# An artwork's Gram targets, made once and used by every photo's job.
 rule artwork_targets:
     input:
-        images=lambda wildcards: ARTWORKS[wildcards.artwork].sources(),
+        images=get_paintings,
     output:
         f"{RESULTS}/targets/{{artwork}}.pt",
     log:
@@ -16,13 +14,10 @@ rule artwork_targets:
     resources:
         gpu=1,  # `--resources gpu=N` runs N at once, each on its own GPU (worker slots)
     params:
-        blend=lambda wildcards: ARTWORKS[wildcards.artwork].blend_option(),
-        options=lambda wildcards: ARTWORKS[wildcards.artwork].options(
-            nst_settings.TARGETS, nst_settings.RUN
-        ),
+        options=get_targets_options,
         code=NST_CORE_CODE,
     message:
         "targets of {wildcards.artwork}: Gram matrices of its painting, once"
     shell:
-        "OMP_NUM_THREADS={threads} python -m nst_core.worker targets {params.blend} {params.options}"
+        "OMP_NUM_THREADS={threads} python -m nst_core.worker targets {params.options}"
         " --output {output:q} --log {log:q} -- {input.images:q}"

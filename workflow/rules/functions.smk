@@ -1,0 +1,86 @@
+# The functions the rules call: their inputs, outputs and options, from the photo and artwork
+# model (common.smk). Here, not beside the rules, as Snakemake's lint asks.
+import shlex
+
+# What a rerun of a stylize job keeps when unchanged: update() where results are local.
+KEPT = (
+    update
+    if not workflow.storage_settings.default_storage_prefix
+    else lambda path: path
+)
+
+
+def get_paintings(wildcards):
+    return ARTWORKS[wildcards.artwork].sources()
+
+
+def get_targets_options(wildcards):
+    """The artwork's blend, and only the settings that shape targets (and say where to run):
+    changing the others, such as iterations, does not remake them."""
+    art = ARTWORKS[wildcards.artwork]
+    return shlex.join(
+        art.blend_arguments() + art.arguments(nst_settings.TARGETS, nst_settings.RUN)
+    )
+
+
+def stylized_image(art):
+    """An artwork's image of the job's photo, in Snakemake's report under its artwork."""
+    image = report(
+        f"{RESULTS}/stylized/{art.name}/{{photo}}.png",
+        caption="../report/stylized.rst",
+        category="Stylized",
+        subcategory=art.name,
+        labels={"photo": "{photo}", "artwork": art.name},
+    )
+    return KEPT(image)
+
+
+def get_artwork_options(wildcards, input, output):
+    """`--artwork` groups of `nst stylize`, one per artwork in ARTWORKS' order: its style (the
+    shared targets file, or the paintings where the targets depend on the photo), its own
+    settings, its image and its thumbnail (in the photo's thumbnail folder)."""
+    targets, paintings = iter(input.targets), iter(input.paintings)
+    words = []
+    for art, image in zip(ARTWORKS.values(), output.images):
+        if art.targets_per_photo:
+            style = [w for _ in art.images for w in ("--style", next(paintings))]
+            style += art.blend_arguments()
+        else:
+            style = ["--targets", next(targets)]
+        thumbnail = f"{output.thumbnails}/{nst_gallery.result_thumbnail_name(art.name)}"
+        words += ["--artwork", "--name", art.name, *style, *art.own_arguments()]
+        words += ["--output", image, "--thumbnail", thumbnail]
+    return shlex.join(words)
+
+
+def what_stylize_makes():
+    if len(ARTWORKS) > 1:
+        return f"its images in {len(ARTWORKS)} artworks' styles"
+    return f"its image in {next(iter(ARTWORKS))}'s style"
+
+
+def artwork_sheet(art):
+    return report(
+        f"{RESULTS}/sheets/{art}/{{page}}.jpg",
+        caption="../report/artwork_sheet.rst",
+        category="Contact sheets",
+        labels={"artwork": art, "page": "{page}"},
+    )
+
+
+def get_page_thumbnails(wildcards):
+    """The thumbnail folders of the page's photos (written by their stylize jobs): one input per
+    photo, where an input per image made planning 10,000 photos x 10 artworks 25 s slower.
+    """
+    return expand(
+        f"{RESULTS}/gallery/{nst_gallery.THUMBNAILS}/{{photo}}",
+        photo=PAGES[wildcards.page],
+    )
+
+
+def get_page_photos(wildcards):
+    return PAGES[wildcards.page]
+
+
+def get_overview_cells(wildcards, input):
+    return shlex.join(["-", *input])
