@@ -26,7 +26,7 @@ _EXPORTS = {
     "VGG19Features": "network",
     "load_weights": "network",
     "to_torchvision_layout": "network",
-    "StyleTransfer": "optimize",
+    "StyleTransfer": "transfer",
     "score": "scoring",
     "measure": "scoring",
     "stylize_file": "jobs",

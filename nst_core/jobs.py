@@ -14,12 +14,12 @@ from .device import describe
 from .errors import NSTError
 from .fingerprints import IMAGE_KEY, image_fingerprint, sha256
 from .images import load_image, load_source, load_styles, png_text, save_image
-from .optimize import StyleTransfer
 from .pictures import THUMBNAIL_SIDE, check_output, write_thumbnail
 from .scoring import Yardstick, painting_grams
 from .settings import Settings, batch_key, check_batch
 from .storage import check_location, file_stem, read_bytes
 from .targets import GramTargets
+from .transfer import StyleTransfer
 
 
 @dataclass

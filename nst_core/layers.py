@@ -41,11 +41,3 @@ def layer_stride(name: str) -> int:
     check_layers([name])
     pools_before = int(name[4]) - (0 if name.startswith("pool") else 1)
     return 2**pools_before
-
-
-# Tiles (objective.py): edges on the grid of the deepest layer used (relu5_1/conv5_1: 16 px) keep
-# every pooling window the whole image's; the margin of context around a tile's inner region makes
-# its features the whole image's. 80 px was the least exact for the default preset (relu5_1,
-# replicate padding) and 64 for the paper's (conv5_1): tests/test_tiles.py checks this one.
-TILE_GRID = 16
-TILE_MARGIN = 96

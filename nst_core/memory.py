@@ -16,9 +16,10 @@ import torch
 
 from .device import images_alone, resolve_precision
 from .errors import NSTError
-from .layers import TILE_GRID, TILE_MARGIN
-from .objective import tiles
 from .pictures import fit_long_side
+from .tiles import GRID as TILE_GRID
+from .tiles import MARGIN as TILE_MARGIN
+from .tiles import tiles
 
 GIB = 2**30
 # The network's part of the peak = FACTOR x (elements of all layer outputs) x 4 bytes, for the

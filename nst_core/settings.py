@@ -18,7 +18,9 @@ import typing
 from dataclasses import dataclass, field
 
 from .errors import NSTError
-from .layers import LAYER_NAMES, TILE_GRID, TILE_MARGIN, check_layers, layer_channels
+from .layers import LAYER_NAMES, check_layers, layer_channels
+from .tiles import GRID as TILE_GRID
+from .tiles import MARGIN as TILE_MARGIN
 
 # What a setting affects.
 TARGETS = "targets"  # an artwork's Gram targets, so every image made with them
@@ -338,9 +340,9 @@ PRESETS = {
 PRESET_OPTION = "--preset"
 
 
-# What may differ between the images of one batch (optimize.py): their loss weights, and what
-# only their targets depend on. Everything else sets the images' shape, schedule or network.
-PER_IMAGE = ("content_weight", "style_weight", "tv_weight", "style_scale")
+# What may differ between the images of one batch (transfer.py): their loss terms' weights, and
+# what only their targets depend on. Everything else sets the images' shape, schedule or network.
+PER_IMAGE = (*(name for name in SETTINGS if name.endswith("_weight")), "style_scale")
 
 
 def batch_key(settings: Settings) -> Settings:

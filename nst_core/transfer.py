@@ -1,8 +1,8 @@
-"""Optimising an image so its VGG-19 features match a photo's content and an artwork's Grams."""
+"""StyleTransfer: the network of one Settings, which makes an artwork's Gram targets, plans how a
+photo's scales fit in memory and stylizes it, coarse to fine, as a batch of its artworks' images."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import torch
@@ -12,20 +12,13 @@ from . import color, memory
 from .device import images_alone, resolve_device, resolve_precision
 from .errors import NSTError
 from .images import SourceImage, load_image, load_styles, resize
-from .lbfgs import BatchedLBFGS
 from .network import VGG19Features, load_weights
-from .objective import Objective, tiled_features
+from .objective import Objective, loss_weights, tiled_features
+from .optimize import diverged, optimise
 from .progress import duration
 from .settings import Settings, batch_key
 from .targets import GramTargets, made_for
 
-# A loss this many times above the best (L-BFGS: restart from the best) or, with no progress,
-# above the start (diverged), for this many evaluations in a row.
-DIVERGENCE_STEPS = 5
-DIVERGENCE_GROWTH = 10
-MAX_RESTARTS = 3  # of L-BFGS per scale, from its best image, after its loss ran away
-# Steps between the host's reads of the losses (each read waits for a GPU to finish its queue).
-LOSS_EVERY = 10
 HEARTBEAT_SECONDS = 60  # how often a long optimisation says how far it is, where no bar shows
 
 
@@ -75,147 +68,6 @@ class StyleTransfer:
         """The loss of an image (no gradients) against content features and Gram targets."""
         objective = Objective(self.extractor, self.settings, content_targets, style_targets, self.settings.tile_size)
         return objective.loss(image)
-
-    def _optimise(self, image, objectives: list, plan, iterations: int, bar, failed, on_step=None):
-        """One scale for a batch of images: each image's best iterate, as its own run would give
-        it. objectives: one for the batch, or one per image (see _stylize). failed: {image index:
-        NSTError} of the images already lost (not optimised), to which this scale adds its own."""
-        s = self.settings
-        batch = image.shape[0]
-        image = image.detach().contiguous().requires_grad_(True)
-        device = image.device
-        lost = torch.tensor([b in failed for b in range(batch)], device=device)
-        if s.optimizer == "adam":  # elementwise: one Adam over the batch is each image's own
-            optimizer = torch.optim.Adam([image], lr=s.lr())
-        else:
-            optimizer = BatchedLBFGS(image, s.lr(), max(1, plan.history))
-        count = len(objectives[0].tiles(image))
-        shape = f"{image.shape[-1]}x{image.shape[-2]}" + (f" in {count} tiles" if count > 1 else "")
-        shape += f", {batch} images" if batch > 1 else ""
-
-        # L-BFGS in torch rejects curvature pairs below an absolute threshold and its first step
-        # is 1/|g|_1, so raw losses of ~1e9 make it diverge. Minimising loss / (initial loss) is
-        # scale-free: it converges for every preset and weight setting we tried. Per image, so
-        # one artwork's weights do not set another's steps.
-        # 1 / each image's first loss (1 where that is unusable, or the image was lost before it).
-        normaliser = torch.ones(batch, device=device)
-        normalised = [False] * batch  # on the host: which images have theirs
-
-        def scale_for(first: int, last: int):
-            def factor(losses: torch.Tensor) -> torch.Tensor:
-                if not normalised[first]:  # in float64, then fp32, as a Python float would be
-                    usable = torch.isfinite(losses) & (losses > 0)
-                    normaliser[first:last] = torch.where(usable, 1 / losses.double(), 1.0).float()
-                    normalised[first:last] = [True] * (last - first)
-                return normaliser[first:last].clone()  # not a view of what later rows change
-
-            return factor
-
-        def evaluate(gradients: bool = True) -> torch.Tensor:
-            """Each image's loss ([B]) and, with gradients, its gradient in image.grad."""
-            if len(objectives) == 1:
-                if not gradients:
-                    return objectives[0].loss(image.detach())
-                image.grad = None
-                return objectives[0].backward(image, scale_for(0, batch))
-            losses, grads = [], []
-            for b, objective in enumerate(objectives):  # each image alone, in a tensor of its own
-                part = image.detach()[b : b + 1].clone().requires_grad_(gradients)
-                if lost[b]:  # not worth its time (reading lost costs nothing on a CPU)
-                    losses.append(torch.full((1,), torch.nan, device=device))
-                    part.grad = torch.zeros_like(part)
-                elif gradients:
-                    losses.append(objective.backward(part, scale_for(b, b + 1)))
-                else:
-                    losses.append(objective.loss(part))
-                grads.append(part.grad)
-            if gradients:
-                image.grad = torch.cat(grads)
-            return torch.cat(losses)
-
-        # Each image's bookkeeping, on the device and in float64 (as Python floats would be):
-        # its best iterate (L-BFGS can spike; the result is the best), its last losses since its
-        # (re)start, to tell divergence from a spike, and its restarts.
-        best = torch.full((batch,), torch.inf, dtype=torch.float64, device=device)
-        best_image = image.detach().clone()
-        recent = torch.full((DIVERGENCE_STEPS, batch), torch.nan, dtype=torch.float64, device=device)
-        seen = torch.zeros(batch, dtype=torch.long, device=device)  # losses since the (re)start
-        restarts = torch.zeros(batch, dtype=torch.long, device=device)
-        active = ~lost  # optimised now: not lost, not stopped after too many restarts
-        bad_step = torch.zeros(batch, dtype=torch.long, device=device)  # first non-finite loss
-        bad_loss = torch.zeros(batch, dtype=torch.float64, device=device)
-
-        def record(losses: torch.Tensor, where: torch.Tensor) -> None:
-            nonlocal best, best_image, recent, seen
-            losses = losses.double()
-            better = where & (losses < best)
-            best = torch.where(better, losses, best)
-            best_image = torch.where(better[:, None, None, None], image.detach(), best_image)
-            recent = torch.where(where, torch.cat([recent[1:], losses[None]]), recent)
-            seen = seen + where.long()
-
-        for step in range(iterations):
-            losses = evaluate()
-            record(losses, active)
-            if s.optimizer == "adam":
-                optimizer.step()
-                with torch.no_grad():
-                    image.clamp_(0, 1)
-            else:
-                optimizer.step(image.grad, active)
-            # A non-finite loss loses its image (only its own: nothing mixes across the batch).
-            broken = active & ~torch.isfinite(losses)
-            bad_step = torch.where(broken, step + 1, bad_step)
-            bad_loss = torch.where(broken, losses.double(), bad_loss)
-            lost, active = lost | broken, active & ~broken
-            if step % LOSS_EVERY == LOSS_EVERY - 1 or step == iterations - 1:  # the host reads it now and then
-                shown = float(torch.where(torch.isfinite(losses), losses, 0).max())  # the largest
-                bar.set_postfix_str(f"{shape} loss {shown:.4g}", refresh=False)
-            bar.update(1)
-            if on_step is not None:
-                on_step(step + 1, image.detach())
-            if s.optimizer == "lbfgs":
-                # L-BFGS went off (a bad curvature pair, often just after a scale change): go
-                # on from the best image with a fresh history instead of wasting the scale;
-                # after MAX_RESTARTS, the image stops here.
-                ran_away = active & (seen >= DIVERGENCE_STEPS) & (recent.min(0).values > DIVERGENCE_GROWTH * best)
-                restarts = restarts + ran_away.long()
-                stops = ran_away & (restarts > MAX_RESTARTS)
-                again = ran_away & ~stops
-                active = active & ~stops
-                with torch.no_grad():
-                    image.copy_(torch.where(again[:, None, None, None], best_image, image))
-                optimizer.restart(again)
-                seen = torch.where(again, 0, seen)
-        if not iterations:
-            return image.detach()
-        final = evaluate(gradients=False)  # the last step's result has not been evaluated yet
-        record(final, ~lost)
-        # Divergence is a loss that never went below its start and ended far above it (steps far
-        # too large, e.g. Adam with a huge learning rate, clamped to [0, 1]: noise with finite
-        # losses). A run where no step lowered the loss and none ran away returns its start,
-        # the best iterate: with a tiny style weight that is the photo, the honest answer.
-        start = 1 / normaliser.double()
-        after_first = torch.arange(DIVERGENCE_STEPS, device=device)[:, None] >= DIVERGENCE_STEPS - (seen - 1)
-        lowest = torch.where(after_first, recent, torch.inf).min(0).values
-        grew = ~lost & (best >= start) & (seen > 1) & (lowest > DIVERGENCE_GROWTH * start)
-        for b in torch.nonzero(bad_step).flatten().tolist():  # the host reads them once per scale
-            if int(bad_step[b]) == 1:  # before any step: not the steps' size but the loss itself
-                where = f"{image.shape[-1]}x{image.shape[-2]} px"
-                failed[b] = NSTError(f"its loss is {float(bad_loss[b])} before any step at {where}: check its weights")
-            else:
-                failed[b] = self._diverged(f"loss {float(bad_loss[b])} at step {int(bad_step[b])}", image)
-        last = recent[-1]
-        for b in torch.nonzero(grew).flatten().tolist():
-            failed[b] = self._diverged(f"the loss grew from {float(start[b]):.4g} to {float(last[b]):.4g}", image)
-        return best_image
-
-    def _diverged(self, what: str, image: torch.Tensor) -> NSTError:
-        default = dataclasses.replace(self.settings, learning_rate=None).lr()  # the optimizer's own
-        return NSTError(
-            f"optimisation diverged ({what} at {image.shape[-1]}x{image.shape[-2]} px): lower the "
-            f"learning rate (--lr; {self.settings.lr():g} now, {default:g} by default for {self.settings.optimizer})"
-        )
 
     def _initial_image(self, content: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         init = self.settings.init
@@ -307,11 +159,7 @@ class StyleTransfer:
         generator = torch.Generator().manual_seed(s.seed)
         schedule = s.schedule()
         batch = len(targets)
-        weights = {
-            "content": [own.content_weight for own in image_settings],
-            "style": [own.style_weight for own in image_settings],
-            "tv": [own.tv_weight for own in image_settings],
-        }
+        weights = loss_weights(image_settings)
         image, failed = None, {}
         # tqdm's disable=None means "only on a terminal".
         disable = None if progress is None else not progress
@@ -342,14 +190,14 @@ class StyleTransfer:
                     def on_step(step, image, scale=scale, margin=margin):
                         callback(scale, step, _crop(image, margin))
 
-                image = self._optimise(image, objectives, plan, iterations, bar, failed, on_step)
+                image = optimise(image, objectives, s, plan.history, iterations, bar, failed, on_step)
         results = _crop(image, margin).clamp(0, 1)
         if s.preserve_color == "luminance":
             results = color.recombine_luminance(results, photo.tensor(s.size).to(self.device))
         outcomes = []
         for b, result in enumerate(results.cpu().split(1)):
             if b not in failed and not torch.isfinite(result).all():
-                failed[b] = self._diverged("non-finite pixels", result)
+                failed[b] = diverged(s, "non-finite pixels", result)
             outcomes.append(failed.get(b, result))
         return outcomes
 

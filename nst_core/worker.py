@@ -462,7 +462,7 @@ def _give_back_memory() -> None:
 
 def serve(directory: str, index: int) -> None:
     """Accept one request at a time (the slot lease guarantees one client) until idle."""
-    from . import cli, optimize, scoring, sheet  # noqa: F401  all of nst_core, imported now
+    from . import cli, scoring, sheet, transfer  # noqa: F401  all of nst_core, imported now
     from .network import load_weights
 
     load_weights()  # the point of a warm worker: pay torch and the weights once

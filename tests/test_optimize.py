@@ -176,7 +176,7 @@ def test_auto_precision_is_bf16_only_where_the_cpu_has_it():
 def test_a_long_optimisation_says_how_far_it_is_now_and_then():
     """Where no bar shows (a log, a console of many jobs), a line about once a minute: the share
     of the work done, weighing each step by its scale's pixels, and the time left at that pace."""
-    from nst_core.optimize import _Heartbeat
+    from nst_core.transfer import _Heartbeat
 
     class Bar:
         def update(self, steps):

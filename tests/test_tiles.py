@@ -10,8 +10,10 @@ from PIL import Image
 from conftest import PHOTO, STYLE
 from nst_core import StyleTransfer, load_source, preset, save_image, score
 from nst_core.images import pil_to_tensor
-from nst_core.layers import TILE_GRID, TILE_MARGIN
-from nst_core.objective import Objective, tiled_features, tiled_grams, tiles
+from nst_core.objective import Objective, tiled_features, tiled_grams
+from nst_core.tiles import GRID as TILE_GRID
+from nst_core.tiles import MARGIN as TILE_MARGIN
+from nst_core.tiles import tiles
 
 WIDTH, HEIGHT = 336, 208  # not on the grid: the last tiles end with the image
 INNER = 128  # 3 x 2 tiles, each inner region with context on every side that has a neighbour

@@ -1,0 +1,206 @@
+"""One scale of a batch's optimisation: the optimiser, each image's best iterate, and the one
+rule that says when an image diverged. Each image is its own problem: nothing mixes across the
+batch, so each result is the one its own run would give."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from .errors import NSTError
+from .lbfgs import BatchedLBFGS
+
+# A loss this many times above a reference for this many evaluations in a row has diverged.
+DIVERGENCE_STEPS = 5
+DIVERGENCE_GROWTH = 10
+MAX_RESTARTS = 3  # of L-BFGS per scale, from its best image, after its loss ran away
+# Steps between the host's reads of the losses (each read waits for a GPU to finish its queue).
+LOSS_EVERY = 10
+
+
+class _Adam:
+    """torch's Adam, elementwise (one over the batch is each image's own), kept within [0, 1]."""
+
+    def __init__(self, image: torch.Tensor, lr: float):
+        self.image, self.adam = image, torch.optim.Adam([image], lr=lr)
+
+    def step(self, grad: torch.Tensor, active: torch.Tensor) -> None:
+        self.adam.step()
+        with torch.no_grad():
+            self.image.clamp_(0, 1)
+
+
+def make_optimizer(settings, image: torch.Tensor, history: int):
+    """The settings' optimiser over a batch of images: step(grad, active) moves them in place."""
+    if settings.optimizer == "adam":
+        return _Adam(image, settings.lr())
+    return BatchedLBFGS(image, settings.lr(), max(1, history))
+
+
+class Normaliser:
+    """Each image's loss divided by its first. L-BFGS in torch rejects curvature pairs below an
+    absolute threshold and its first step is 1/|g|_1, so raw losses of ~1e9 diverge; divided by
+    its first loss, every preset and weight we tried converges. Per image: one artwork's weights
+    do not set another's steps."""
+
+    def __init__(self, batch: int, device):
+        self.factors = torch.ones(batch, device=device)  # 1 where the first loss is unusable
+        self.known = [False] * batch  # on the host: which images have theirs
+
+    def scale_for(self, first: int, last: int):
+        """The factors of images first:last, as a function of their losses (Objective.backward)."""
+
+        def factor(losses: torch.Tensor) -> torch.Tensor:
+            if not self.known[first]:  # in float64, then fp32, as a Python float would be
+                usable = torch.isfinite(losses) & (losses > 0)
+                self.factors[first:last] = torch.where(usable, 1 / losses.double(), 1.0).float()
+                self.known[first:last] = [True] * (last - first)
+            return self.factors[first:last].clone()  # not a view of what later rows change
+
+        return factor
+
+    def start(self) -> torch.Tensor:
+        """Each image's first loss (float64)."""
+        return 1 / self.factors.double()
+
+
+def evaluate(objectives: list, image: torch.Tensor, lost: torch.Tensor, normaliser, gradients=True) -> torch.Tensor:
+    """Each image's loss ([B]) and, with gradients, its normalised gradient in image.grad.
+    objectives: one for the batch, or one per image (each alone, in a tensor of its own)."""
+    if len(objectives) == 1:
+        if not gradients:
+            return objectives[0].loss(image.detach())
+        image.grad = None
+        return objectives[0].backward(image, normaliser.scale_for(0, image.shape[0]))
+    losses, grads = [], []
+    for b, objective in enumerate(objectives):
+        part = image.detach()[b : b + 1].clone().requires_grad_(gradients)
+        if lost[b]:  # not worth its time (reading lost costs nothing on a CPU)
+            losses.append(torch.full((1,), torch.nan, device=image.device))
+            part.grad = torch.zeros_like(part)
+        elif gradients:
+            losses.append(objective.backward(part, normaliser.scale_for(b, b + 1)))
+        else:
+            losses.append(objective.loss(part))
+        grads.append(part.grad)
+    if gradients:
+        image.grad = torch.cat(grads)
+    return torch.cat(losses)
+
+
+class BestIterate:
+    """Each image's best iterate (L-BFGS can spike; the result is the best) and its last
+    DIVERGENCE_STEPS losses since its (re)start, on the device in float64 (as Python floats)."""
+
+    def __init__(self, image: torch.Tensor):
+        batch, device = image.shape[0], image.device
+        self.loss = torch.full((batch,), torch.inf, dtype=torch.float64, device=device)
+        self.image = image.detach().clone()
+        self.recent = torch.full((DIVERGENCE_STEPS, batch), torch.nan, dtype=torch.float64, device=device)
+        self.seen = torch.zeros(batch, dtype=torch.long, device=device)  # losses since the (re)start
+
+    def record(self, losses: torch.Tensor, image: torch.Tensor, where: torch.Tensor) -> None:
+        losses = losses.double()
+        better = where & (losses < self.loss)
+        self.loss = torch.where(better, losses, self.loss)
+        self.image = torch.where(better[:, None, None, None], image.detach(), self.image)
+        self.recent = torch.where(where, torch.cat([self.recent[1:], losses[None]]), self.recent)
+        self.seen = self.seen + where.long()
+
+    def restart(self, which: torch.Tensor) -> None:
+        self.seen = torch.where(which, 0, self.seen)
+
+
+class Divergence:
+    """When an image has diverged: a non-finite loss loses it at once; losses that stay
+    DIVERGENCE_GROWTH times above its best (L-BFGS ran away: restart from the best, at most
+    MAX_RESTARTS times) or, at the end, above its start with no step below it (steps far too
+    large: noise with finite losses) lose it too. A run that never lowered the loss but did not
+    run away returns its start: with a tiny style weight that is the photo, the honest answer."""
+
+    def __init__(self, batch: int, device):
+        self.restarts = torch.zeros(batch, dtype=torch.long, device=device)
+        self.bad_step = torch.zeros(batch, dtype=torch.long, device=device)  # first non-finite loss
+        self.bad_loss = torch.zeros(batch, dtype=torch.float64, device=device)
+
+    def broken(self, losses: torch.Tensor, active: torch.Tensor, step: int) -> torch.Tensor:
+        """The active images whose loss is not finite: lost (only their own)."""
+        broken = active & ~torch.isfinite(losses)
+        self.bad_step = torch.where(broken, step + 1, self.bad_step)
+        self.bad_loss = torch.where(broken, losses.double(), self.bad_loss)
+        return broken
+
+    def ran_away(self, best: BestIterate, active: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images to restart from their best, images that stop here after MAX_RESTARTS)."""
+        far = active & (best.seen >= DIVERGENCE_STEPS) & (best.recent.min(0).values > DIVERGENCE_GROWTH * best.loss)
+        self.restarts = self.restarts + far.long()
+        stops = far & (self.restarts > MAX_RESTARTS)
+        return far & ~stops, stops
+
+    def failures(self, best: BestIterate, start: torch.Tensor, lost: torch.Tensor, settings, image) -> dict:
+        """{image index: NSTError} of the images this scale lost (the host reads them once)."""
+        failed = {}
+        for b in torch.nonzero(self.bad_step).flatten().tolist():
+            if int(self.bad_step[b]) == 1:  # before any step: not the steps' size but the loss itself
+                where = f"{float(self.bad_loss[b])} before any step at {image.shape[-1]}x{image.shape[-2]} px"
+                failed[b] = NSTError(f"its loss is {where}: check its weights")
+            else:
+                what = f"loss {float(self.bad_loss[b])} at step {int(self.bad_step[b])}"
+                failed[b] = diverged(settings, what, image)
+        steps = torch.arange(DIVERGENCE_STEPS, device=image.device)[:, None]
+        after_first = steps >= DIVERGENCE_STEPS - (best.seen - 1)
+        lowest = torch.where(after_first, best.recent, torch.inf).min(0).values
+        grew = ~lost & (best.loss >= start) & (best.seen > 1) & (lowest > DIVERGENCE_GROWTH * start)
+        last = best.recent[-1]
+        for b in torch.nonzero(grew).flatten().tolist():
+            what = f"the loss grew from {float(start[b]):.4g} to {float(last[b]):.4g}"
+            failed[b] = diverged(settings, what, image)
+        return failed
+
+
+def diverged(settings, what: str, image: torch.Tensor) -> NSTError:
+    default = dataclasses.replace(settings, learning_rate=None).lr()  # the optimizer's own
+    return NSTError(
+        f"optimisation diverged ({what} at {image.shape[-1]}x{image.shape[-2]} px): lower the "
+        f"learning rate (--lr; {settings.lr():g} now, {default:g} by default for {settings.optimizer})"
+    )
+
+
+def optimise(image, objectives: list, settings, history: int, iterations: int, bar, failed: dict, on_step=None):
+    """One scale for a batch of images: each image's best iterate. objectives: one for the
+    batch, or one per image (evaluate). failed: {image index: NSTError} of the images already
+    lost (not optimised), to which this scale adds its own."""
+    batch = image.shape[0]
+    image = image.detach().contiguous().requires_grad_(True)
+    lost = torch.tensor([b in failed for b in range(batch)], device=image.device)
+    optimizer = make_optimizer(settings, image, history)
+    normaliser, best, divergence = Normaliser(batch, image.device), BestIterate(image), Divergence(batch, image.device)
+    active = ~lost  # optimised now: not lost, not stopped after too many restarts
+    count = len(objectives[0].tiles(image))
+    shape = f"{image.shape[-1]}x{image.shape[-2]}" + (f" in {count} tiles" if count > 1 else "")
+    shape += f", {batch} images" if batch > 1 else ""
+    for step in range(iterations):
+        losses = evaluate(objectives, image, lost, normaliser)
+        best.record(losses, image, active)
+        optimizer.step(image.grad, active)
+        broken = divergence.broken(losses, active, step)
+        lost, active = lost | broken, active & ~broken
+        if step % LOSS_EVERY == LOSS_EVERY - 1 or step == iterations - 1:  # the host reads it now and then
+            shown = float(torch.where(torch.isfinite(losses), losses, 0).max())  # the largest
+            bar.set_postfix_str(f"{shape} loss {shown:.4g}", refresh=False)
+        bar.update(1)
+        if on_step is not None:
+            on_step(step + 1, image.detach())
+        if settings.optimizer == "lbfgs":  # a bad curvature pair, often just after a scale change
+            again, stops = divergence.ran_away(best, active)
+            active = active & ~stops
+            with torch.no_grad():
+                image.copy_(torch.where(again[:, None, None, None], best.image, image))
+            optimizer.restart(again)
+            best.restart(again)
+    if not iterations:
+        return image.detach()
+    best.record(evaluate(objectives, image, lost, normaliser, gradients=False), image, ~lost)  # the last step's
+    failed.update(divergence.failures(best, normaliser.start(), lost, settings, image))
+    return best.image
