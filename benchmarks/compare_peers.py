@@ -46,8 +46,8 @@ def trace(folder: str, size: int, every: int, overrides: dict, started: float) -
     import torch.nn.functional as F
 
     from nst_core import StyleTransfer, load_source, preset
-    from nst_core.images import save_image
-    from nst_core.pictures import fit_long_side
+    from nst_core.image_files import fit_long_side
+    from nst_core.tensors import save_image
 
     settings = preset("default", size=size, **overrides)
     photo = load_source(str(PHOTO))

@@ -35,8 +35,8 @@ def main():
     import torch
 
     from nst_core import StyleTransfer, load_source, preset
+    from nst_core.image_files import fit_long_side
     from nst_core.memory import GIB, available_bytes, estimate_bytes
-    from nst_core.pictures import fit_long_side
 
     photo = load_source(str(PHOTO))
     cpu = torch.device("cpu")

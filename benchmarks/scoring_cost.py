@@ -26,8 +26,8 @@ def main():
     args = parser.parse_args()
 
     from nst_core import jobs, preset, scoring
-    from nst_core.images import load_styles
     from nst_core.jobs import Artwork, stylize_photo, targets_file
+    from nst_core.tensors import load_styles
 
     settings = preset("default", size=args.size, iterations=args.iterations, coarse_iterations=args.coarse_iterations)
     spent = {"yardstick": 0.0}

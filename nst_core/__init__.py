@@ -12,16 +12,16 @@
                                 Artwork("b.png", settings, targets="b.pt")])     # artworks, together
 
 Names are imported on first use, so the modules the pipeline reads while planning (settings,
-storage, pictures, fingerprints) do not pay for importing torch.
+storage, image_files, fingerprints) do not pay for importing torch.
 """
 
 import importlib
 
 _EXPORTS = {
     "NSTError": "errors",
-    "load_image": "images",
-    "load_source": "images",
-    "save_image": "images",
+    "load_image": "tensors",
+    "load_source": "tensors",
+    "save_image": "tensors",
     "LAYER_NAMES": "layers",
     "VGG19Features": "network",
     "load_weights": "network",
@@ -38,7 +38,7 @@ _EXPORTS = {
     "Settings": "settings",
     "preset": "settings",
     "GramTargets": "targets",
-    "load_styles": "images",
+    "load_styles": "tensors",
 }
 __all__ = list(_EXPORTS)
 

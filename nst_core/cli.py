@@ -12,39 +12,12 @@ import json
 import socket
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from . import progress
 from .errors import NSTError
 from .settings import IMAGE, PRESET_OPTION, PRESETS, RUN, SETTINGS, TARGETS, check_batch, preset
-
-EXAMPLES = {
-    "stylize": """examples:
-  nst stylize photo.jpg --style starry_night.jpg --output out.png
-  nst stylize photo.jpg --style a.jpg --style b.jpg --blend 0.7,0.3 --output out.jpg
-  nst stylize photo.jpg --style art.jpg --preset paper --size 384 --output paper.png
-  nst stylize photo.jpg --targets art.targets.pt --preserve-color luminance --output out.webp
-  nst stylize s3://bucket/photo.jpg --style s3://bucket/art.jpg --output s3://bucket/out.png
-  nst stylize photo.jpg --size 384 --photo-thumbnail thumbs/photo.jpg \\
-      --artwork --targets starry.targets.pt --output starry.png --thumbnail thumbs/starry.jpg \\
-      --artwork --style scream.jpg --style-weight 2 --output scream.png
-      (each --artwork: one image, optimised together with the others; options after it are its own)""",
-    "targets": """examples:
-  nst targets starry_night.jpg --output starry.targets.pt --size 512
-  nst stylize photo.jpg --targets starry.targets.pt --size 512 --output out.png""",
-    "sheet": """examples:
-  nst sheet results/*.png --output sheet.jpg --columns 4
-  nst sheet - art1.jpg art2.jpg photo.jpg out1.png out2.png --columns 3 \\
-      --label "" --label "Starry Night" --label "The Scream" --label photo --label "" --label "" -o grid.jpg""",
-    "thumbnail": """examples:
-  nst thumbnail photo.jpg thumbs/photo.jpg out.png thumbs/out.jpg --side 192""",
-    "score": """examples:
-  nst score out.png --photo photo.jpg --style starry_night.jpg
-  {"style": 0.0123, "content": 0.456}   (lower is closer, for both)""",
-    "check": """examples:
-  nst check out.png --photo photo.jpg --style starry_night.jpg
-  nst check out.png --photo photo.jpg --style a.jpg --style b.jpg --blend 0.7,0.3 --weak-style 2
-exit status: 0 when no flag is raised, 1 when one is, 2 for bad input""",
-}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -132,8 +105,7 @@ def _artwork_parser() -> argparse.ArgumentParser:
 
 def _add_style_options(parser) -> None:
     parser.add_argument("--style", action="append", default=[], help="style image; repeat to blend several")
-    blend_help = "blend weights, one per style image, comma-separated (default: equal)"
-    parser.add_argument("--blend", type=_typed(_blend), metavar="W,W,...", help=blend_help)
+    parser.add_argument("--blend", type=_typed(_blend), metavar="W,W,...", help=BLEND_HELP)
     parser.add_argument("--targets", help="precomputed Gram targets file (from `nst targets`) instead of --style")
 
 
@@ -154,6 +126,29 @@ def _split_artworks(argv: list[str]) -> tuple[list[str], list[list[str]]]:
 
 
 LOG_HELP = "also write this command's messages (stderr) to FILE, which is replaced"
+BLEND_HELP = "blend weights, one per style image, comma-separated (default: equal)"
+
+
+@dataclass(frozen=True)
+class _Command:
+    help: str
+    examples: str
+    options: Callable  # adds the command's arguments to its parser
+    run: Callable  # args -> exit status (None: 0)
+
+
+COMMANDS: dict[str, _Command] = {}  # in the order --help lists them
+
+
+def command(name: str, help_text: str, options: Callable, examples: str):
+    """Registers the decorated function as the runner of `nst NAME`: each command is written in
+    one place, its options function and runner side by side."""
+
+    def register(run):
+        COMMANDS[name] = _Command(help_text, examples, options, run)
+        return run
+
+    return register
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,20 +156,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nst {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     parser._commands = commands
-
-    def command(name, help_text):
-        return commands.add_parser(
-            name,
-            help=help_text,
-            description=help_text,
-            epilog=EXAMPLES[name],
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+    for name, spec in COMMANDS.items():
+        spec.options(
+            commands.add_parser(
+                name,
+                help=spec.help,
+                description=spec.help,
+                epilog=spec.examples,
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+            )
         )
+    return parser
 
-    blend_help = "blend weights, one per style image, comma-separated (default: equal)"
-    stylize = command(
-        "stylize", "stylize a photo in the manner of an artwork (one or more style images), or of several"
-    )
+
+def _add_threshold_options(parser) -> None:
+    """An option per quality threshold of the flags judged on one image alone."""
+    from .quality import image_thresholds
+
+    group = parser.add_argument_group("thresholds")
+    for row in image_thresholds():
+        option = "--" + row.name.replace("_", "-")
+        help_text = f"{row.metadata['help']} (default: {row.default})"
+        group.add_argument(option, type=type(row.default), default=row.default, help=help_text)
+
+
+def _stylize_options(stylize) -> None:
     stylize.add_argument("photo", help="the photo (path or fsspec URL)")
     _add_style_options(stylize)
     stylize.add_argument("--output", "-o", help="output image; format from the extension")
@@ -209,52 +215,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_settings_options(stylize, TARGETS, IMAGE, RUN)
 
-    targets = command("targets", "compute an artwork's Gram targets once, for reuse by many stylize runs")
-    targets.add_argument("style", nargs="+", help="style image(s) of the artwork")
-    targets.add_argument("--blend", type=_typed(_blend), metavar="W,W,...", help=blend_help)
-    targets.add_argument("--color-reference", help="the photo, for --preserve-color histogram")
-    targets.add_argument("--output", "-o", required=True, help="targets file to write")
-    targets.add_argument("--quiet", "-q", action="store_true", help="no summary line")
-    targets.add_argument("--log", metavar="FILE", help=LOG_HELP)
-    _add_settings_options(targets, TARGETS, RUN)
 
-    sheet = command("sheet", "write a labelled contact sheet of images")
-    sheet.add_argument("images", nargs="+", help="images in reading order; - leaves a cell empty")
-    sheet.add_argument("--label", action="append", help="label per image, in order (default: file names)")
-    sheet.add_argument("--output", "-o", required=True)
-    sheet.add_argument("--columns", type=int, help="images per row (default: about square)")
-    sheet.add_argument("--cell", type=int, default=256, help="thumbnail long side in px (default: 256)")
-    sheet.add_argument("--log", metavar="FILE", help=LOG_HELP)
-
-    thumbnail = command("thumbnail", "write small JPEGs of images, for a gallery")
-    thumbnail.add_argument("pairs", nargs="+", metavar="IMAGE THUMBNAIL", help="each image, then its thumbnail")
-    thumbnail.add_argument("--side", type=int, help="long side in px (default: the gallery's)")
-
-    score = command("score", "print style and content distances of an image as one JSON line")
-    score.add_argument("image")
-    score.add_argument("--photo", required=True, help="the photo it was made from")
-    score.add_argument("--style", required=True, help="the style image")
-
-    check = command("check", "score an image made elsewhere and say which quality flags it raises")
-    check.add_argument("image")
-    check.add_argument("--photo", required=True, help="the photo it was made from")
-    check.add_argument("--style", action="append", required=True, help="the artwork's image; repeat for a blend")
-    check.add_argument("--blend", type=_typed(_blend), metavar="W,W,...", help=blend_help)
-    _add_threshold_options(check)
-    return parser
-
-
-def _add_threshold_options(parser) -> None:
-    """An option per quality threshold of the flags judged on one image alone."""
-    from .quality import image_thresholds
-
-    group = parser.add_argument_group("thresholds")
-    for row in image_thresholds():
-        option = "--" + row.name.replace("_", "-")
-        help_text = f"{row.metadata['help']} (default: {row.default})"
-        group.add_argument(option, type=type(row.default), default=row.default, help=help_text)
-
-
+@command(
+    "stylize",
+    "stylize a photo in the manner of an artwork (one or more style images), or of several",
+    _stylize_options,
+    examples="""examples:
+  nst stylize photo.jpg --style starry_night.jpg --output out.png
+  nst stylize photo.jpg --style a.jpg --style b.jpg --blend 0.7,0.3 --output out.jpg
+  nst stylize photo.jpg --style art.jpg --preset paper --size 384 --output paper.png
+  nst stylize photo.jpg --targets art.targets.pt --preserve-color luminance --output out.webp
+  nst stylize s3://bucket/photo.jpg --style s3://bucket/art.jpg --output s3://bucket/out.png
+  nst stylize photo.jpg --size 384 --photo-thumbnail thumbs/photo.jpg \\
+      --artwork --targets starry.targets.pt --output starry.png --thumbnail thumbs/starry.jpg \\
+      --artwork --style scream.jpg --style-weight 2 --output scream.png
+      (each --artwork: one image, optimised together with the others; options after it are its own)""",
+)
 def _run_stylize(args, groups=()) -> None:
     from .jobs import Artwork, stylize_photo
     from .storage import file_stem
@@ -326,6 +302,24 @@ class _Reported(NSTError):
     """An error whose lines are already printed: only the exit status is left to give."""
 
 
+def _targets_options(targets) -> None:
+    targets.add_argument("style", nargs="+", help="style image(s) of the artwork")
+    targets.add_argument("--blend", type=_typed(_blend), metavar="W,W,...", help=BLEND_HELP)
+    targets.add_argument("--color-reference", help="the photo, for --preserve-color histogram")
+    targets.add_argument("--output", "-o", required=True, help="targets file to write")
+    targets.add_argument("--quiet", "-q", action="store_true", help="no summary line")
+    targets.add_argument("--log", metavar="FILE", help=LOG_HELP)
+    _add_settings_options(targets, TARGETS, RUN)
+
+
+@command(
+    "targets",
+    "compute an artwork's Gram targets once, for reuse by many stylize runs",
+    _targets_options,
+    examples="""examples:
+  nst targets starry_night.jpg --output starry.targets.pt --size 512
+  nst stylize photo.jpg --targets starry.targets.pt --size 512 --output out.png""",
+)
 def _run_targets(args) -> None:
     from .jobs import targets_file
 
@@ -337,8 +331,28 @@ def _run_targets(args) -> None:
         print(f"nst: wrote {args.output} ({scales} px, {time.perf_counter() - started:.1f} s)", file=sys.stderr)
 
 
+def _sheet_options(sheet) -> None:
+    sheet.add_argument("images", nargs="+", help="images in reading order; - leaves a cell empty")
+    sheet.add_argument("--label", action="append", help="label per image, in order (default: file names)")
+    sheet.add_argument("--output", "-o", required=True)
+    sheet.add_argument("--columns", type=int, help="images per row (default: about square)")
+    from .sheet import CELL
+
+    sheet.add_argument("--cell", type=int, default=CELL, help=f"thumbnail long side in px (default: {CELL})")
+    sheet.add_argument("--log", metavar="FILE", help=LOG_HELP)
+
+
+@command(
+    "sheet",
+    "write a labelled contact sheet of images",
+    _sheet_options,
+    examples="""examples:
+  nst sheet results/*.png --output sheet.jpg --columns 4
+  nst sheet - art1.jpg art2.jpg photo.jpg out1.png out2.png --columns 3 \\
+      --label "" --label "Starry Night" --label "The Scream" --label photo --label "" --label "" -o grid.jpg""",
+)
 def _run_sheet(args) -> None:
-    from .pictures import check_output
+    from .image_files import check_output
     from .sheet import write_sheet
 
     check_output(args.output)
@@ -347,13 +361,25 @@ def _run_sheet(args) -> None:
 
 
 def _thumbnail_side(side: int | None, option: str) -> int:
-    from .pictures import THUMBNAIL_SIDE, check_thumbnail_side
+    from .image_files import THUMBNAIL_SIDE, check_thumbnail_side
 
     return check_thumbnail_side(THUMBNAIL_SIDE if side is None else side, option)
 
 
+def _thumbnail_options(thumbnail) -> None:
+    thumbnail.add_argument("pairs", nargs="+", metavar="IMAGE THUMBNAIL", help="each image, then its thumbnail")
+    thumbnail.add_argument("--side", type=int, help="long side in px (default: the gallery's)")
+
+
+@command(
+    "thumbnail",
+    "write small JPEGs of images, for a gallery",
+    _thumbnail_options,
+    examples="""examples:
+  nst thumbnail photo.jpg thumbs/photo.jpg out.png thumbs/out.jpg --side 192""",
+)
 def _run_thumbnail(args) -> None:
-    from .pictures import write_thumbnail
+    from .image_files import write_thumbnail
 
     if len(args.pairs) % 2:
         raise NSTError(f"give each image then its thumbnail: {len(args.pairs)} paths is not pairs")
@@ -362,6 +388,20 @@ def _run_thumbnail(args) -> None:
         write_thumbnail(image, thumbnail, side)
 
 
+def _score_options(score) -> None:
+    score.add_argument("image")
+    score.add_argument("--photo", required=True, help="the photo it was made from")
+    score.add_argument("--style", required=True, help="the style image")
+
+
+@command(
+    "score",
+    "print style and content distances of an image as one JSON line",
+    _score_options,
+    examples="""examples:
+  nst score out.png --photo photo.jpg --style starry_night.jpg
+  {"style": 0.0123, "content": 0.456}   (lower is closer, for both)""",
+)
 def _run_score(args) -> None:
     from .scoring import score
 
@@ -370,6 +410,23 @@ def _run_score(args) -> None:
     print(json.dumps({name: float(f"{value:.3g}") for name, value in scores.items()}))
 
 
+def _check_options(check) -> None:
+    check.add_argument("image")
+    check.add_argument("--photo", required=True, help="the photo it was made from")
+    check.add_argument("--style", action="append", required=True, help="the artwork's image; repeat for a blend")
+    check.add_argument("--blend", type=_typed(_blend), metavar="W,W,...", help=BLEND_HELP)
+    _add_threshold_options(check)
+
+
+@command(
+    "check",
+    "score an image made elsewhere and say which quality flags it raises",
+    _check_options,
+    examples="""examples:
+  nst check out.png --photo photo.jpg --style starry_night.jpg
+  nst check out.png --photo photo.jpg --style a.jpg --style b.jpg --blend 0.7,0.3 --weak-style 2
+exit status: 0 when no flag is raised, 1 when one is, 2 for bad input""",
+)
 def _run_check(args) -> int:
     from .quality import image_flags, image_thresholds, thresholds
     from .scoring import measure
@@ -422,14 +479,6 @@ def main(argv=None) -> int:
     if args.command is None:  # bare `nst`: say what there is
         parser.print_help(sys.stderr)
         return 2
-    runners = {
-        "stylize": _run_stylize,
-        "targets": _run_targets,
-        "sheet": _run_sheet,
-        "thumbnail": _run_thumbnail,
-        "score": _run_score,
-        "check": _run_check,
-    }
     stderr = sys.stderr
     try:
         if getattr(args, "log", None):
@@ -438,10 +487,7 @@ def main(argv=None) -> int:
             except OSError as error:
                 raise NSTError(f"{args.log}: cannot write the log ({error.strerror})") from None
             sys.stderr = _Tee(stderr, log)
-        if groups:
-            _run_stylize(args, groups)
-        else:
-            status = runners[args.command](args)
+        status = COMMANDS[args.command].run(args, groups) if groups else COMMANDS[args.command].run(args)
     except _Reported:
         return 2
     except NSTError as error:

@@ -20,7 +20,7 @@ import html
 import os
 from urllib.parse import quote
 
-from .pictures import THUMBNAIL_SIDE, write_thumbnail
+from .image_files import THUMBNAIL_SIDE, write_thumbnail
 from .storage import write_atomic
 
 THUMBNAILS = "thumbs"  # folder of the thumbnails, a folder per photo

@@ -13,12 +13,12 @@ from . import memory, quality
 from .device import describe
 from .errors import NSTError
 from .fingerprints import IMAGE_KEY, image_fingerprint, sha256
-from .images import load_image, load_source, load_styles, png_text, save_image
-from .pictures import THUMBNAIL_SIDE, check_output, write_thumbnail
+from .image_files import THUMBNAIL_SIDE, check_output, write_thumbnail
 from .scoring import Yardstick, painting_grams
 from .settings import Settings, batch_key, check_batch
 from .storage import check_location, file_stem, read_bytes
 from .targets import GramTargets
+from .tensors import load_image, load_source, load_styles, png_text, save_image
 from .transfer import StyleTransfer
 
 

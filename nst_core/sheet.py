@@ -10,15 +10,18 @@ import math
 from PIL import Image, ImageDraw, ImageFont
 
 from .errors import NSTError
-from .images import save_image
-from .pictures import fit_long_side, load_pil
+from .image_files import fit_long_side, load_pil
 from .storage import file_stem
+from .tensors import save_image
 
 EMPTY = "-"
 # Pillow's own limit for images it decodes (89 Mpx, about 270 MB in RGB).
 MAX_SHEET_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 BACKGROUND = (255, 255, 255)
 INK = (20, 20, 20)
+
+
+CELL = 256  # px, a cell's long side by default (the pipeline's: sheets.cell)
 
 
 def _label_for(path: str) -> str:
@@ -34,7 +37,7 @@ def _fit_text(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
     return text + "…"
 
 
-def make_sheet(paths, columns: int | None = None, cell: int = 256, labels=None) -> Image.Image:
+def make_sheet(paths, columns: int | None = None, cell: int = CELL, labels=None) -> Image.Image:
     """A grid of thumbnails (long side = cell px) with labels (default: file names)."""
     paths = list(paths)
     if not paths:
@@ -81,7 +84,7 @@ def make_sheet(paths, columns: int | None = None, cell: int = 256, labels=None) 
     return sheet
 
 
-def write_sheet(paths, output: str, columns: int | None = None, cell: int = 256, labels=None) -> tuple[int, int]:
+def write_sheet(paths, output: str, columns: int | None = None, cell: int = CELL, labels=None) -> tuple[int, int]:
     """Write the sheet; its (width, height)."""
     sheet = make_sheet(paths, columns, cell, labels)
     save_image(sheet, output)

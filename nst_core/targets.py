@@ -15,14 +15,14 @@ import torch
 
 from . import color, memory
 from .errors import NSTError
-from .images import SourceImage
 from .layers import layer_channels
-from .losses import SCORE_STYLE_LAYERS
-from .network import VGG19Features, load_tensors
+from .network import VGG19Features
 from .objective import tiled_grams
-from .scoring import painting_grams
+from .scoring import SCORE_STYLE_LAYERS, painting_grams
 from .settings import SETTINGS, TARGETS, Settings
 from .storage import read_bytes, write_atomic
+from .tensor_files import load_tensors
+from .tensors import SourceImage
 
 FORMAT_VERSION = 3  # 2: the settings record comes from the settings table; 3: the yardstick's Grams
 

@@ -11,13 +11,13 @@ from tqdm import tqdm
 from . import color, memory
 from .device import images_alone, resolve_device, resolve_precision
 from .errors import NSTError
-from .images import SourceImage, load_image, load_styles, resize
 from .network import VGG19Features, load_weights
 from .objective import Objective, loss_weights, tiled_features
 from .optimize import diverged, optimise
 from .progress import duration
 from .settings import Settings, batch_key
 from .targets import GramTargets, made_for
+from .tensors import SourceImage, load_image, load_styles, resize
 
 HEARTBEAT_SECONDS = 60  # how often a long optimisation says how far it is, where no bar shows
 

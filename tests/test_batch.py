@@ -132,7 +132,7 @@ def test_a_photos_artworks_in_one_call_are_their_own_runs_and_a_bad_one_costs_on
     # Luminance preservation changes the content and the result: its artwork goes in a batch of
     # its own; the weights differ within the other batch. Every image as stylize_file makes it.
     from nst_core import Artwork, stylize_file, stylize_photo
-    from nst_core.images import load_image
+    from nst_core.tensors import load_image
 
     s = tiny(size=32, iterations=4, precision="fp32")
     own = [s, s.replace(style_weight=3.0), s.replace(preserve_color="luminance")]

@@ -5,8 +5,8 @@ from PIL import Image
 from conftest import PHOTO, REPO, STYLE, tiny
 from nst_core import NSTError, StyleTransfer, load_source, preset, save_image, score
 from nst_core.color import match_color, rgb_to_yiq
-from nst_core.images import pil_to_tensor
-from nst_core.pictures import fit_long_side
+from nst_core.image_files import fit_long_side
+from nst_core.tensors import pil_to_tensor
 
 
 def _content_targets(transfer, photo):

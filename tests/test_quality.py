@@ -6,9 +6,9 @@ import torch
 from conftest import PHOTO, STYLE, tiny
 from nst_core import quality
 from nst_core.errors import NSTError
-from nst_core.images import load_source, save_image
 from nst_core.jobs import Artwork, stylize_photo
 from nst_core.scoring import Yardstick, painting_grams, score
+from nst_core.tensors import load_source, save_image
 
 SIZE = 64
 

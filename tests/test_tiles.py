@@ -9,8 +9,8 @@ from PIL import Image
 
 from conftest import PHOTO, STYLE
 from nst_core import StyleTransfer, load_source, preset, save_image, score
-from nst_core.images import pil_to_tensor
 from nst_core.objective import Objective, tiled_features, tiled_grams
+from nst_core.tensors import pil_to_tensor
 from nst_core.tiles import GRID as TILE_GRID
 from nst_core.tiles import MARGIN as TILE_MARGIN
 from nst_core.tiles import tiles

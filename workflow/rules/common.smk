@@ -13,7 +13,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # the nst_core next to this Snakefile
 import nst_core.settings as nst_settings  # the settings table; no torch import
-import nst_core.pictures as nst_pictures  # decoding checks of paintings; no torch import
+import nst_core.image_files as nst_image_files  # decoding checks of paintings; no torch import
 import nst_core.pages as nst_pages  # contact sheet pages; no torch import
 import nst_core.gallery as nst_gallery  # the static HTML gallery; no torch import
 import nst_core.storage as nst_storage  # listing and existence checks; no torch import
@@ -173,7 +173,7 @@ def check_painting(name, path):
     naming it, rather than costing every photo's job after hours of work (decoding the few
     paintings costs well under a second)."""
     try:
-        nst_pictures.check_source(path)
+        nst_image_files.check_source(path)
     except NSTError as error:
         raise NSTError(f"artworks: {name}: {error}") from None
 
@@ -255,8 +255,8 @@ try:
     config["results"] = results_folder()
     validated(config)
     checked_settings("nst", config["nst"])
-    config["sheets"].setdefault("cell", nst_pictures.THUMBNAIL_SIDE)
-    nst_pictures.check_thumbnail_side(config["sheets"]["cell"], "sheets: cell")
+    config["sheets"].setdefault("cell", nst_image_files.THUMBNAIL_SIDE)
+    nst_image_files.check_thumbnail_side(config["sheets"]["cell"], "sheets: cell")
     QUALITY = nst_quality.thresholds(config["quality"])
     check_results_prefix(workflow.storage_settings.default_storage_prefix)
     RESULTS = config["results"]

@@ -45,7 +45,13 @@ rule stylize:
         gpu=1,  # `--resources gpu=N` runs N at once, each on its own GPU (worker slots)
     params:
         settings=shlex.join(nst_settings.arguments(config["nst"])),
-        artworks=get_artwork_options,
+        # each artwork's own settings: a change reruns the jobs (Snakemake does not record a
+        # param that, like the next, reads the job's paths)
+        artworks={
+            art.name: art.own_arguments() + art.blend_arguments()
+            for art in ARTWORKS.values()
+        },
+        options=get_artwork_options,
         batch=config["stylize_batch"],
         side=config["sheets"]["cell"],
         photo_thumbnail=nst_gallery.PHOTO_THUMBNAIL,
@@ -56,7 +62,7 @@ rule stylize:
         "OMP_NUM_THREADS={threads} python -m nst_core.worker stylize {params.settings}"
         " --skip-unchanged --log {log:q} --record {output.record:q} --batch {params.batch}"
         " --thumbnail-side {params.side} --photo-thumbnail {output.thumbnails:q}/{params.photo_thumbnail}"
-        " -- {input.photo:q} {params.artworks}"
+        " -- {input.photo:q} {params.options}"
 
 
 # The run's progress, for each image's line: a ledger that this run names (its jobs inherit the

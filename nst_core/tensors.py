@@ -13,7 +13,7 @@ from PIL import Image, PngImagePlugin
 
 from .errors import NSTError
 from .fingerprints import sha256
-from .pictures import decode_source, fit_long_side, load_pil, output_format
+from .image_files import decode_source, fit_long_side, load_pil, output_format
 from .storage import read_bytes, write_atomic
 
 
