@@ -5,18 +5,15 @@ Three normalisations, chosen by the preset:
   (N channels, M = H*W), as printed in the paper.
 - "mean": mean squared errors of the features and of Grams divided by M, as in the authors'
   own PyTorch code (used with per-layer weights 1e3 / N^2 on their normalised VGG).
-- "scaled": sum d^2 / sum |d| (crowsonkb's ScaledMSELoss): grows linearly, not quadratically, with
-  a layer's activation scale, so the raw (unnormalised) Oxford network's shallow layers, whose
-  Grams are orders of magnitude larger, do not drown the deep ones and the content. The content
-  term is sum d^2 / (sum |d| + sum |P|): the same far from the photo, but quadratic near it.
-  Plain sum d^2 / sum |d| is |d| for one element, a kink at d = 0 where every run starts
-  (init from the photo): with a low style weight no step lowered the total (bf16 rounding alone
-  gave a content loss of ~6 at relu4_2), so the photo came back unchanged or the run failed.
-Gram targets are stored divided by M in both cases: the paper's E_l equals
-sum((G/M - A/M)^2) / (4 N^2), so one targets file serves both.
+- "scaled": sum d^2 / sum |d| (crowsonkb's ScaledMSELoss): linear, not quadratic, in a layer's
+  activation scale, so the raw Oxford network's shallow layers do not drown the deep ones. Its
+  content term, sum d^2 / (sum |d| + sum |P|), is quadratic near the photo, where runs start:
+  plain |d| has a kink there that no step with a low style weight got past.
+Gram targets are stored divided by M: the paper's E_l is sum((G/M - A/M)^2) / (4 N^2), so one
+targets file serves every normalisation.
 
-Every loss reduces per image, to [B]: the images of a batch are separate problems (optimize.py),
-and a sum or mean over the batch would couple them (scaled) or scale them by 1/B (mean).
+Every loss reduces per image, to [B]: a sum or mean over the batch would couple the images of a
+batch (scaled) or scale them by 1/B (mean).
 """
 
 from __future__ import annotations

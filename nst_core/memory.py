@@ -22,24 +22,16 @@ from .tiles import MARGIN as TILE_MARGIN
 from .tiles import tiles
 
 GIB = 2**30
-# The network's part of the peak = FACTOR x (elements of all layer outputs) x 4 bytes, for the
-# whole image or one tile, fitted to `python benchmarks/peak_memory.py` (resident memory of
-# `nst stylize` at 512 and 1024 px after one iteration: fp32 1.20 and 3.21 GiB, bf16 1.02 and
-# 2.30 GiB) and rounded up by about 7%; BASE is torch and the weights.
+# The network's peak: FACTOR x the elements of all its layer outputs x 4 bytes, plus BASE (torch
+# and the weights): fitted to benchmarks/peak_memory.py at 512 and 1024 px, rounded up ~7%.
 BASE_BYTES = {"cpu": 600 * 2**20, "cuda": 0}
 FACTOR = {"fp32": 1.6, "bf16": 1.0}
-# Besides it, L-BFGS keeps `history` pairs of image-size fp32 vectors: at large sizes they, not
-# the network, fill memory (8192 px with the default 100 pairs: ~110 GiB). By tiles, the image's
-# other whole-size tensors count too (the fit above holds them at one tile's size): image,
-# gradient, best iterate, the photo, the optimiser's direction and previous gradient, and slack.
+# Whole-size fp32 tensors by tiles (image, gradient, best iterate, photo, L-BFGS's direction and
+# last gradient, slack), besides the L-BFGS history's pairs.
 IMAGE_COPIES = 8
-# Where the whole image does not fit: tiles of at least GOOD_TILE px with the full L-BFGS history
-# if they fit (the untiled result; their margins add under half the work). Else tiles with as many
-# pairs as fit beside them, from the full history down to 20 (scipy's L-BFGS keeps 10), 10 and 5
-# only where nothing else fits; among those, the least work (pixels of the tiles with margins,
-# which small tiles repeat many times), preferring more pairs for work within 10%. Tiles under
-# SMALLEST_TILE are refused (unless a smaller tile_size asks, as tests do): margins would be most
-# of the work.
+# Whole if it fits; else tiles of GOOD_TILE px or more with the full history (the untiled
+# result); else the least work with fewer pairs (HISTORY_LEVELS); never tiles under SMALLEST_TILE
+# px, whose margins would be most of the work (docs/tiles.md).
 GOOD_TILE = 1024
 HISTORY_LEVELS = ((50, 20), (10, 5))
 SMALLEST_TILE = 512

@@ -1,3 +1,4 @@
+import contextlib
 import os
 import shutil
 import subprocess
@@ -46,6 +47,40 @@ def tiny(**overrides):
     from nst_core import preset
 
     return preset("default", **{**TINY, **overrides})
+
+
+# The same, as `nst` options (one scale), for tests of the command line, the worker and S3; the
+# settings `nst targets` takes of them first.
+TARGETS_FAST = ["--size", "32", "--min-size", "none", "--device", "cpu"]
+FAST = [*TARGETS_FAST, "--iterations", "3"]
+
+
+def worker_pids(folder) -> list[int]:
+    """The pids of the warm workers serving from under this folder (a test's own): read from
+    their command lines in /proc, `python -m nst_core.worker --serve FOLDER/... N`."""
+    folder, pids = str(folder), []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:  # not a process, or gone
+            continue
+        if "--serve" in argv[:-2] and argv[argv.index("--serve") + 1].startswith(folder):
+            pids.append(int(entry.name))
+    return sorted(pids)
+
+
+def end_workers(folder, timeout: float = 10) -> None:
+    """Stop the test's own warm workers by their pids, and wait until they are gone."""
+    import signal
+    import time
+
+    pids = worker_pids(folder)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while any(Path(f"/proc/{pid}").exists() for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def run_cli(*args, check=False, env=None):

@@ -11,9 +11,7 @@ import zlib
 import pytest
 from PIL import Image
 
-from conftest import PHOTO, STYLE, make_project, snakemake
-
-FAST = ["--size", "32", "--iterations", "3", "--min-size", "none", "--device", "cpu", "--quiet"]
+from conftest import FAST, PHOTO, STYLE, TARGETS_FAST, make_project, snakemake
 
 
 def png_with_declared_size(width: int, height: int) -> bytes:
@@ -89,8 +87,7 @@ def make_failing(tmp_path, case):
                     "relu1_1,relu2_1",
                     "--output",
                     str(target),
-                    *FAST[:2],
-                    *FAST[4:-1],
+                    *TARGETS_FAST,
                 ]
             )
             == 0
@@ -102,7 +99,7 @@ def make_failing(tmp_path, case):
         from nst_core.cli import main
 
         target = path / "edited.pt"
-        assert main(["targets", str(STYLE), "--quiet", "--output", str(target), *FAST[:2], *FAST[4:-1]]) == 0
+        assert main(["targets", str(STYLE), "--quiet", "--output", str(target), *TARGETS_FAST]) == 0
         raw = torch.load(target, weights_only=True)  # valid metadata, then one matrix edited
         key = next(iter(raw["grams"]))
         if case == "targets missing a Gram matrix":
@@ -147,7 +144,7 @@ FAILING = [
 def test_bad_input_is_one_line_naming_the_file_and_writes_nothing(tmp_path, cli, case):
     args, message, named = make_failing(tmp_path, case)
     output = tmp_path / "out.png"
-    code, _, err = cli("stylize", *args, "--output", output, *FAST)
+    code, _, err = cli("stylize", *args, "--output", output, *FAST, "--quiet")
     assert code == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
@@ -204,7 +201,7 @@ WORKING = [
 def test_unusual_but_valid_input_is_stylized(tmp_path, cli, case):
     photo, size = make_working(tmp_path, case)
     output = tmp_path / f"{photo.stem} out.png"
-    code, _, err = cli("stylize", photo, "--style", STYLE, "--output", output, *FAST)
+    code, _, err = cli("stylize", photo, "--style", STYLE, "--output", output, *FAST, "--quiet")
     assert code == 0, err
     with Image.open(output) as result:
         assert result.size == size and result.mode == "RGB"

@@ -3,10 +3,7 @@ import json
 import pytest
 from PIL import Image
 
-from conftest import PHOTO, PHOTO2, STYLE, STYLE2, run_cli
-
-FAST = ["--size", "32", "--iterations", "3", "--min-size", "none", "--device", "cpu"]
-FAST_TARGETS = ["--size", "32", "--min-size", "none", "--device", "cpu"]  # `nst targets` takes no --iterations
+from conftest import FAST, PHOTO, PHOTO2, STYLE, STYLE2, TARGETS_FAST, run_cli
 
 
 def test_stylize_end_to_end_with_the_console_script(tmp_path):
@@ -20,7 +17,7 @@ def test_stylize_end_to_end_with_the_console_script(tmp_path):
 
 def test_targets_then_stylize_with_targets(tmp_path, cli):
     targets = tmp_path / "starry.pt"
-    code, _, err = cli("targets", STYLE, STYLE2, "--blend", "0.7,0.3", "-o", targets, *FAST_TARGETS)
+    code, _, err = cli("targets", STYLE, STYLE2, "--blend", "0.7,0.3", "-o", targets, *TARGETS_FAST)
     assert code == 0 and err.startswith(f"nst: wrote {targets} (")  # says what it wrote
     out = tmp_path / "out.png"
     code, _, err = cli("stylize", PHOTO, "--targets", targets, "-o", out, "-q", *FAST)

@@ -8,7 +8,7 @@ import time
 
 from PIL import Image
 
-from conftest import SNAKEMAKE, make_project, snakemake
+from conftest import SNAKEMAKE, end_workers, make_project, snakemake
 
 
 def complete_images(folder):
@@ -61,4 +61,4 @@ def test_sigkill_at_several_moments_then_rerun_completes(tmp_path):
     assert complete_images(workdir / "results") == len(expected)
     for path in expected:
         assert (workdir / path).is_file(), path
-    subprocess.run(["pkill", "-f", "--", f"--serve {tmp_path}"], check=False)
+    end_workers(tmp_path)

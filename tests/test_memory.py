@@ -2,6 +2,8 @@
 that buys reasonable tiles); a size that cannot fit even so fails before any work, with the
 largest size that does."""
 
+import re
+
 import pytest
 import torch
 from PIL import Image
@@ -20,7 +22,6 @@ from nst_core.memory import (
     features_tile_size,
     image_bytes,
     is_out_of_memory,
-    largest_fitting_size,
     plan,
     plan_scale,
 )
@@ -93,13 +94,21 @@ def test_a_scale_goes_whole_where_it_fits_and_by_the_largest_tiles_where_not(tra
     assert plan_with(estimate_bytes(extractor, settings, 2048, 1536, CPU, 512, 5) - 1) is None
 
 
-def test_largest_fitting_size_is_the_boundary(transfer):
-    extractor, settings = transfer.extractor, transfer.settings.replace(iterations=200, min_size=128)
-    size = largest_fitting_size(extractor, settings, (640, 480), CPU, 3 * GIB)
-    assert 1000 < size < 20000
-    plan(extractor, settings.replace(size=size, max_memory=3.0), (640, 480), CPU)
-    with pytest.raises(NSTError, match=f"{size + 1} px needs about .* even by tiles and 3.0 GiB is available"):
-        plan(extractor, settings.replace(size=size + 1, max_memory=3.0), (640, 480), CPU)
+def test_a_size_too_big_is_told_the_largest_that_plans(transfer):
+    extractor, settings = transfer.extractor, transfer.settings.replace(iterations=200, min_size=128, max_memory=3.0)
+
+    def fits(size):  # what a run of that size would be told
+        try:
+            plan(extractor, settings.replace(size=size), (640, 480), CPU)
+        except NSTError:
+            return False
+        return True
+
+    with pytest.raises(NSTError, match="60000 px needs about .* even by tiles and 3.0 GiB is available") as error:
+        plan(extractor, settings.replace(size=60000), (640, 480), CPU)
+    advised = int(re.search(r"use --size (\d+) or less", str(error.value)).group(1))
+    assert 1000 < advised < 20000
+    assert fits(advised) and not fits(advised + 1)
 
 
 def test_max_memory_is_the_budget(transfer):

@@ -15,7 +15,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import DATA, PHOTO, REPO, SNAKEMAKE, STYLE, make_project, planned_outputs, run_cli, snakemake
+from conftest import (
+    DATA,
+    FAST,
+    PHOTO,
+    REPO,
+    SNAKEMAKE,
+    STYLE,
+    end_workers,
+    make_project,
+    planned_outputs,
+    run_cli,
+    snakemake,
+    worker_pids,
+)
 from nst_core import gallery, gallery_quality
 
 boto3 = pytest.importorskip("boto3")
@@ -24,7 +37,6 @@ pytest.importorskip("snakemake_storage_plugin_s3")
 
 SECRET = "s3cr3t-never-in-logs-7Q"
 BUCKET = "nst-test"
-FAST = ["--size", "32", "--iterations", "2", "--min-size", "none", "--device", "cpu"]
 
 
 def _free_port() -> int:
@@ -510,13 +522,12 @@ def test_a_warm_worker_follows_each_requests_endpoint(s3, tmp_path):
             subprocess.run([*map(str, job), "-o", f"s3://{BUCKET}/{key}"], env=run_env, capture_output=True, text=True)
             for run_env, key in runs
         ]
-        workers = subprocess.run(["pgrep", "-f", "--", f"--serve {tmp_path}"], capture_output=True, text=True)
-        assert len(workers.stdout.split()) == 1, "all three ran in one warm worker"
+        assert len(worker_pids(tmp_path)) == 1, "all three ran in one warm worker"
         assert [r.returncode for r in results] == [0, 0, 2], [r.stderr for r in results]
         assert _keys(first, "worker/") == ["worker/first.png"]
         assert _keys(second, "worker/") == ["worker/second.png"]
     finally:
-        subprocess.run(["pkill", "-f", "--", f"--serve {tmp_path}"], check=False)
+        end_workers(tmp_path)
         server.terminate()
         server.wait(timeout=10)
     assert results[2].stderr.strip().splitlines() == [

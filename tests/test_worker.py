@@ -12,10 +12,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import PHOTO, STYLE
+from conftest import FAST, PHOTO, STYLE, end_workers, worker_pids
 from nst_core.worker import acquire_slot, gpu_ids, slot_count
-
-FAST = ["--size", "32", "--iterations", "1", "--min-size", "none", "--device", "cpu", "-q"]
 
 
 def test_gpu_ids_respect_the_scheduler(tmp_path):
@@ -79,37 +77,33 @@ def _client(tmp_path, *argv, env_extra=None):
 
 
 def _workers(tmp_path):
-    out = subprocess.run(
-        ["pgrep", "-f", "--", f"--serve {tmp_path / 'workers'}"], capture_output=True, text=True
-    ).stdout
-    return [int(pid) for pid in out.split()]
+    return worker_pids(tmp_path / "workers")
 
 
 @pytest.fixture
 def stop_workers(tmp_path):
     yield
-    for pid in _workers(tmp_path):
-        os.kill(pid, signal.SIGTERM)
+    end_workers(tmp_path / "workers")
 
 
 def test_worker_runs_nst_commands_and_survives_bad_input(tmp_path, stop_workers):
-    result = _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "out.png", *FAST)
+    result = _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "out.png", *FAST, "-q")
     assert result.returncode == 0, result.stderr
     assert Image.open(tmp_path / "out.png").size == (32, 24)  # relative to the client's folder
     assert len(_workers(tmp_path)) == 1
-    bad = _client(tmp_path, "stylize", "missing.jpg", "--style", STYLE, "-o", "x.png", *FAST)
+    bad = _client(tmp_path, "stylize", "missing.jpg", "--style", STYLE, "-o", "x.png", *FAST, "-q")
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == ["nst stylize: error: missing.jpg: no such file"]
     usage = _client(tmp_path, "stylize", PHOTO, "--pooling", "median", "-o", "x.png")
     assert usage.returncode == 2 and "invalid choice: 'median'" in usage.stderr
-    again = _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "out2.png", *FAST)
+    again = _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "out2.png", *FAST, "-q")
     assert again.returncode == 0 and len(_workers(tmp_path)) == 1, "the same warm worker serves every job"
 
 
 def test_a_killed_worker_is_replaced(tmp_path, stop_workers):
-    assert _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "a.png", *FAST).returncode == 0
+    assert _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "a.png", *FAST, "-q").returncode == 0
     for pid in _workers(tmp_path):
         os.kill(pid, signal.SIGKILL)
-    result = _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "b.png", *FAST)
+    result = _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "b.png", *FAST, "-q")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "b.png").is_file()
 
@@ -118,7 +112,9 @@ def test_each_gpu_slot_gets_its_own_worker(tmp_path, stop_workers):
     # Simulated: the scheduler gave this job GPUs 5 and 7; on this CPU-only machine the
     # workers still start (device cpu), each pinned to one of them.
     env = {"CUDA_VISIBLE_DEVICES": "5,7"}
-    assert _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "a.png", *FAST, env_extra=env).returncode == 0
+    assert (
+        _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "a.png", *FAST, "-q", env_extra=env).returncode == 0
+    )
     (pid,) = _workers(tmp_path)
     environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     assert b"CUDA_VISIBLE_DEVICES=5" in environ
@@ -165,7 +161,7 @@ def test_a_warm_workers_lines_reach_the_console_as_each_image_is_written(tmp_pat
     """A job's line per image comes as the image is written, not with the job's end; --log keeps
     a copy. Two artworks one at a time: the first one's line arrives while the second is made."""
     env = {**os.environ, "NST_WORKER_DIR": str(tmp_path / "workers"), "OMP_NUM_THREADS": "1"}
-    assert _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "warm.png", *FAST).returncode == 0
+    assert _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "warm.png", *FAST, "-q").returncode == 0
     shared = ["--size", "64", "--iterations", "60", "--min-size", "none", "--device", "cpu", "--precision", "fp32"]
     job = subprocess.Popen(
         [sys.executable, "-m", "nst_core.worker", "stylize", *shared, "--batch", "1", "--log", "job.log", "--", PHOTO]

@@ -22,12 +22,11 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import PHOTO, STYLE
+from conftest import FAST, PHOTO, STYLE, end_workers, worker_pids
 from nst_core import load_weights, to_torchvision_layout
 from nst_core.fingerprints import PACKAGE, code_fingerprint
 from nst_core.worker import SlotFiles, peer_uid
 
-FAST = ["--size", "32", "--iterations", "1", "--min-size", "none", "--device", "cpu", "-q"]
 OTHER = 65534
 SECRET = "s3cr3t-for-the-squatter-9Z"
 SETPRIV = shutil.which("setpriv")
@@ -53,7 +52,7 @@ def shared_tmp():
     folder = Path(tempfile.mkdtemp(prefix="nst-shared-", dir="/tmp"))
     folder.chmod(0o1777)
     yield folder
-    subprocess.run(["pkill", "-f", "--", f"--serve {folder}"], check=False)
+    end_workers(folder)
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -61,7 +60,7 @@ def shared_tmp():
 def worker_env(tmp_path):
     """The environment of a test's own warm workers (under tmp_path), stopped after the test."""
     yield {"NST_WORKER_DIR": str(tmp_path / "workers")}
-    subprocess.run(["pkill", "-f", "--", f"--serve {tmp_path}"], check=False)
+    end_workers(tmp_path)
 
 
 def client(cwd, *argv, env_extra=None, umask=None, background=False):
@@ -75,12 +74,11 @@ def client(cwd, *argv, env_extra=None, umask=None, background=False):
 
 
 def workers(folder):
-    out = subprocess.run(["pgrep", "-f", "--", f"--serve {folder}"], capture_output=True, text=True).stdout
-    return [int(pid) for pid in out.split()]
+    return worker_pids(folder)
 
 
 def stylize(cwd, output, env_extra=None, **kwargs):
-    return client(cwd, "stylize", PHOTO, "--style", STYLE, "-o", output, *FAST, env_extra=env_extra, **kwargs)
+    return client(cwd, "stylize", PHOTO, "--style", STYLE, "-o", output, *FAST, "-q", env_extra=env_extra, **kwargs)
 
 
 # The squatter: binds the socket a worker would use and records what arrives, answering "success".

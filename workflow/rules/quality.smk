@@ -1,7 +1,6 @@
-# The batch's quality table, results/quality.tsv (a row per image, with its flags), and the
-# gallery's views of it (nst_core/gallery_quality.py), from the records the stylize jobs write: one
-# input per photo. Flags that compare an image with the batch are judged here, so a change of
-# thresholds (config: quality) makes only this again.
+# The batch's quality table, results/quality.tsv, and the gallery's views of it, from the records
+# the stylize jobs write; flags that compare an image with the batch are judged here, so new
+# thresholds (config: quality) remake only this.
 localrules:
     quality,
 

@@ -1,15 +1,10 @@
 import shlex
 import time
 
-# One job per photo makes its image for every artwork: Snakemake plans about half a millisecond
-# per job, so a job per (photo, artwork) pair would cost ten times as much with ten artworks.
-# It is one command: the photo is read once and its artworks are optimised together in batches
-# (config: stylize_batch); an artwork that diverges fails only its own image, with a line naming it.
-#
-# Results on local disk are update(): when an artwork is added or changed, the job runs again but
-# keeps the images made from unchanged inputs, which `--skip-unchanged` knows by the fingerprint
-# in each file (KEPT, functions.smk). Snakemake cannot back up objects in a bucket, so there every
-# image is made again.
+# One job per photo makes its image for every artwork, optimised together in batches
+# (stylize_batch): a job per (photo, artwork) pair would cost planning ten times as much.
+# Local results are update() (KEPT): a rerun after an artwork changes keeps the images that
+# `--skip-unchanged` finds up to date; Snakemake cannot back up a bucket's, so there all are made.
 
 
 rule stylize:
