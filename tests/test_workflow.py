@@ -291,7 +291,7 @@ def test_bad_photo_does_not_stop_the_others(tmp_path):
         (lambda c: c["artworks"].update({"overview.jpg": "art/starry_night.jpg"}), "'overview.jpg' is reserved"),
         (lambda c: c.update(photos=["nowhere/*.jpg"]), "photos: 'nowhere/*.jpg' matches no files"),
         (lambda c: c["artworks"].update(gone="art/missing.jpg"), "artworks: gone: art/missing.jpg: no such file"),
-        (lambda c: c["sheets"].update(cell=2000), "sheets: cell: 2000 is greater than the maximum of 1024"),
+        (lambda c: c["sheets"].update(cell=2000), "sheets: cell 2000: give 16 to 1024 px"),
         (lambda c: c.update(stylize_batch=0), "stylize_batch: 0 is not allowed: auto (as many of a photo's images"),
         (
             lambda c: c.update(quality={"weak_styel": 2}),

@@ -47,9 +47,8 @@ rule overview_sheet:
             for photo in OVERVIEW_PHOTOS
             for path in [
                 source_file(PHOTOS[photo]),
-                *expand(
-                    f"{RESULTS}/stylized/{{artwork}}/{photo}.png", artwork=ARTWORKS
-                ),
+                # not expand(): a photo's name may hold a brace
+                *[f"{RESULTS}/stylized/{artwork}/{photo}.png" for artwork in ARTWORKS],
             ]
         ],
     output:
