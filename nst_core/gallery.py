@@ -27,7 +27,10 @@ THUMBNAILS = "thumbs"  # folder of the thumbnails, a folder per photo
 PHOTO_THUMBNAIL = "_photo.jpg"  # no artwork's name starts with _
 RESULTS_PER_PAGE = 120  # an artwork page: each result beside its photo, 240 thumbnails
 THUMBNAILS_PER_PAGE = 240  # a by-photo page: rows of (photo, then one result per artwork)
-NEEDS_A_LOOK = "needs-a-look.html"  # the flagged images (gallery_quality.py)
+# The quality rule's views (gallery_quality.py), in one folder: one output for Snakemake, which
+# records a rule's 10,000 inputs with each of its outputs.
+QUALITY_VIEWS = "quality"
+NEEDS_A_LOOK = f"{QUALITY_VIEWS}/needs-a-look.html"  # the flagged images
 
 STYLE = """
 body { font: 14px system-ui, sans-serif; margin: 1.5em; color: #222; background: #fafafa; }
@@ -112,12 +115,17 @@ def result_thumbnail_name(artwork: str) -> str:
 
 def plot(artwork: str) -> str:
     """The artwork's plot of its images' scores (gallery_quality.py)."""
-    return f"plots/{artwork}.svg"
+    return f"{QUALITY_VIEWS}/plots/{artwork}.svg"
 
 
 def page_scores(artwork: str, number: int) -> str:
-    """The scores of an artwork page's images, a script beside the page (gallery_quality.py)."""
-    return artwork_page(artwork, number).removesuffix(".html") + ".scores.js"
+    """The scores of an artwork page's images, a script the page loads (gallery_quality.py)."""
+    return f"{QUALITY_VIEWS}/scores/{artwork}/{number}.js"
+
+
+def root_of(path: str) -> str:
+    """The link from a file at `path` (below the gallery folder) to the gallery folder."""
+    return "../" * path.count("/")
 
 
 def thumbnail(photo: str, name: str) -> str:
@@ -213,7 +221,7 @@ def _artwork_page(artwork, number, chunks) -> bytes:
         f'<h1><img class="painting" src="{href(root, painting_thumbnail(artwork))}" alt="{artwork}">'
         f"{html.escape(artwork)}, page {number} of {len(chunks)}</h1>"
     )
-    # The scores come from a script beside the page, written once every photo's job has run
+    # The scores come from a script, written once every photo's job has run
     # (gallery_quality.py): until then the page shows the images without them.
     controls = (
         f'<p id="no-scores" class="scores">Scores and flags show here once every photo\'s job has run.</p>'
@@ -224,7 +232,7 @@ def _artwork_page(artwork, number, chunks) -> bytes:
     )
     scores = (
         f'<object id="plot" hidden data="{href(root, plot(artwork))}" type="image/svg+xml" class="plot"></object>'
-        f'<script src="{href("", os.path.basename(page_scores(artwork, number)))}"></script>'
+        f'<script src="{href(root, page_scores(artwork, number))}"></script>'
         f"<script>{SCORES_SCRIPT}</script>"
     )
     grid = f'<div class="grid">\n{"".join(figures)}\n</div>'

@@ -28,16 +28,6 @@ from .storage import write_atomic
 NEEDS_A_LOOK_ROWS = 500  # the flagged images the page shows; the rest are in quality.tsv
 
 
-def outputs(photos, artworks) -> list[str]:
-    """Paths, relative to the gallery folder, of what write_quality writes there."""
-    pages = len(gallery.artwork_chunks(photos))
-    return [
-        NEEDS_A_LOOK,
-        *(plot(artwork) for artwork in artworks),
-        *(page_scores(artwork, n) for artwork in artworks for n in range(1, pages + 1)),
-    ]
-
-
 def write_quality(table: str, folder: str, records: dict, artworks, limits, log: str | None = None) -> list[dict]:
     """quality.tsv at `table` from the records (photo name -> record path), and the gallery's
     views under `folder`; returns the rows. A log file, if named, says how many are flagged."""
@@ -85,7 +75,8 @@ def _plot(artwork: str, own: list[dict]) -> bytes:
             c=colour,
             label="flagged" if flagged else "not flagged",
         )
-        dots.set_urls([gallery.href("../", gallery.result(artwork, row["photo"])) for row in mine])  # from plots/
+        root = gallery.root_of(plot(artwork))
+        dots.set_urls([gallery.href(root, gallery.result(artwork, row["photo"])) for row in mine])
     axes.set_xlabel("content distance to the photo (lower: closer)")
     axes.set_ylabel("style distance to the painting")
     axes.set_title(f"{artwork}: {len(own)} images")
@@ -105,17 +96,21 @@ def _code(text: str) -> str:
 
 def _needs_a_look(table_rows: list[dict], artworks: list[str], table_name: str) -> bytes:
     flagged = worst_first(table_rows)
-    href = gallery.href
+    root = gallery.root_of(NEEDS_A_LOOK)
+
+    def link(path):  # from the page's own folder
+        return gallery.href(root, path)
+
     cells = []
     for row in flagged[:NEEDS_A_LOOK_ROWS]:
         photo, artwork = row["photo"], row["artwork"]
         name = html.escape(photo)
         cells.append(
-            f'<tr><td><a href="{href("", gallery.result(artwork, photo))}">'
-            f'<img src="{href("", gallery.thumbnail(photo, gallery.result_thumbnail_name(artwork)))}"'
+            f'<tr><td><a href="{link(gallery.result(artwork, photo))}">'
+            f'<img src="{link(gallery.thumbnail(photo, gallery.result_thumbnail_name(artwork)))}"'
             f' alt="{name} in the style of {html.escape(artwork)}"></a></td>'
-            f'<td><img src="{href("", gallery.thumbnail(photo, gallery.PHOTO_THUMBNAIL))}" alt="{name}"><br>{name}</td>'
-            f'<td><img src="{href("", gallery.painting_thumbnail(artwork))}" alt="{html.escape(artwork)}">'
+            f'<td><img src="{link(gallery.thumbnail(photo, gallery.PHOTO_THUMBNAIL))}" alt="{name}"><br>{name}</td>'
+            f'<td><img src="{link(gallery.painting_thumbnail(artwork))}" alt="{html.escape(artwork)}">'
             f"<br>{html.escape(artwork)}</td>"
             f'<td class="flags">{html.escape(", ".join(row["flags"]))}</td>'
             f"<td>{row['style']:.3g}</td><td>{row['content']:.3g}</td></tr>"
@@ -124,7 +119,7 @@ def _needs_a_look(table_rows: list[dict], artworks: list[str], table_name: str) 
     rest = f"<p>and {more} more: see {html.escape(table_name)}</p>" if more > 0 else ""
     meanings = "".join(f"<dt>{name}</dt><dd>{_code(html.escape(text))}</dd>" for name, text in FLAGS.items())
     plots = "".join(
-        f'<object data="{href("", plot(artwork))}" type="image/svg+xml" class="plot">{html.escape(artwork)}</object>'
+        f'<object data="{link(plot(artwork))}" type="image/svg+xml" class="plot">{html.escape(artwork)}</object>'
         for artwork in artworks
     )
     table = (
@@ -135,7 +130,7 @@ def _needs_a_look(table_rows: list[dict], artworks: list[str], table_name: str) 
         else "<p>No image is flagged.</p>"
     )
     body = (
-        f'<nav><a href="index.html">index</a></nav>\n'
+        f'<nav><a href="{root}index.html">index</a></nav>\n'
         f"<h1>Needs a look: {len(flagged)} of {len(table_rows)} images flagged</h1>\n{table}\n{rest}\n"
         f"<h2>What the flags mean</h2><dl>{meanings}</dl>\n"
         f"<h2>Scores by artwork</h2><p>Each dot an image (click: open it); lower is closer on both axes.</p>\n"

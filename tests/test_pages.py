@@ -75,7 +75,7 @@ def test_the_quality_table_and_views_name_the_flagged_image_first(tmp_path):
     table = tmp_path / "quality.tsv"
     made = gallery_quality.write_quality(str(table), str(folder), records, ["starry", "scream"], quality.thresholds({}))
     assert len(made) == 20
-    for path in gallery_quality.outputs(photos, ["starry", "scream"]):
+    for path in [gallery.NEEDS_A_LOOK, gallery.plot("scream"), gallery.page_scores("starry", 1)]:
         assert (folder / path).is_file(), path
     with open(table, newline="") as file:
         rows = list(csv.DictReader(file, delimiter="\t"))
@@ -83,6 +83,6 @@ def test_the_quality_table_and_views_name_the_flagged_image_first(tmp_path):
     assert {(r["photo"], r["artwork"]) for r in rows if r["flags"]} == {("p3", "starry")}
     look = (folder / gallery.NEEDS_A_LOOK).read_text()
     assert look.count('<td class="flags">') == 1 and '<td class="flags">flat</td>' in look
-    assert 'href="../stylized/starry/p3.png"' in look  # the flagged image, full size
+    assert 'href="../../stylized/starry/p3.png"' in look  # the flagged image, full size, from quality/
     scores = (folder / gallery.page_scores("starry", 1)).read_text()
     assert '"p3":[' in scores and '"flat"' in scores

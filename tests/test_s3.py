@@ -29,7 +29,7 @@ from conftest import (
     snakemake,
     worker_pids,
 )
-from nst_core import gallery, gallery_quality
+from nst_core import gallery
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("s3fs")
@@ -218,7 +218,7 @@ def test_pipeline_end_to_end_with_reruns(s3, moto_log, tmp_path):
         "gallery/paintings/starry.jpg",
         "quality.tsv",  # made from a record per photo
         "quality/chelsea.tsv",
-        "gallery/needs-a-look.html",
+        f"gallery/{gallery.NEEDS_A_LOOK}",
     ]:
         assert f"run1/results/{key}" in results
     assert not (workdir / "results").exists(), "results live in the bucket, not on local disk"
@@ -248,7 +248,7 @@ def test_pipeline_end_to_end_with_reruns(s3, moto_log, tmp_path):
     prefix = f"s3://{BUCKET}/run1/results"
     gallery_outputs = [*gallery.pages(["tubingen", "chelsea", "night"], ["starry"]), "paintings/starry.jpg"]
     downstream = {f"{prefix}/sheets/starry/first.jpg", f"{prefix}/sheets/overview.jpg", f"{prefix}/quality.tsv"}
-    downstream |= {f"{prefix}/gallery/{path}" for path in gallery_quality.outputs(["tubingen", "chelsea"], ["starry"])}
+    downstream.add(f"{prefix}/gallery/{gallery.QUALITY_VIEWS}")
 
     def photo_job(photo):
         return {f"{prefix}/{path}" for path in (f"stylized/starry/{photo}.png", f"gallery/thumbs/{photo}")} | {

@@ -10,16 +10,12 @@ rule quality:
         expand(f"{RESULTS}/quality/{{photo}}.tsv", photo=PHOTOS),
     output:
         table=f"{RESULTS}/quality.tsv",
-        views=[
-            f"{RESULTS}/gallery/{path}"
-            for path in nst_gallery_quality.outputs(PHOTOS, ARTWORKS)
-        ],
+        views=directory(f"{RESULTS}/gallery/{nst_gallery.QUALITY_VIEWS}"),
     log:
         f"{RESULTS}/logs/quality.log",
     conda:
         "../../envs/nst.yaml"
     params:
-        photos=list(PHOTOS),  # the records' photos, in order
         artworks=list(ARTWORKS),
         limits=vars(QUALITY),  # other thresholds make the table again
         code=NST_CORE_CODE,

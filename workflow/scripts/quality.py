@@ -1,14 +1,14 @@
-# The quality rule's body (quality.smk): the table, and the gallery's views in the gallery's folder
-# (where needs-a-look.html is).
+# The quality rule's body (quality.smk): the table, and the gallery's views of it.
 import os
 
 from nst_core import gallery_quality, quality
 
 s = snakemake  # noqa: F821 (given by Snakemake's script directive)
+records = {os.path.basename(path).removesuffix(".tsv"): path for path in s.input}  # {photo}.tsv
 gallery_quality.write_quality(
     s.output.table,
-    os.path.dirname(s.output.views[0]),
-    dict(zip(s.params.photos, s.input)),
+    os.path.dirname(s.output.views),
+    records,
     s.params.artworks,
     quality.Thresholds(**s.params.limits),
     s.log[0],
