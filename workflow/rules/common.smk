@@ -4,6 +4,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -102,7 +103,8 @@ class Artwork:
     settings: dict
     overrides: dict  # the settings it gives of its own
 
-    @property
+    # cached: each photo's job asks (a Settings of the mapping costs about 0.1 ms)
+    @cached_property
     def targets_per_photo(self):
         """Histogram colour matching makes the targets depend on each photo, so the photo's
         stylize job makes them from the images; other artworks' targets are made once.
@@ -116,10 +118,12 @@ class Artwork:
         """`nst` options of its settings (only those affecting `effects`, if named)."""
         return nst_settings.arguments(self.settings, *effects)
 
+    @cached_property
     def own_arguments(self):
         """`nst` options of the settings it overrides."""
         return nst_settings.arguments(self.overrides)
 
+    @cached_property
     def blend_arguments(self):
         return ["--blend", ",".join(map(str, self.blend))] if self.blend else []
 

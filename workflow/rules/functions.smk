@@ -19,7 +19,7 @@ def get_targets_options(wildcards):
     changing the others, such as iterations, does not remake them."""
     art = ARTWORKS[wildcards.artwork]
     return shlex.join(
-        art.blend_arguments() + art.arguments(nst_settings.TARGETS, nst_settings.RUN)
+        art.blend_arguments + art.arguments(nst_settings.TARGETS, nst_settings.RUN)
     )
 
 
@@ -44,11 +44,11 @@ def get_artwork_options(wildcards, input, output):
     for art, image in zip(ARTWORKS.values(), output.images):
         if art.targets_per_photo:
             style = [w for _ in art.images for w in ("--style", next(paintings))]
-            style += art.blend_arguments()
+            style += art.blend_arguments
         else:
             style = ["--targets", next(targets)]
         thumbnail = f"{output.thumbnails}/{nst_gallery.result_thumbnail_name(art.name)}"
-        words += ["--artwork", "--name", art.name, *style, *art.own_arguments()]
+        words += ["--artwork", "--name", art.name, *style, *art.own_arguments]
         words += ["--output", image, "--thumbnail", thumbnail]
     return shlex.join(words)
 
