@@ -7,7 +7,7 @@ import io
 import os
 import warnings
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from .errors import NSTError
 from .storage import check_location, read_bytes, write_atomic
@@ -36,6 +36,19 @@ def check_output(path: str) -> None:
     """An unknown extension or an unwritable bucket fails before any work is done."""
     output_format(path)
     check_location(path)
+
+
+def save_picture(image: Image.Image, path: str, text: dict[str, str] | None = None) -> None:
+    """Encode by the path's extension and write atomically; `text` goes into PNG text chunks."""
+    fmt, options = output_format(path)
+    if text and fmt == "PNG":
+        info = PngImagePlugin.PngInfo()
+        for key, value in text.items():
+            info.add_text(key, value)
+        options = {**options, "pnginfo": info}
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    write_atomic(path, buffer.getvalue())
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

@@ -10,9 +10,8 @@ import math
 from PIL import Image, ImageDraw, ImageFont
 
 from .errors import NSTError
-from .image_files import fit_long_side, load_pil
+from .image_files import fit_long_side, load_pil, save_picture
 from .storage import file_stem
-from .tensors import save_image
 
 EMPTY = "-"
 # Pillow's own limit for images it decodes (89 Mpx, about 270 MB in RGB).
@@ -87,5 +86,5 @@ def make_sheet(paths, columns: int | None = None, cell: int = CELL, labels=None)
 def write_sheet(paths, output: str, columns: int | None = None, cell: int = CELL, labels=None) -> tuple[int, int]:
     """Write the sheet; its (width, height)."""
     sheet = make_sheet(paths, columns, cell, labels)
-    save_image(sheet, output)
+    save_picture(sheet, output)
     return sheet.size

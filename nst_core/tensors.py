@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from PIL import Image, PngImagePlugin
+from PIL import Image
 
 from .errors import NSTError
 from .fingerprints import sha256
-from .image_files import decode_source, fit_long_side, load_pil, output_format
-from .storage import read_bytes, write_atomic
+from .image_files import decode_source, fit_long_side, load_pil, save_picture
+from .storage import read_bytes
 
 
 def pil_to_tensor(image: Image.Image) -> torch.Tensor:
@@ -86,17 +86,7 @@ def resize(tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 def save_image(image: Image.Image | torch.Tensor, path: str, text: dict[str, str] | None = None) -> None:
     """Encode by the path's extension and write atomically; `text` goes into PNG text chunks."""
-    if isinstance(image, torch.Tensor):
-        image = tensor_to_pil(image)
-    fmt, options = output_format(path)
-    if text and fmt == "PNG":
-        info = PngImagePlugin.PngInfo()
-        for key, value in text.items():
-            info.add_text(key, value)
-        options = {**options, "pnginfo": info}
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    write_atomic(path, buffer.getvalue())
+    save_picture(tensor_to_pil(image) if isinstance(image, torch.Tensor) else image, path, text)
 
 
 def png_text(path: str, key: str) -> str | None:
