@@ -20,7 +20,6 @@ import nst_core.gallery as nst_gallery  # the static HTML gallery; no torch impo
 import nst_core.storage as nst_storage  # listing and existence checks; no torch import
 import nst_core.progress as nst_progress  # the run's progress ledger; no torch import
 import nst_core.quality as nst_quality  # quality flags' thresholds; no torch import
-import nst_core.gallery_quality as nst_gallery_quality  # quality table and pages; no torch import
 from nst_core.errors import NSTError
 from nst_core.fingerprints import code_fingerprint
 
@@ -118,14 +117,15 @@ class Artwork:
         """`nst` options of its settings (only those affecting `effects`, if named)."""
         return nst_settings.arguments(self.settings, *effects)
 
+    # cached, and tuples: every photo's job reads them, none may change them
     @cached_property
     def own_arguments(self):
         """`nst` options of the settings it overrides."""
-        return nst_settings.arguments(self.overrides)
+        return tuple(nst_settings.arguments(self.overrides))
 
     @cached_property
     def blend_arguments(self):
-        return ["--blend", ",".join(map(str, self.blend))] if self.blend else []
+        return ("--blend", ",".join(map(str, self.blend))) if self.blend else ()
 
 
 def find_photos(patterns):

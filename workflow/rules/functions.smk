@@ -19,7 +19,7 @@ def get_targets_options(wildcards):
     changing the others, such as iterations, does not remake them."""
     art = ARTWORKS[wildcards.artwork]
     return shlex.join(
-        art.blend_arguments + art.arguments(nst_settings.TARGETS, nst_settings.RUN)
+        [*art.blend_arguments, *art.arguments(nst_settings.TARGETS, nst_settings.RUN)]
     )
 
 

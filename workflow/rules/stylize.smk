@@ -43,7 +43,7 @@ rule stylize:
         # each artwork's own settings: a change reruns the jobs (Snakemake does not record a
         # param that, like the next, reads the job's paths)
         artworks={
-            art.name: art.own_arguments + art.blend_arguments
+            art.name: [*art.own_arguments, *art.blend_arguments]
             for art in ARTWORKS.values()
         },
         options=get_artwork_options,
