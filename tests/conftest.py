@@ -64,8 +64,10 @@ def worker_pids(folder) -> list[int]:
             argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
         except OSError:  # not a process, or gone
             continue
-        if "--serve" in argv[:-2] and argv[argv.index("--serve") + 1].startswith(folder):
-            pids.append(int(entry.name))
+        if "--serve" in argv[:-2]:
+            serves = argv[argv.index("--serve") + 1]
+            if serves == folder or serves.startswith(folder.rstrip(os.sep) + os.sep):  # not test_x10 for test_x1
+                pids.append(int(entry.name))
     return sorted(pids)
 
 

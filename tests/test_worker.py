@@ -76,10 +76,6 @@ def _client(tmp_path, *argv, env_extra=None):
     )
 
 
-def _workers(tmp_path):
-    return worker_pids(tmp_path / "workers")
-
-
 @pytest.fixture
 def stop_workers(tmp_path):
     yield
@@ -90,18 +86,19 @@ def test_worker_runs_nst_commands_and_survives_bad_input(tmp_path, stop_workers)
     result = _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "out.png", *FAST, "-q")
     assert result.returncode == 0, result.stderr
     assert Image.open(tmp_path / "out.png").size == (32, 24)  # relative to the client's folder
-    assert len(_workers(tmp_path)) == 1
+    assert len(worker_pids(tmp_path / "workers")) == 1
     bad = _client(tmp_path, "stylize", "missing.jpg", "--style", STYLE, "-o", "x.png", *FAST, "-q")
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == ["nst stylize: error: missing.jpg: no such file"]
     usage = _client(tmp_path, "stylize", PHOTO, "--pooling", "median", "-o", "x.png")
     assert usage.returncode == 2 and "invalid choice: 'median'" in usage.stderr
     again = _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "out2.png", *FAST, "-q")
-    assert again.returncode == 0 and len(_workers(tmp_path)) == 1, "the same warm worker serves every job"
+    assert again.returncode == 0, again.stderr
+    assert len(worker_pids(tmp_path / "workers")) == 1, "the same warm worker serves every job"
 
 
 def test_a_killed_worker_is_replaced(tmp_path, stop_workers):
     assert _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "a.png", *FAST, "-q").returncode == 0
-    for pid in _workers(tmp_path):
+    for pid in worker_pids(tmp_path / "workers"):
         os.kill(pid, signal.SIGKILL)
     result = _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "b.png", *FAST, "-q")
     assert result.returncode == 0, result.stderr
@@ -115,7 +112,7 @@ def test_each_gpu_slot_gets_its_own_worker(tmp_path, stop_workers):
     assert (
         _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "a.png", *FAST, "-q", env_extra=env).returncode == 0
     )
-    (pid,) = _workers(tmp_path)
+    (pid,) = worker_pids(tmp_path / "workers")
     environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     assert b"CUDA_VISIBLE_DEVICES=5" in environ
 
@@ -125,7 +122,7 @@ def test_worker_off_runs_in_process(tmp_path):
         tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "c.png", *FAST, env_extra={"NST_WORKER": "off"}
     )
     assert result.returncode == 0 and (tmp_path / "c.png").is_file()
-    assert _workers(tmp_path) == []
+    assert worker_pids(tmp_path / "workers") == []
 
 
 def test_each_jobs_line_gives_its_own_peak_memory(tmp_path, stop_workers):
@@ -153,7 +150,7 @@ def test_each_jobs_line_gives_its_own_peak_memory(tmp_path, stop_workers):
         match = re.search(r"^nst: wrote \S+ \(\S+ in \S+, \d+x\d+, [\d.]+ s, peak ([\d.]+) GiB\)$", result.stderr, re.M)
         assert match, result.stderr
         peaks[size] = float(match[1])
-    assert len(_workers(tmp_path)) == 1
+    assert len(worker_pids(tmp_path / "workers")) == 1
     assert peaks[32] < peaks[256] - 0.1, peaks
 
 

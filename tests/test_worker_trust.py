@@ -73,10 +73,6 @@ def client(cwd, *argv, env_extra=None, umask=None, background=False):
     return subprocess.run(command, capture_output=True, text=True, timeout=300, **kwargs)
 
 
-def workers(folder):
-    return worker_pids(folder)
-
-
 def stylize(cwd, output, env_extra=None, **kwargs):
     return client(cwd, "stylize", PHOTO, "--style", STYLE, "-o", output, *FAST, "-q", env_extra=env_extra, **kwargs)
 
@@ -210,7 +206,7 @@ def test_peer_uid_names_the_other_user(shared_tmp):
 def test_no_secret_in_the_workers_environment_or_log(tmp_path, worker_env):
     env = {**worker_env, "AWS_SECRET_ACCESS_KEY": SECRET, "NOT_FOR_JOBS": "x"}
     assert stylize(tmp_path, "out.png", env_extra=env).returncode == 0
-    (pid,) = workers(tmp_path / "workers")
+    (pid,) = worker_pids(tmp_path / "workers")
     environ = Path(f"/proc/{pid}/environ").read_bytes()
     assert SECRET.encode() not in environ and b"NOT_FOR_JOBS=x" in environ
     for path in (tmp_path / "workers").rglob("*"):
@@ -228,9 +224,9 @@ def test_a_bad_request_is_refused_and_the_worker_lives_on(tmp_path, worker_env):
             replies.append(json.loads(connection.recv_bytes()))
     assert [r["code"] for r in replies] == [2, 2, 2]
     assert all(r["stderr"].startswith("nst worker: bad request") for r in replies), replies
-    (pid,) = workers(tmp_path / "workers")
+    (pid,) = worker_pids(tmp_path / "workers")
     assert stylize(tmp_path, "b.png", env_extra=worker_env).returncode == 0
-    assert workers(tmp_path / "workers") == [pid], "the same worker serves on"
+    assert worker_pids(tmp_path / "workers") == [pid], "the same worker serves on"
 
 
 def test_a_killed_client_cancels_its_job(tmp_path, worker_env):
@@ -246,9 +242,9 @@ def test_a_killed_client_cancels_its_job(tmp_path, worker_env):
     time.sleep(duration + 2)  # long enough for the job to have finished, had it gone on
     assert not (tmp_path / "cancelled.png").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".nst-")] == []
-    (pid,) = workers(tmp_path / "workers")
+    (pid,) = worker_pids(tmp_path / "workers")
     assert stylize(tmp_path, "after.png", env_extra=worker_env).returncode == 0
-    assert workers(tmp_path / "workers") == [pid], "the worker stopped the job and serves on"
+    assert worker_pids(tmp_path / "workers") == [pid], "the worker stopped the job and serves on"
 
 
 def test_a_replaced_weights_file_is_loaded_again(tmp_path, worker_env):
@@ -265,7 +261,7 @@ def test_a_replaced_weights_file_is_loaded_again(tmp_path, worker_env):
         assert result.returncode == 0, result.stderr
         meta = json.loads(torch.load(out, weights_only=True)["meta"])
         fingerprints.append(meta["made_for"]["weights"])
-    assert len(workers(tmp_path / "workers")) == 1, "both jobs ran in one warm worker"
+    assert len(worker_pids(tmp_path / "workers")) == 1, "both jobs ran in one warm worker"
     assert fingerprints[0] != fingerprints[1]
     assert fingerprints[1] == load_weights(str(weights)).fingerprint
 
@@ -276,7 +272,7 @@ def test_a_long_folder_path_still_gets_a_warm_worker(tmp_path, worker_env):
     for output in ("a.png", "b.png"):
         result = stylize(tmp_path, output, env_extra=env)
         assert result.returncode == 0 and result.stderr == "", result.stderr
-    assert len(workers(root)) == 1
+    assert len(worker_pids(root)) == 1
 
 
 def test_idle_workers_leave_and_take_their_files(tmp_path):
@@ -291,7 +287,7 @@ def test_idle_workers_leave_and_take_their_files(tmp_path):
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert not stale.exists(), "a new worker removes what dead ones left"
     deadline = time.monotonic() + 20
-    while workers(root) and time.monotonic() < deadline:
+    while worker_pids(root) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert workers(root) == []
+    assert worker_pids(root) == []
     assert list(root.iterdir()) == [], "an idle worker removes its slot's files and its folder"
