@@ -31,8 +31,9 @@ def luminance_rgb(image: torch.Tensor) -> torch.Tensor:
 
 
 def recombine_luminance(stylized: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
-    """The stylized image's luminance with the photo's chroma."""
-    yiq = torch.cat([rgb_to_yiq(stylized)[:, :1], rgb_to_yiq(photo)[:, 1:]], dim=1)
+    """Each stylized image's luminance ([B, 3, H, W]) with the photo's chroma ([1, 3, H, W])."""
+    chroma = rgb_to_yiq(photo)[:, 1:].expand(stylized.shape[0], -1, -1, -1)
+    yiq = torch.cat([rgb_to_yiq(stylized)[:, :1], chroma], dim=1)
     return yiq_to_rgb(yiq).clamp(0, 1)
 
 

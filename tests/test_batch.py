@@ -129,20 +129,22 @@ def test_the_gpus_batched_reductions_take_each_images_own_steps():
 
 
 def test_a_photos_artworks_in_one_call_are_their_own_runs_and_a_bad_one_costs_only_itself(tmp_path):
-    # Luminance preservation changes the content and the result: its artwork goes in a batch of
-    # its own; the weights differ within the other batch. Every image as stylize_file makes it.
+    # Luminance preservation changes the content and the result: its artworks go in a batch of
+    # their own (each with the photo's chroma); the weights differ within each batch. Every image
+    # as stylize_file makes it.
     from nst_core import Artwork, stylize_file, stylize_photo
     from nst_core.tensors import load_image
 
     s = tiny(size=32, iterations=4, precision="fp32")
-    own = [s, s.replace(style_weight=3.0), s.replace(preserve_color="luminance")]
+    luminance = s.replace(preserve_color="luminance")
+    own = [s, s.replace(style_weight=3.0), luminance, luminance.replace(style_weight=3.0)]
     artworks = [Artwork(str(tmp_path / f"{k}.png"), o, styles=(str(STYLE),)) for k, o in enumerate(own)]
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not targets")
     artworks.append(Artwork(str(tmp_path / "bad.png"), s, targets=str(broken), name="bad"))
     made = stylize_photo(str(PHOTO), artworks)
-    assert [done.batch for done in made[:3]] == [2, 2, 1]
-    assert made[3].error.startswith(f"{broken}: not a valid Gram targets file") and not (tmp_path / "bad.png").exists()
+    assert [done.batch for done in made[:4]] == [2, 2, 2, 2]
+    assert made[4].error.startswith(f"{broken}: not a valid Gram targets file") and not (tmp_path / "bad.png").exists()
     for k, settings in enumerate(own):
         alone = tmp_path / f"alone{k}.png"
         stylize_file(str(PHOTO), str(alone), settings, styles=[str(STYLE)])
