@@ -1,6 +1,14 @@
-"""L-BFGS for a batch of independent images: torch.optim.LBFGS as optimize.py calls it (one
-iteration per step, no line search, tolerances off), with each image's own history, step size
-and curvature check, so each image follows the path its own run would.
+"""L-BFGS for a batch of independent images, each with its own history, step size, curvature
+check and trust radius, so each image follows the path its own run would.
+
+torch.optim.LBFGS without a line search (how neural-style codes call it, and how this project did)
+is chaotic on this loss: its first step moves pixels by ~1e-5, so the first curvature pair is
+mostly rounding, and the next step, up to 3x the image's range, lands where the loss is 40x
+higher. Rounding of 1e-7 (another thread count, tiles) then gave images 18 dB apart after 8 steps.
+Here a (re)start's first step moves each pixel by FIRST_STEP on average (RMS) along the gradient;
+a step is at most the image's trust radius (RMS), which doubles after a step that reached it and
+lowered the loss; a step that raised the loss is taken back and retried at BACKTRACK of its
+length, without a curvature pair (a backtracking line search that spends no extra evaluation).
 
 One L-BFGS over the batch's summed loss would be another optimiser: one history mixes the
 images' curvature (benchmarks/batch_throughput.py --shared measures how far its results land).
@@ -14,21 +22,24 @@ import torch
 
 from .device import images_alone
 
+FIRST_STEP = 0.01  # RMS pixel change (image in [0, 1]) of a (re)start's first step
+BACKTRACK = 0.25  # a step that raised the loss is retried at this share of its length
 CURVATURE = 1e-10  # torch's: a pair is kept where y.s is above it
 ASCENT = 1.0  # torch's `gtd > -tolerance_change` with tolerance_change -1: no move where g.d > 1
 ALIGN = 16  # floats (64 bytes): each image's vectors start where a fresh tensor's would
 
 
 class BatchedLBFGS:
-    """Minimises B images ([B, ...], each its own problem) given each image's gradient.
+    """Minimises B images ([B, ...], each its own problem) given each image's loss and gradient.
 
-    step(grad, active) moves the images (in place) that are active, by one L-BFGS iteration each;
-    restart(which) gives those images a fresh history, as a new torch.optim.LBFGS would.
+    step(loss, grad, active) moves the images (in place) that are active, by one L-BFGS iteration
+    each, or back towards their last accepted point where their loss rose; restart(which) gives
+    those images a fresh history, as a new optimiser would.
 
     On a CPU every number of an image is the one its own run (B = 1) gives, to the bit: its
     vectors are rows padded to 64 bytes, so vector instructions see them as they would see it
-    alone, and dot products are torch.dot per row, as torch's L-BFGS takes them. On a GPU the
-    dots are one reduction over the batch (one kernel, not B).
+    alone, and dot products are torch.dot per row. On a GPU the dots are one reduction over the
+    batch (one kernel, not B).
     """
 
     def __init__(self, image: torch.Tensor, lr: float, history: int):
@@ -44,11 +55,15 @@ class BatchedLBFGS:
         self.rho = torch.zeros(history, batch, device=device)
         self.head = torch.zeros(batch, dtype=torch.long, device=device)
         self.count = torch.zeros(batch, dtype=torch.long, device=device)
-        self.steps = torch.zeros(batch, dtype=torch.long, device=device)  # since the (re)start
+        self.steps = torch.zeros(batch, dtype=torch.long, device=device)  # accepted, since the (re)start
         self.h_diag = torch.ones(batch, device=device)
         self.direction = torch.zeros(batch, self.padded, device=device)
         self.t = torch.zeros(batch, device=device)
-        self.previous_grad = torch.zeros(batch, self.padded, device=device)
+        self.previous_grad = torch.zeros(batch, self.padded, device=device)  # at the accepted point
+        self.accepted = torch.zeros(batch, self.padded, device=device)  # the last point that lowered the loss
+        self.accepted_loss = torch.full((batch,), torch.inf, dtype=torch.float64, device=device)
+        self.radius = torch.full((batch,), 2 * FIRST_STEP, device=device)  # the longest step, RMS
+        self.reached = torch.zeros(batch, dtype=torch.bool, device=device)  # the last step was that long
         self.stored = 0  # an upper bound of count, known without asking the device
 
     def _rows(self, tensor: torch.Tensor) -> torch.Tensor:
@@ -62,18 +77,18 @@ class BatchedLBFGS:
             return torch.stack([a[i].dot(b[i]) for i in range(a.shape[0])])
         return (a * b).sum(1)
 
-    def _l1(self, a: torch.Tensor) -> torch.Tensor:
-        if self.per_row:
-            return torch.stack([a[i].abs().sum() for i in range(a.shape[0])])
-        return a.abs().sum(1)
+    def _rms(self, a: torch.Tensor) -> torch.Tensor:
+        return (self._dot(a, a) / self.size).sqrt()
 
     def restart(self, which: torch.Tensor) -> None:
         self.steps = torch.where(which, 0, self.steps)
         self.count = torch.where(which, 0, self.count)
 
-    def step(self, grad: torch.Tensor, active: torch.Tensor) -> None:
+    def step(self, loss: torch.Tensor, grad: torch.Tensor, active: torch.Tensor) -> None:
         g = self._rows(grad)
         first = self.steps == 0
+        rose = active & ~first & ~(loss.double() <= self.accepted_loss)  # a NaN rose too
+        active = active & ~rose
         self.steps = self.steps + active.long()
         # The new pair, kept where its curvature is positive (not on an image's first step).
         y = g - self.previous_grad
@@ -105,13 +120,28 @@ class BatchedLBFGS:
             beta = self._dot(self.y[slot, self.rows], r) * self.rho[slot, self.rows]
             r = torch.addcmul(r, torch.where(valid, alphas[k] - beta, 0.0)[:, None], self.s[slot, self.rows])
         direction = torch.where(first[:, None], -g, r)
-        # torch's step length: min(1, 1/|g|_1) * lr on the first step, lr after it.
-        t = torch.where(first, (1.0 / self._l1(g)).clamp(max=1.0) * self.lr, self.lr)
+        # The step: lr times FIRST_STEP (RMS) on a first step, times L-BFGS's own after it, within
+        # the radius, which doubles after a step that reached it and was accepted (so a huge lr
+        # takes steps no longer than ones that keep lowering the loss).
+        length = self._rms(direction)
+        self.radius = torch.where(
+            first, 2 * FIRST_STEP, torch.where(active & self.reached, 2 * self.radius, self.radius)
+        )
+        wanted = torch.where(first, FIRST_STEP / length, 1.0) * self.lr
+        t = torch.minimum(wanted, self.radius / length)
         moves = active & (self._dot(g, direction) <= ASCENT)
+        # Where the loss rose: back to the accepted point, a shorter step the same way.
+        shorter = BACKTRACK * self.t
+        self.radius = torch.where(rose, shorter * self._rms(self.direction), self.radius)
+        self.reached = torch.where(active, wanted > t, torch.where(rose, False, self.reached))
         self.direction = torch.where(active[:, None], direction, self.direction)
-        self.t = torch.where(active, t, self.t)
+        self.t = torch.where(active, t, torch.where(rose, shorter, self.t))
         self.previous_grad = torch.where(active[:, None], g, self.previous_grad)
+        self.accepted_loss = torch.where(active, loss.double(), self.accepted_loss)
         with torch.no_grad():
             x = self._rows(self.image)
+            self.accepted = torch.where(active[:, None], x, self.accepted)
             moved = torch.where(moves[:, None], torch.addcmul(x, t[:, None], direction), x)
+            back = torch.addcmul(self.accepted, shorter[:, None], self.direction)
+            moved = torch.where(rose[:, None], back, moved)
             self.image.copy_(moved[:, : self.size].view_as(self.image))

@@ -25,14 +25,14 @@ class _Adam:
     def __init__(self, image: torch.Tensor, lr: float):
         self.image, self.adam = image, torch.optim.Adam([image], lr=lr)
 
-    def step(self, grad: torch.Tensor, active: torch.Tensor) -> None:
+    def step(self, loss: torch.Tensor, grad: torch.Tensor, active: torch.Tensor) -> None:
         self.adam.step()
         with torch.no_grad():
             self.image.clamp_(0, 1)
 
 
 def make_optimizer(settings, image: torch.Tensor, history: int):
-    """The settings' optimiser over a batch of images: step(grad, active) moves them in place."""
+    """The settings' optimiser over a batch of images: step(loss, grad, active) moves them in place."""
     if settings.optimizer == "adam":
         return _Adam(image, settings.lr())
     return BatchedLBFGS(image, settings.lr(), max(1, history))
@@ -183,7 +183,7 @@ def optimise(image, objectives: list, settings, history: int, iterations: int, b
     for step in range(iterations):
         losses = evaluate(objectives, image, lost, normaliser)
         best.record(losses, image, active)
-        optimizer.step(image.grad, active)
+        optimizer.step(losses, image.grad, active)
         broken = divergence.broken(losses, active, step)
         lost, active = lost | broken, active & ~broken
         if step % LOSS_EVERY == LOSS_EVERY - 1 or step == iterations - 1:  # the host reads it now and then

@@ -1,7 +1,5 @@
 """A photo's artworks optimised together: each image as its own run would make it (CPU, fp32)."""
 
-import math
-
 import pytest
 import torch
 
@@ -23,43 +21,41 @@ def _scale(transfer, photo, targets, settings_of=None):
     return Objective(transfer.extractor, s, features, grams, weights=weights), content
 
 
-def _torch_lbfgs(objective, content, steps, lr, history):
-    """Our optimisation of one image as it was, with torch.optim.LBFGS: one iteration per step,
-    no line search, tolerances off, loss divided by its first value, the best iterate kept."""
-    image = content.clone().requires_grad_(True)
-    optimizer = torch.optim.LBFGS(
-        [image], lr=lr, max_iter=1, history_size=history, tolerance_grad=-1, tolerance_change=-1
-    )
-    normaliser, best = [], [math.inf, image.detach().clone()]
+def _quadratic(curvatures):
+    """sum(c * x^2) / 2 per image: its value and gradient at x."""
 
-    def scale_for(value):
-        if not normaliser:
-            normaliser.append(1 / float(value))
-        return normaliser[0]
+    def at(x):
+        return (curvatures * x**2).flatten(1).sum(1) / 2, curvatures * x
 
-    def closure():
-        optimizer.zero_grad(set_to_none=True)
-        loss = objective.backward(image, scale_for)
-        if float(loss) < best[0]:
-            best[:] = float(loss), image.detach().clone()
-        return loss
-
-    for _ in range(steps):
-        optimizer.step(closure)
-    final = float(objective.loss(image.detach()))
-    return image.detach() if final < best[0] else best[1]
+    return at
 
 
-def test_one_image_follows_torch_lbfgs_within_1e5_after_50_steps_at_128px():
-    s = tiny(size=128, iterations=50, precision="fp32", margin=0.0)  # the image as torch's L-BFGS sees it
-    transfer = StyleTransfer(s)
-    photo = load_source(str(PHOTO))
-    targets = transfer.make_targets([STYLE])
-    objective, content = _scale(transfer, photo, [targets])
-    expected = _torch_lbfgs(objective, content, 50, s.lr(), s.lbfgs_history)
-    ours = transfer.stylize(photo, targets, progress=False)
-    assert not torch.equal(ours, content)  # it moved
-    assert (ours - expected.clamp(0, 1)).abs().max() <= 1e-5
+def test_lbfgs_first_step_trust_radius_and_backtracking_on_quadratics():
+    # A first step of FIRST_STEP (RMS) down the gradient; a step that raised the loss taken back
+    # to the accepted point and retried at BACKTRACK of its length; every image downhill after.
+    from nst_core.lbfgs import BACKTRACK, FIRST_STEP, BatchedLBFGS
+
+    torch.manual_seed(0)
+    curvatures = torch.rand(2, 1, 7, 5) * 10 + 0.1
+    start = torch.rand(2, 1, 7, 5)
+    at, x = _quadratic(curvatures), start.clone()
+    optimizer, everyone = BatchedLBFGS(x, lr=1.0, history=4), torch.ones(2, dtype=torch.bool)
+    loss, grad = at(x)
+    optimizer.step(loss, grad, everyone)
+    step = x - start
+    assert torch.allclose(step.flatten(1).pow(2).mean(1).sqrt(), torch.tensor(FIRST_STEP))
+    unit = step.flatten(1) / step.flatten(1).norm(dim=1, keepdim=True)
+    torch.testing.assert_close(unit, -grad.flatten(1) / grad.flatten(1).norm(dim=1, keepdim=True), rtol=1e-3, atol=1e-5)
+    after_first = x.clone()
+    loss, grad = at(x)
+    loss[1] = 1e9  # image 1 is told its loss rose: back to its start, BACKTRACK of that step on
+    optimizer.step(loss, grad, everyone)
+    assert not torch.equal(x[0], after_first[0])  # image 0 took its L-BFGS step
+    torch.testing.assert_close(x[1] - start[1], BACKTRACK * step[1], rtol=1e-3, atol=1e-6)
+    for _ in range(30):
+        loss, grad = at(x)
+        optimizer.step(loss, grad, everyone)
+    assert (at(x)[0] < 1e-3 * at(start)[0]).all()
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +111,8 @@ def test_the_gpus_batched_reductions_take_each_images_own_steps():
         optimizer = BatchedLBFGS(x, lr=1.0, history=4)
         optimizer.per_row = not batched_dots
         for step in range(12):
-            grad = scales[rows] * x  # of sum(scale * x^2) / 2
-            optimizer.step(grad, torch.ones(len(rows), dtype=torch.bool))
+            loss, grad = (scales[rows] * x**2).flatten(1).sum(1) / 2, scales[rows] * x
+            optimizer.step(loss, grad, torch.ones(len(rows), dtype=torch.bool))
             if step == 6:
                 optimizer.restart(torch.tensor([r == 1 for r in rows]))
         return x

@@ -136,9 +136,24 @@ def test_histogram_preservation_targets_depend_on_the_photo(tmp_path):
 
 
 def test_divergence_is_reported_not_written():
-    transfer = StyleTransfer(tiny(learning_rate=1e30, size=32, iterations=3))
+    transfer = StyleTransfer(tiny(optimizer="adam", learning_rate=1e30, size=32, iterations=3))
     with pytest.raises(NSTError, match="diverged|non-finite"):
         transfer.stylize(load_source(str(PHOTO)), transfer.make_targets([STYLE]), progress=False)
+
+
+def test_lbfgs_with_an_absurd_learning_rate_is_held_by_its_trust_radius():
+    # torch's L-BFGS took a step of 1e30 and lost the image; ours steps no further than steps
+    # that kept lowering the loss, on the default coarse-to-fine schedule.
+    photo = load_source(str(PHOTO))
+    results = []
+    for rate in (1.0, 1e30):
+        transfer = StyleTransfer(tiny(learning_rate=rate, size=64, min_size=32, precision="fp32"))
+        targets = transfer.make_targets([STYLE])
+        image = transfer.stylize(photo, targets, progress=False)
+        content, features = _content_targets(transfer, photo)
+        results.append([float(transfer.loss(x, features, targets.grams[64])) for x in (content, image)])
+    (start, usual), (_, absurd) = results
+    assert torch.isfinite(torch.tensor(absurd)) and absurd < 0.8 * start and absurd < 2 * usual, results
 
 
 def test_schedule_of_scales():
