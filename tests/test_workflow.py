@@ -237,6 +237,14 @@ def test_histogram_artwork_targets_are_made_in_the_photos_job(tmp_path):
     assert rerun_remakes(workdir) == (set(), {"results/stylized/starry/tubingen.png"})
 
 
+def test_the_readmes_install_has_what_a_report_needs():
+    # The README installs nst[workflow]: `snakemake --report` fails without pygments (which the
+    # test install brings anyway, through pytest).
+    from importlib.metadata import requires
+
+    assert any(line.startswith("pygments") and 'extra == "workflow"' in line for line in requires("nst"))
+
+
 def test_report_is_a_gallery(finished):
     result = snakemake(finished, "--report", "report.html")
     assert result.returncode == 0, result.stderr
