@@ -1,14 +1,20 @@
-"""Peak memory of `nst stylize` at 512, 1024 and 2048 px, and what a size that does not fit says.
+"""Peak memory of `nst stylize` against its `--max-memory` cap (issue 34), and what a size that
+does not fit says.
 
-Each size runs the real command (default preset, one scale, 1 iteration) in its own process;
-the peak is that process's maximum resident set. The estimate is nst_core.memory's, which
-checks a size before optimising. Then a size too big for this machine shows its message.
+Each case runs the real command in its own process (default preset, one scale, 2 iterations, so
+its plan keeps 2 L-BFGS pairs) and reads that process's maximum resident set (getrusage): the
+painting's targets, the optimisation by the tiles the cap leaves room for, the scores and the
+PNG. Caps are chosen so that every size above 512 px goes by tiles (512 px fits whole in any cap
+it is accepted in). `--artworks 4` optimises four paintings of the photo in one job. The last
+line is what a size too big for its cap says.
 
-    python benchmarks/peak_memory.py [--sizes 512 1024 2048] [--precision fp32 bf16] [--too-big 8192] [--max-memory 8]
+    python benchmarks/peak_memory.py [--sizes 512 1024 1536 2048] [--precision bf16 fp32]
+        [--caps 2.5] [--artworks 1 4] [--too-big 8192 --too-big-cap 8]
 """
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -17,65 +23,56 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
 PHOTO = HERE / "demo" / "photos" / "tubingen.jpg"
-STYLE = HERE / "demo" / "styles" / "starry_night.jpg"
+STYLES = sorted((HERE / "demo" / "styles").glob("*.jpg"))
+GIB = 2**30
 
 
-def nst(*args) -> list[str]:
-    return [sys.executable, "-m", "nst_core", "stylize", str(PHOTO), "--style", str(STYLE), "--quiet", *args]
+def command(size: int, precision: str, cap: float, artworks: int, scratch: str) -> list[str]:
+    options = ["--size", str(size), "--min-size", "none", "--iterations", "2", "--precision", precision]
+    options += ["--max-memory", str(cap)]
+    groups = []
+    for k, style in enumerate(STYLES[:artworks]):
+        groups += ["--artwork", "--style", str(style), "--output", f"{scratch}/{k}.png"]
+    return [sys.executable, "-m", "nst_core", "stylize", str(PHOTO), *options, *groups]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048])
-    parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 1536, 2048])
+    parser.add_argument("--precision", nargs="+", default=["bf16", "fp32"])
+    parser.add_argument("--caps", type=float, nargs="+", default=[2.5], help="GiB")
+    parser.add_argument("--artworks", type=int, nargs="+", default=[1])
     parser.add_argument("--too-big", type=int, default=8192)
-    parser.add_argument("--max-memory", type=float, default=8, help="GiB the --too-big run may use")
+    parser.add_argument("--too-big-cap", type=float, default=8, help="GiB the --too-big run may use")
     args = parser.parse_args()
 
-    import torch
-
-    from nst_core import StyleTransfer, load_source, preset
-    from nst_core.image_files import fit_long_side
-    from nst_core.memory import GIB, available_bytes, estimate_bytes
-
-    photo = load_source(str(PHOTO))
-    cpu = torch.device("cpu")
-    print(f"# {PHOTO.name}, {os.cpu_count()} cores, {available_bytes(cpu) / GIB:.1f} GiB available")
-    print(f"{'size':>6} {'pixels':>11} {'precision':>9} {'peak (GiB)':>11} {'estimate':>9} {'seconds':>8}")
+    print(f"# {PHOTO.name}, {os.cpu_count()} cores; peak = the process's maximum resident set")
+    print(f"{'size':>5} {'precision':>9} {'artworks':>8} {'cap':>5} {'peak':>6} {'peak/cap':>8} {'s':>6}  plan")
     with tempfile.TemporaryDirectory() as scratch:
         for size in args.sizes:
-            width, height = fit_long_side(photo.image.size, size)
             for precision in args.precision:
-                transfer = StyleTransfer(preset("default", size=size, min_size=None, precision=precision))
-                # one iteration: one L-BFGS pair at most
-                estimate = estimate_bytes(transfer.extractor, transfer.settings, width, height, cpu, None, 1)
-                started = time.perf_counter()
-                process = subprocess.Popen(
-                    nst(
-                        "--size",
-                        str(size),
-                        "--min-size",
-                        "none",
-                        "--iterations",
-                        "1",
-                        "--precision",
-                        precision,
-                        "--output",
-                        f"{scratch}/out.png",
-                    ),
-                    stderr=subprocess.PIPE,
-                )
-                _, status, usage = os.wait4(process.pid, 0)
-                seconds = time.perf_counter() - started
-                peak = usage.ru_maxrss * 1024
-                note = "" if status == 0 else f"  failed: {process.stderr.read().decode().strip()}"
-                print(
-                    f"{size:>6} {f'{width}x{height}':>11} {precision:>9} {peak / GIB:>11.2f} {estimate / GIB:>9.2f} "
-                    f"{seconds:>8.1f}{note}"
-                )
-        # under a budget, as on a shared machine: with enough memory it would run, by tiles, for an hour
-        too_big = ["--size", str(args.too_big), "--max-memory", str(args.max_memory)]
-        result = subprocess.run(nst(*too_big, "--output", f"{scratch}/big.png"), capture_output=True, text=True)
+                for artworks in args.artworks:
+                    for cap in args.caps:
+                        started = time.perf_counter()
+                        process = subprocess.Popen(
+                            command(size, precision, cap, artworks, scratch), stderr=subprocess.PIPE, text=True
+                        )
+                        _, status, usage = os.wait4(process.pid, 0)
+                        seconds, peak = time.perf_counter() - started, usage.ru_maxrss * 1024 / GIB
+                        lines = process.stderr.read().strip().splitlines()
+                        tiled = (m.group(1) for line in lines if (m := re.search(r": (\d+x\d+ px in .*)", line)))
+                        plan = next(tiled, "whole")
+                        note = plan if status == 0 else f"failed: {lines[-1] if lines else status}"
+                        print(
+                            f"{size:>5} {precision:>9} {artworks:>8} {cap:>5} {peak:>6.2f} {peak / cap:>8.0%} "
+                            f"{seconds:>6.0f}  {note}",
+                            flush=True,
+                        )
+        too_big = ["--size", str(args.too_big), "--max-memory", str(args.too_big_cap)]
+        style = ["--style", str(STYLES[0]), "--quiet", "--output", f"{scratch}/big.png"]
+        result = subprocess.run(
+            [sys.executable, "-m", "nst_core", "stylize", str(PHOTO), *style, *too_big], capture_output=True, text=True
+        )
         print(f"{' '.join(too_big)}: exit {result.returncode}: {result.stderr.strip()}")
 
 

@@ -240,7 +240,7 @@ class _PhotoJob:
         """The image's measures on the yardstick (the photo's references made once per job)."""
         key = (size, str(transfer.device))
         if key not in self.yardsticks:
-            self.yardsticks[key] = Yardstick(self.source.tensor(size), transfer.device)
+            self.yardsticks[key] = Yardstick(self.source.tensor(size), transfer.device, transfer.settings.max_memory)
         return self.yardsticks[key].measure(result, targets.score_grams)
 
     def fail(self, members: list, error: NSTError) -> None:

@@ -34,33 +34,35 @@ def _add(totals: dict, part: dict) -> None:
         totals[key] = totals[key] + value if key in totals else value
 
 
-def tiled_features(extractor, image: torch.Tensor, layers, tile_size: int | None, precision: str) -> dict:
-    """The image's features at `layers`, no gradients, computed by tiles when it is larger than
-    tile_size: the same maps (e.g. the photo's content targets), needing the memory of one tile's
-    activations besides the maps themselves."""
+def features_and_grams(extractor, image: torch.Tensor, map_layers, gram_layers, tile_size, precision: str):
+    """In one pass without gradients: the image's features at map_layers (e.g. a photo's content
+    targets) and its Gram matrices ([B, C, C], divided by the positions) at gram_layers (a
+    painting's style targets), by tiles when it is larger than tile_size: the same maps and
+    Grams, needing the memory of one tile's activations besides the maps themselves."""
     height, width = image.shape[-2:]
-    result = {}
+    maps, sums, positions = {}, {}, {}
     for tile, part in _forward_by_tiles(extractor, image, tile_size, precision):
-        for layer in layers:
-            if layer not in result:
+        for layer in map_layers:
+            if layer not in maps:
                 channels, (h, w) = part[layer].shape[1], _layer_size(extractor, layer, width, height)
-                result[layer] = part[layer].new_empty((image.shape[0], channels, h, w))
-            result[layer][inner_region(tile, layer, height, width, False)] = part[layer][
+                maps[layer] = part[layer].new_empty((image.shape[0], channels, h, w))
+            maps[layer][inner_region(tile, layer, height, width, False)] = part[layer][
                 inner_region(tile, layer, height, width, True)
             ]
-    return result
+        inner = {layer: part[layer][inner_region(tile, layer, height, width, True)] for layer in gram_layers}
+        _add(sums, {layer: style_sums(own) for layer, own in inner.items()})
+        _add(positions, {layer: own.shape[-2] * own.shape[-1] for layer, own in inner.items()})
+    return maps, {layer: sums[layer] / positions[layer] for layer in gram_layers}
+
+
+def tiled_features(extractor, image: torch.Tensor, layers, tile_size: int | None, precision: str) -> dict:
+    """The image's features at `layers` (features_and_grams)."""
+    return features_and_grams(extractor, image, layers, (), tile_size, precision)[0]
 
 
 def tiled_grams(extractor, image: torch.Tensor, layers, tile_size: int | None, precision: str) -> dict:
-    """The image's Gram matrices ([B, C, C], divided by the positions) at `layers`, no gradients,
-    summed over tiles when it is larger than tile_size (a large painting's style targets)."""
-    height, width = image.shape[-2:]
-    sums, positions = {}, {}
-    for tile, part in _forward_by_tiles(extractor, image, tile_size, precision):
-        inner = {layer: part[layer][inner_region(tile, layer, height, width, True)] for layer in layers}
-        _add(sums, {layer: style_sums(own) for layer, own in inner.items()})
-        _add(positions, {layer: own.shape[-2] * own.shape[-1] for layer, own in inner.items()})
-    return {layer: sums[layer] / positions[layer] for layer in layers}
+    """The image's Gram matrices at `layers` (features_and_grams)."""
+    return features_and_grams(extractor, image, (), layers, tile_size, precision)[1]
 
 
 def _layer_size(extractor, layer: str, width: int, height: int) -> tuple[int, int]:

@@ -3,7 +3,8 @@
 Always the bundled Oxford weights, max pooling, zero padding, relu layers, at the scored
 image's own resolution: style = mean relative Gram distance to the style image (resized to the
 same long side), content = relative feature distance to the photo (resized to the same size).
-A stylize job scores its images on it as they are made (Yardstick), from tensors at hand.
+A stylize job scores its images on it as they are made (Yardstick), from tensors at hand, by
+tiles where a whole pass would not fit in the run's memory (the same scores, to rounding).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import functools
 
 import torch
 
+from . import memory
 from .image_files import load_pil
-from .losses import gram
 from .network import VGG19Features, load_weights
+from .objective import features_and_grams
+from .settings import Settings
 from .storage import identity
 from .tensors import load_source, load_styles, pil_to_tensor, to_tensor
 
@@ -24,12 +27,12 @@ SCORE_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 SCORE_CONTENT_LAYER = "relu4_2"
 
 
-def relative_style_distance(features: dict, target_grams: dict) -> float:
+def relative_style_distance(grams: dict, target_grams: dict) -> float:
     """Mean over layers of ||G - A||^2 / ||A||^2 (0 = identical style statistics)."""
     total = 0.0
     for layer in SCORE_STYLE_LAYERS:
         target = target_grams[layer]
-        total += float((gram(features[layer])[0] - target).pow(2).sum() / target.pow(2).sum())
+        total += float((grams[layer][0] - target).pow(2).sum() / target.pow(2).sum())
     return total / len(SCORE_STYLE_LAYERS)
 
 
@@ -45,41 +48,49 @@ def _scoring_network(device: str = "cpu") -> VGG19Features:
     return VGG19Features(load_weights("bundled"), layers, pooling="max", padding="zeros").to(device)
 
 
-@torch.no_grad()
-def painting_grams(paintings, long_side: int, device="cpu") -> dict:
+def _pass(image: torch.Tensor, device: str, max_memory: float | None, content: bool = True) -> tuple[dict, dict]:
+    """The yardstick's content features (if asked) and Grams of an image ([1, 3, H, W]) on the
+    device, by tiles where a whole pass does not fit in memory (max_memory: the run's cap, GiB)."""
+    net, (height, width) = _scoring_network(device), image.shape[-2:]
+    budget = Settings(precision="fp32", max_memory=max_memory)  # the yardstick runs in fp32
+    tile_size = memory.features_tile_size(net, budget, width, height, torch.device(device))
+    maps = (SCORE_CONTENT_LAYER,) if content else ()
+    return features_and_grams(net, image.to(device), maps, SCORE_STYLE_LAYERS, tile_size, "fp32")
+
+
+def painting_grams(paintings, long_side: int, device="cpu", max_memory: float | None = None) -> dict:
     """The yardstick's Grams of an artwork's paintings (SourceImages, blended by their weights),
     each resized to this long side: what an image of that long side is scored against."""
-    net, blended = _scoring_network(str(device)), {}
+    blended = {}
     for painting in paintings:
-        for layer, features in net(painting.tensor(long_side).to(device)).items():
-            if layer in SCORE_STYLE_LAYERS:
-                blended[layer] = blended.get(layer, 0) + painting.weight * gram(features)[0].cpu()
+        _, grams = _pass(painting.tensor(long_side), str(device), max_memory, content=False)
+        for layer, matrix in grams.items():
+            blended[layer] = blended.get(layer, 0) + painting.weight * matrix[0].cpu()
     return blended
 
 
 class Yardstick:
     """The yardstick's references for one photo's images, made once: the photo's features at the
-    images' size, and each artwork's Grams (painting_grams) given to measure()."""
+    images' size, and each artwork's Grams (painting_grams) given to measure(). max_memory: the
+    run's cap in GiB, which the passes keep to (default: the device's free memory)."""
 
-    @torch.no_grad()
-    def __init__(self, photo: torch.Tensor, device="cpu"):
-        self.device = str(device)
-        self.photo = _scoring_network(self.device)(photo.to(self.device))
+    def __init__(self, photo: torch.Tensor, device="cpu", max_memory: float | None = None):
+        self.device, self.max_memory = str(device), max_memory
+        self.photo, self.photo_grams = _pass(photo, self.device, max_memory)
 
-    @torch.no_grad()
     def measure(self, image: torch.Tensor, grams: dict) -> dict:
         """Scores of one image ([1, 3, H, W], as it will be saved) against its artwork's Grams,
         with what quality flags are judged by (quality.py): the photo's own style score against
         the same painting, the pixels' spread, the share of black or white pixels, finiteness."""
         finite = bool(torch.isfinite(image).all())
         pixels = (torch.nan_to_num(image.float()).clamp(0, 1) * 255).round() / 255  # as the file holds it
-        features = _scoring_network(self.device)(pixels.to(self.device))
+        features, own_grams = _pass(pixels, self.device, self.max_memory)
         grams = {layer: g.to(self.device) for layer, g in grams.items()}
         extreme = ((pixels <= 8 / 255) | (pixels >= 247 / 255)).all(1)
         return {
-            "style": relative_style_distance(features, grams),
+            "style": relative_style_distance(own_grams, grams),
             "content": relative_content_distance(features, self.photo),
-            "photo_style": relative_style_distance(self.photo, grams),
+            "photo_style": relative_style_distance(self.photo_grams, grams),
             "spread": float(pixels.std()),
             "clipped": float(extreme.float().mean()),
             "finite": finite,

@@ -81,7 +81,7 @@ class GramTargets:
             "color_reference": photo.sha256 if reference is not None else None,
             "styles": [{"path": s.path, "sha256": s.sha256, "weight": s.weight} for s in styles],
         }
-        return cls(grams, meta, painting_grams(styles, settings.size, device))
+        return cls(grams, meta, painting_grams(styles, settings.size, device, settings.max_memory))
 
     def to_bytes(self) -> bytes:
         tensors = {
