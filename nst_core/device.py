@@ -3,9 +3,15 @@ where the hardware computes it natively, fp32 elsewhere)."""
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from .errors import NSTError
+
+# Set to 1, a batch goes through the network at once on a CPU too, as on a GPU: how the suite runs
+# the GPU's branches where no GPU is (docs/testing.md). Read at each call, so a test can set it.
+BATCHED_NETWORK = "NST_BATCHED_NETWORK"
 
 
 def _mps_available() -> bool:
@@ -57,8 +63,8 @@ def images_alone(device: torch.device) -> bool:
     """Whether the network runs on each image of a batch alone. On a CPU: there the same seed and
     inputs give the same bytes whatever else an image's batch holds (a batch's convolutions
     round differently from one image's), and the convolutions already run at the speed of a
-    large matrix product, so a batch would gain little."""
-    return device.type == "cpu"
+    large matrix product, so a batch would gain little. NST_BATCHED_NETWORK=1 says no everywhere."""
+    return device.type == "cpu" and os.environ.get(BATCHED_NETWORK) != "1"
 
 
 def describe(device: torch.device, precision: str, asked: str = "auto") -> str:

@@ -33,20 +33,60 @@ SLOW_MODULES = {
 }
 
 
+# The modules whose tests run the optimisation core on a device (no Snakemake, S3, Slurm or
+# browser): `pytest --device cuda -m device` runs them on a GPU (benchmarks/gpu_check.sh).
+DEVICE_MODULES = {
+    "test_batch",
+    "test_gpu_path",
+    "test_jobs",
+    "test_optimize",
+    "test_quality",
+    "test_targets",
+    "test_tiles",
+}
+DEVICE = "cpu"  # the --device option's
+
+
+def pytest_addoption(parser):
+    parser.addoption("--device", default="cpu", help="device of the tests that touch one (-m device): cpu, cuda, ...")
+
+
+def pytest_configure(config):
+    global DEVICE
+    DEVICE = config.getoption("--device")
+    for options in (TARGETS_FAST, FAST):
+        options[options.index("--device") + 1] = DEVICE
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if item.module.__name__ in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+        if item.module.__name__ in DEVICE_MODULES:
+            item.add_marker(pytest.mark.device)
+
+
+@pytest.fixture
+def images_alone():
+    """For tests of what holds where each image of a batch goes through the network alone (a CPU,
+    unless NST_BATCHED_NETWORK=1): there a batch's images are their own runs' to the bit, and
+    its memory counts the network once. Skipped on the GPU's path."""
+    import torch
+
+    from nst_core.device import images_alone
+
+    if not images_alone(torch.device(DEVICE)):
+        pytest.skip("the batch goes through the network at once here (GPU, or NST_BATCHED_NETWORK=1)")
 
 
 # Tiny and fast, one scale unless a test asks for coarse-to-fine.
-TINY = dict(size=48, iterations=8, coarse_iterations=4, min_size=None, device="cpu")
+TINY = dict(size=48, iterations=8, coarse_iterations=4, min_size=None)
 
 
 def tiny(**overrides):
     from nst_core import preset
 
-    return preset("default", **{**TINY, **overrides})
+    return preset("default", **{**TINY, "device": DEVICE, **overrides})
 
 
 # The same, as `nst` options (one scale), for tests of the command line, the worker and S3; the

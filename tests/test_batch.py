@@ -70,7 +70,7 @@ def four():
     return transfer, photo, targets, own, alone
 
 
-def test_four_artworks_together_are_each_within_1e5_of_their_own_run(four):
+def test_four_artworks_together_are_each_within_1e5_of_their_own_run(four, images_alone):
     transfer, photo, targets, own, alone = four
     together = transfer.stylize_batch(photo, targets, own, progress=False)
     for one, batched in zip(alone, together):
@@ -78,7 +78,7 @@ def test_four_artworks_together_are_each_within_1e5_of_their_own_run(four):
     assert (alone[0] - alone[1]).abs().max() > 1e-2  # the weights are each image's own
 
 
-def test_an_artwork_that_diverges_loses_only_its_own_image(four):
+def test_an_artwork_that_diverges_loses_only_its_own_image(four, images_alone):
     transfer, photo, targets, own, alone = four
     broken = own[:2] + [own[2].replace(style_weight=1e39)] + own[3:]  # inf in fp32: non-finite losses
     results = transfer.stylize_batch(photo, targets, broken, progress=False)
@@ -124,7 +124,7 @@ def test_the_gpus_batched_reductions_take_each_images_own_steps():
     assert (energy < 0.5 * (scales * start**2).flatten(1).sum(1)).all()  # each went downhill
 
 
-def test_a_photos_artworks_in_one_call_are_their_own_runs_and_a_bad_one_costs_only_itself(tmp_path):
+def test_a_photos_artworks_in_one_call_are_their_own_runs_and_a_bad_one_costs_only_itself(tmp_path, images_alone):
     # Luminance preservation changes the content and the result: its artworks go in a batch of
     # their own (each with the photo's chroma); the weights differ within each batch. Every image
     # as stylize_file makes it.

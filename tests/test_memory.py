@@ -49,7 +49,7 @@ def test_estimate_grows_with_pixels_history_and_tile(transfer):
     assert estimate(4096, 3072, 512) < estimate(4096, 3072, 1024)
 
 
-def test_a_batch_counts_each_images_history_and_copies_and_is_as_large_as_fits(transfer):
+def test_a_batch_counts_each_images_history_and_copies_and_is_as_large_as_fits(transfer, images_alone):
     # without the reflected margin, so that the plan's image is 256x192
     extractor, settings = transfer.extractor, transfer.settings.replace(size=256, iterations=100, margin=0.0)
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import PHOTO, REPO, STYLE, tiny
+from conftest import DEVICE, PHOTO, REPO, STYLE, tiny
 from nst_core import NSTError, StyleTransfer, load_source, preset, save_image, score
 from nst_core.color import match_color, rgb_to_yiq
 from nst_core.image_files import fit_long_side
@@ -83,7 +83,7 @@ def test_adam_and_paper_preset_run():
     photo = load_source(str(PHOTO))
     adam = StyleTransfer(tiny(optimizer="adam", size=32, iterations=5))
     assert adam.stylize(photo, adam.make_targets([STYLE]), progress=False).shape == (1, 3, 24, 32)
-    paper = StyleTransfer(preset("paper", size=32, iterations=5, device="cpu"))
+    paper = StyleTransfer(preset("paper", size=32, iterations=5, device=DEVICE))
     assert paper.settings.pooling == "avg" and paper.settings.init == "noise"
     assert paper.stylize(photo, paper.make_targets([STYLE]), progress=False).shape == (1, 3, 24, 32)
 
@@ -230,7 +230,7 @@ def test_the_edges_of_a_result_are_like_its_middle():
     steps = {}
     for margin in (0.0, preset("default").margin):
         settings = preset(
-            "default", size=128, iterations=40, min_size=None, device="cpu", precision="fp32", margin=margin
+            "default", size=128, iterations=40, min_size=None, device=DEVICE, precision="fp32", margin=margin
         )
         transfer = StyleTransfer(settings)
         result = transfer.stylize(photo, transfer.make_targets([str(REPO / "demo" / "styles" / "the_scream.jpg")]))

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import PHOTO, STYLE, STYLE2
+from conftest import DEVICE, PHOTO, STYLE, STYLE2
 from nst_core import StyleTransfer, load_source, preset, save_image, score
 from nst_core.objective import Objective, tiled_features, tiled_grams
 from nst_core.tensors import pil_to_tensor
@@ -59,7 +59,7 @@ def evaluate(transfer, content, image, style_grams, tile_size, margin=TILE_MARGI
 @pytest.mark.parametrize("name, normalisation", [("default", "scaled"), ("paper", "paper"), ("default", "mean")])
 def test_tiled_loss_and_gradient_are_the_whole_images(problem, name, normalisation):
     photo, content, image = problem
-    settings = preset(name, size=WIDTH, min_size=None, device="cpu", precision="fp32", tv_weight=1.0)
+    settings = preset(name, size=WIDTH, min_size=None, device=DEVICE, precision="fp32", tv_weight=1.0)
     transfer = StyleTransfer(settings.replace(normalisation=normalisation))
     grams = transfer.make_targets([STYLE]).grams[WIDTH]
     loss, grad = evaluate(transfer, content, image, grams, None)
@@ -75,7 +75,7 @@ def test_tiled_loss_and_gradient_are_the_whole_images(problem, name, normalisati
 
 def test_tiled_features_and_style_targets_are_the_whole_images(problem):
     _, content, _ = problem
-    settings = preset("default", size=WIDTH, min_size=None, device="cpu", precision="fp32")
+    settings = preset("default", size=WIDTH, min_size=None, device=DEVICE, precision="fp32")
     transfer = StyleTransfer(settings)
     layers = ["relu1_1", "relu4_2", "relu5_1"]
     whole = tiled_features(transfer.extractor, content, layers, None, "fp32")
@@ -101,7 +101,7 @@ def test_bf16_by_tiles_is_bf16_whole():
     painting = pil_to_tensor(Image.open(STYLE).convert("RGB").resize((96, 96), Image.LANCZOS))
     results = {}
     for precision, tile_size in [("fp32", None), ("bf16", None), ("bf16", INNER + 2 * TILE_MARGIN)]:
-        transfer = StyleTransfer(preset("default", size=WIDTH, min_size=None, device="cpu", precision=precision))
+        transfer = StyleTransfer(preset("default", size=WIDTH, min_size=None, device=DEVICE, precision=precision))
         grams = tiled_grams(transfer.extractor, painting, transfer.settings.style_layers, None, "fp32")
         results[precision, tile_size] = evaluate(transfer, content, image, grams, tile_size)
     (_, fp32_grad), (loss, grad), (tiled_loss, tiled_grad) = results.values()
@@ -132,7 +132,7 @@ def test_a_photos_artworks_by_tiles_on_the_default_schedule_are_the_untiled_ones
     # weights and colour modes (luminance changes the content, so it has a batch of its own);
     # tiles at both finer scales.
     settings = preset(
-        "default", size=WIDTH, min_size=168, iterations=8, coarse_iterations=4, device="cpu", precision="fp32"
+        "default", size=WIDTH, min_size=168, iterations=8, coarse_iterations=4, device=DEVICE, precision="fp32"
     )
     assert [scale for scale, _ in settings.schedule()] == [168, 238, WIDTH]
     photo = load_source(str(strip_file))
@@ -188,7 +188,7 @@ def test_no_seams_where_tiles_meet_while_tiles_styled_apart_and_feathered_show_t
     strip = photo_strip(100, 228)
     strip.save(tmp_path / "strip.png")
     photo = pil_to_tensor(strip)
-    settings = preset("default", size=WIDTH, min_size=None, iterations=30, device="cpu", precision="fp32")
+    settings = preset("default", size=WIDTH, min_size=None, iterations=30, device=DEVICE, precision="fp32")
     transfer = StyleTransfer(settings.replace(tile_size=INNER + 2 * TILE_MARGIN))
     assert len(tiles(strip.height, WIDTH, INNER + 2 * TILE_MARGIN)) == 3
     tiled = transfer.stylize(load_source(str(tmp_path / "strip.png")), transfer.make_targets([STYLE]), progress=False)
