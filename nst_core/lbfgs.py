@@ -128,12 +128,15 @@ class BatchedLBFGS:
             first, 2 * FIRST_STEP, torch.where(active & self.reached, 2 * self.radius, self.radius)
         )
         wanted = torch.where(first, FIRST_STEP / length, 1.0) * self.lr
-        t = torch.minimum(wanted, self.radius / length)
-        moves = active & (self._dot(g, direction) <= ASCENT)
+        longest = torch.minimum(wanted, self.radius / length)
+        # A zero gradient (a photo that is its own painting, at its own size) is an optimum:
+        # no step, where 0/0 would put NaN in the image.
+        moves = active & (length > 0) & (self._dot(g, direction) <= ASCENT)
+        t = torch.where(moves, longest, 0.0)
         # Where the loss rose: back to the accepted point, a shorter step the same way.
         shorter = BACKTRACK * self.t
         self.radius = torch.where(rose, shorter * self._rms(self.direction), self.radius)
-        self.reached = torch.where(active, wanted > t, torch.where(rose, False, self.reached))
+        self.reached = torch.where(active, wanted > longest, torch.where(rose, False, self.reached))
         self.direction = torch.where(active[:, None], direction, self.direction)
         self.t = torch.where(active, t, torch.where(rose, shorter, self.t))
         self.previous_grad = torch.where(active[:, None], g, self.previous_grad)

@@ -58,6 +58,22 @@ def test_lbfgs_first_step_trust_radius_and_backtracking_on_quadratics():
     assert (at(x)[0] < 1e-3 * at(start)[0]).all()
 
 
+def test_lbfgs_leaves_an_image_at_its_optimum_where_it_is():
+    # A photo stylized with itself as the painting, at its own size, starts at its optimum: a
+    # zero gradient is no step (0/0 once put NaN in the image), while its batch-mate goes on.
+    from nst_core.lbfgs import BatchedLBFGS
+
+    torch.manual_seed(0)
+    start = torch.rand(2, 1, 7, 5)
+    start[0] = 0.0
+    at, x = _quadratic(torch.ones(2, 1, 7, 5)), start.clone()
+    optimizer, everyone = BatchedLBFGS(x, lr=1.0, history=4), torch.ones(2, dtype=torch.bool)
+    for _ in range(10):
+        loss, grad = at(x)
+        optimizer.step(loss, grad, everyone)
+    assert torch.equal(x[0], start[0]) and at(x)[0][1] < 0.5 * at(start)[0][1]
+
+
 @pytest.fixture(scope="module")
 def four():
     """Four artworks (two paintings, each at two style weights) of one photo, their settings."""
