@@ -12,7 +12,7 @@
 # the device on it (pytest --device cuda -m device, no Snakemake; one of them holds the photo
 # job's steps under torch.cuda.set_sync_debug_mode), batch_throughput.py --device cuda (K = 1, 2,
 # 4, 8 at 512 and 1024 px, and one 512 px default image), and the demo pipeline with
-# --resources gpu=1. Each step has its own time limit; a step that fails is said and the rest run.
+# --resources gpu=1 (its scores, and its overview sheet beside the summary). Each step has its own time limit; a step that fails is said and the rest run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -79,8 +79,10 @@ print(\"torch\", torch.__version__, \"CUDA\", torch.version.cuda, \"GPU\", torch
 # the device's modules only: collecting the others would import what this image lacks (moto, s3fs)
 MODULES=$(cd tests && python3 -c "import conftest; print(' '.join(f'tests/{m}.py' for m in sorted(conftest.DEVICE_MODULES)))")
 step 140 "tests on the device" python3 -m pytest -q -p no:cacheprovider --device cuda -m device -rs $MODULES
-step 200 "batch throughput" python3 benchmarks/batch_throughput.py --device cuda
-step 70 "the demo pipeline, one GPU" python3 -m snakemake --cores 4 --resources gpu=1 \
+step 195 "batch throughput" python3 benchmarks/batch_throughput.py --device cuda
+step 90 "the demo pipeline, one GPU" python3 -m snakemake --cores 4 --resources gpu=1 \
   --config results=/tmp/gpu_check_demo --quiet rules
+step 5 "the demo's scores" bash -c 'cat /tmp/gpu_check_demo/quality.tsv &&
+  cp /tmp/gpu_check_demo/sheets/overview.jpg "${OUT:-/tmp}/gpu_demo_overview.jpg"'
 [ "$DRY" = 1 ] || echo "summary: $SUMMARY"
 exit 0
