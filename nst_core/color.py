@@ -41,7 +41,7 @@ def _mean_cov(image: torch.Tensor):
     pixels = image.double().reshape(3, -1)
     mean = pixels.mean(1, keepdim=True)
     centred = pixels - mean
-    cov = centred @ centred.T / pixels.shape[1] + 1e-5 * torch.eye(3, dtype=torch.double)
+    cov = centred @ centred.T / pixels.shape[1] + 1e-5 * torch.eye(3, dtype=torch.double, device=pixels.device)
     return mean, cov
 
 

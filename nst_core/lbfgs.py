@@ -50,9 +50,13 @@ class BatchedLBFGS:
         self.rows = torch.arange(batch, device=device)
         self.per_row = images_alone(device)  # where each image's bytes are its own run's
         # The pairs (s, y) of each image in a ring: slot (head - 1 - k) % history is its k-th newest.
-        self.s = torch.zeros(history, batch, self.padded, device=device)
-        self.y = torch.zeros(history, batch, self.padded, device=device)
-        self.rho = torch.zeros(history, batch, device=device)
+        self.s = torch.zeros(batch, history, self.padded, device=device)
+        self.y = torch.zeros(batch, history, self.padded, device=device)
+        self.rho = torch.zeros(batch, history, device=device)
+        # Where the batch goes through the network at once (a GPU), s_i.y_j of every two slots:
+        # the recursion is then a few matrix products (_direction_by_products), not 2 x history
+        # rounds of small kernels, each launched by the host.
+        self.sy = None if self.per_row else torch.zeros(batch, history, history, device=device)
         self.head = torch.zeros(batch, dtype=torch.long, device=device)
         self.count = torch.zeros(batch, dtype=torch.long, device=device)
         self.steps = torch.zeros(batch, dtype=torch.long, device=device)  # accepted, since the (re)start
@@ -84,6 +88,53 @@ class BatchedLBFGS:
         self.steps = torch.where(which, 0, self.steps)
         self.count = torch.where(which, 0, self.count)
 
+    def _direction_by_rounds(self, g: torch.Tensor) -> torch.Tensor:
+        """-H g by the two-loop recursion over each image's pairs, newest first; pairs past an
+        image's count weigh nothing. addcmul rounds as torch's add_(alpha=...) does (one fused step)."""
+        q = -g
+        alphas = []
+        for k in range(self.stored):
+            slot = (self.head - 1 - k) % self.history
+            valid = k < self.count
+            alpha = torch.where(valid, self._dot(self.s[self.rows, slot], q) * self.rho[self.rows, slot], 0.0)
+            q = torch.addcmul(q, -alpha[:, None], self.y[self.rows, slot])
+            alphas.append(alpha)
+        r = q * self.h_diag[:, None]
+        for k in reversed(range(self.stored)):
+            slot = (self.head - 1 - k) % self.history
+            valid = k < self.count
+            beta = self._dot(self.y[self.rows, slot], r) * self.rho[self.rows, slot]
+            r = torch.addcmul(r, torch.where(valid, alphas[k] - beta, 0.0)[:, None], self.s[self.rows, slot])
+        return r
+
+    def _direction_by_products(self, g: torch.Tensor) -> torch.Tensor:
+        """-H g, the two-loop recursion's, from matrix products over all pairs at once. With the
+        pairs newest first, the first loop's alpha_k = rho_k (s_k.q0 - sum_{j<k} alpha_j s_k.y_j)
+        is a lower triangular system; the second loop's c_k = alpha_k - beta_k, with beta_k =
+        rho_k (y_k.r0 + sum_{j>k} c_j y_k.s_j), an upper one (the compact L-BFGS of Byrd, Nocedal
+        and Schnabel, 1994, in the recursion's own terms)."""
+        m = self.history
+        newest = (self.head[:, None] - 1 - torch.arange(m, device=g.device)) % m  # [B, m]: k-th newest slot
+        valid = torch.arange(m, device=g.device) < self.count[:, None]
+        rho = torch.where(valid, self.rho.gather(1, newest), 0.0)
+        sy = self.sy.gather(1, newest[:, :, None].expand(-1, -1, m)).gather(2, newest[:, None, :].expand(-1, m, -1))
+        sy = torch.where(valid[:, :, None] & valid[:, None, :], sy, 0.0)  # [b, k, j] = s_k.y_j
+        eye = torch.eye(m, device=g.device)
+
+        def in_slots(ordered):  # [B, m] newest first -> [B, 1, m] by slot
+            return torch.zeros_like(ordered).scatter(1, newest, ordered)[:, None, :]
+
+        q0 = -g
+        s_q = torch.bmm(self.s, q0[:, :, None])[:, :, 0].gather(1, newest)
+        lower = eye + rho[:, :, None] * sy.tril(-1)
+        alpha = torch.linalg.solve_triangular(lower, (rho * s_q)[:, :, None], upper=False)[:, :, 0]
+        q = q0 - torch.bmm(in_slots(alpha), self.y)[:, 0]
+        r = q * self.h_diag[:, None]
+        y_r = torch.bmm(self.y, r[:, :, None])[:, :, 0].gather(1, newest)
+        upper = eye + rho[:, :, None] * sy.transpose(1, 2).triu(1)
+        c = torch.linalg.solve_triangular(upper, (alpha - rho * y_r)[:, :, None], upper=True)[:, :, 0]
+        return r + torch.bmm(in_slots(c), self.s)[:, 0]
+
     def step(self, loss: torch.Tensor, grad: torch.Tensor, active: torch.Tensor) -> None:
         g = self._rows(grad)
         first = self.steps == 0
@@ -96,29 +147,20 @@ class BatchedLBFGS:
         ys = self._dot(y, s)
         keep = active & ~first & (ys > CURVATURE)
         slot = self.head
-        self.s[slot, self.rows] = torch.where(keep[:, None], s, self.s[slot, self.rows])
-        self.y[slot, self.rows] = torch.where(keep[:, None], y, self.y[slot, self.rows])
-        self.rho[slot, self.rows] = torch.where(keep, 1.0 / ys, self.rho[slot, self.rows])
+        self.s[self.rows, slot] = torch.where(keep[:, None], s, self.s[self.rows, slot])
+        self.y[self.rows, slot] = torch.where(keep[:, None], y, self.y[self.rows, slot])
+        self.rho[self.rows, slot] = torch.where(keep, 1.0 / ys, self.rho[self.rows, slot])
+        if self.sy is not None:  # the new pair's row and column of s_i.y_j
+            row = torch.bmm(self.y, s[:, :, None])[:, :, 0]  # s.y_j
+            column = torch.bmm(self.s, y[:, :, None])[:, :, 0]  # s_i.y
+            here = keep[:, None] & (torch.arange(self.history, device=s.device) == slot[:, None])
+            self.sy = torch.where(here[:, :, None], row[:, None, :], self.sy)
+            self.sy = torch.where(here[:, None, :], column[:, :, None], self.sy)
         self.head = torch.where(keep, (self.head + 1) % self.history, self.head)
         self.count = torch.where(keep, (self.count + 1).clamp(max=self.history), self.count)
         self.h_diag = torch.where(keep, ys / self._dot(y, y), torch.where(first, 1.0, self.h_diag))
         self.stored = min(self.stored + 1, self.history)
-        # The two-loop recursion over each image's pairs, newest first; pairs past an image's
-        # count weigh nothing. addcmul rounds as torch's add_(alpha=...) does (one fused step).
-        q = -g
-        alphas = []
-        for k in range(self.stored):
-            slot = (self.head - 1 - k) % self.history
-            valid = k < self.count
-            alpha = torch.where(valid, self._dot(self.s[slot, self.rows], q) * self.rho[slot, self.rows], 0.0)
-            q = torch.addcmul(q, -alpha[:, None], self.y[slot, self.rows])
-            alphas.append(alpha)
-        r = q * self.h_diag[:, None]
-        for k in reversed(range(self.stored)):
-            slot = (self.head - 1 - k) % self.history
-            valid = k < self.count
-            beta = self._dot(self.y[slot, self.rows], r) * self.rho[slot, self.rows]
-            r = torch.addcmul(r, torch.where(valid, alphas[k] - beta, 0.0)[:, None], self.s[slot, self.rows])
+        r = self._direction_by_rounds(g) if self.sy is None else self._direction_by_products(g)
         direction = torch.where(first[:, None], -g, r)
         # The step: lr times FIRST_STEP (RMS) on a first step, times L-BFGS's own after it, within
         # the radius, which doubles after a step that reached it and was accepted (so a huge lr

@@ -24,7 +24,10 @@ from .tiles import tiles
 GIB = 2**30
 # The network's peak: FACTOR x the elements of all its layer outputs x 4 bytes, plus BASE (torch
 # and the weights): fitted to benchmarks/peak_memory.py at 512 and 1024 px, rounded up ~7%.
-BASE_BYTES = {"cpu": 600 * 2**20, "cuda": 0}
+CPU_BASE_BYTES = 600 * 2**20
+# On a GPU the allocator's peak holds the weights, autocast's bf16 copies of them, and cuDNN's
+# workspace (an H200's measured peaks were up to 82 MiB above the network's alone).
+GPU_WORKSPACE_BYTES = 64 * 2**20
 FACTOR = {"fp32": 1.6, "bf16": 1.0}
 # Whole-size fp32 tensors by tiles (image, gradient, best iterate, photo, L-BFGS's direction and
 # last gradient, slack), besides the L-BFGS history's pairs.
@@ -88,7 +91,16 @@ def estimate_bytes(
     elif batch > 1:  # the fit above holds one image's copies; the others' are besides
         shared = (batch - 1) * copies
     networks = 1 if images_alone(device) else batch
-    return int(BASE_BYTES.get(device.type, 0) + networks * network + batch * state + shared)
+    return int(base_bytes(extractor, settings, device) + networks * network + batch * state + shared)
+
+
+def base_bytes(extractor, settings, device: torch.device) -> int:
+    """What a run holds whatever its size: torch and the weights in a CPU process's resident
+    memory; the weights (and their bf16 copies) and a workspace on a GPU."""
+    if device.type == "cpu":
+        return CPU_BASE_BYTES
+    weights = sum(p.numel() * p.element_size() for p in extractor.parameters())
+    return int(weights * (1.5 if settings.precision == "bf16" else 1)) + GPU_WORKSPACE_BYTES
 
 
 def _cgroup_rooms() -> list[int]:
@@ -137,7 +149,7 @@ def available_bytes(device: torch.device) -> int | None:
     except (OSError, KeyError, ValueError):
         return None
     # Torch and the weights are already loaded in this process, so the base is partly paid.
-    return min(limits + _cgroup_rooms()) + BASE_BYTES["cpu"] // 2
+    return min(limits + _cgroup_rooms()) + CPU_BASE_BYTES // 2
 
 
 def budget_bytes(settings, device: torch.device) -> int | None:

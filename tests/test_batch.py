@@ -112,10 +112,11 @@ def test_settings_that_change_the_schedule_cannot_share_a_batch(four):
         transfer.stylize_batch(photo, targets[:2], [own[0], own[1].replace(iterations=3)], progress=False)
 
 
-def test_the_gpus_batched_reductions_take_each_images_own_steps():
-    # On a GPU the dot products are one reduction over the batch (not torch.dot per image): the
-    # same steps up to rounding, checked here on three quadratics of different curvatures, one
-    # of them restarted halfway.
+def test_the_gpus_batched_reductions_take_each_images_own_steps(monkeypatch):
+    # On a GPU the recursion over the pairs is a few matrix products over the batch (not rounds of
+    # torch.dot per image): the same steps up to rounding, checked here on three quadratics of
+    # different curvatures, one of them restarted halfway, past the history's wrap.
+    from nst_core.device import BATCHED_NETWORK
     from nst_core.lbfgs import BatchedLBFGS
 
     torch.manual_seed(0)
@@ -124,8 +125,9 @@ def test_the_gpus_batched_reductions_take_each_images_own_steps():
 
     def run(rows, batched_dots):
         x = start[rows].clone()
+        monkeypatch.setenv(BATCHED_NETWORK, "1" if batched_dots else "0")
         optimizer = BatchedLBFGS(x, lr=1.0, history=4)
-        optimizer.per_row = not batched_dots
+        assert optimizer.per_row != batched_dots and (optimizer.sy is not None) == batched_dots
         for step in range(12):
             loss, grad = (scales[rows] * x**2).flatten(1).sum(1) / 2, scales[rows] * x
             optimizer.step(loss, grad, torch.ones(len(rows), dtype=torch.bool))

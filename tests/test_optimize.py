@@ -14,7 +14,7 @@ from nst_core.tensors import pil_to_tensor
 def _content_targets(transfer, photo):
     s = transfer.settings
     image = pil_to_tensor(photo.image.resize(fit_long_side(photo.image.size, s.size), Image.LANCZOS))
-    features = transfer.extractor(image)
+    features = transfer.extractor(image.to(transfer.device))
     return image, {layer: features[layer] for layer in s.content_layers}
 
 
@@ -26,8 +26,8 @@ def test_loss_decreases_and_style_score_drops_far_below_the_photos(tmp_path):
     assert result.shape == (1, 3, 48, 64)
     image, content_targets = _content_targets(transfer, photo)
     with torch.no_grad():
-        before = transfer.loss(image, content_targets, targets.grams[64])
-        after = transfer.loss(result, content_targets, targets.grams[64])
+        before = transfer.loss(image.to(transfer.device), content_targets, targets.grams[64])
+        after = transfer.loss(result.to(transfer.device), content_targets, targets.grams[64])
     assert after < 0.5 * before
     out = tmp_path / "out.png"
     save_image(result, str(out))
@@ -136,7 +136,9 @@ def test_histogram_preservation_targets_depend_on_the_photo(tmp_path):
 
 
 def test_divergence_is_reported_not_written():
-    transfer = StyleTransfer(tiny(optimizer="adam", learning_rate=1e30, size=32, iterations=3))
+    # Adam's first step at 1e30 saturates every pixel; the content weight puts that image's loss
+    # far (180x, not 10x) above the photo's, whatever the device's rounding.
+    transfer = StyleTransfer(tiny(optimizer="adam", learning_rate=1e30, size=32, iterations=3, content_weight=1000.0))
     with pytest.raises(NSTError, match="diverged|non-finite"):
         transfer.stylize(load_source(str(PHOTO)), transfer.make_targets([STYLE]), progress=False)
 
@@ -151,7 +153,9 @@ def test_lbfgs_with_an_absurd_learning_rate_is_held_by_its_trust_radius():
         targets = transfer.make_targets([STYLE])
         image = transfer.stylize(photo, targets, progress=False)
         content, features = _content_targets(transfer, photo)
-        results.append([float(transfer.loss(x, features, targets.grams[64])) for x in (content, image)])
+        results.append(
+            [float(transfer.loss(x.to(transfer.device), features, targets.grams[64])) for x in (content, image)]
+        )
     (start, usual), (_, absurd) = results
     assert torch.isfinite(torch.tensor(absurd)) and absurd < 0.8 * start and absurd < 2 * usual, results
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from conftest import PHOTO, STYLE, tiny
+from conftest import DEVICE, PHOTO, STYLE, tiny
 from nst_core import quality
 from nst_core.errors import NSTError
 from nst_core.jobs import Artwork, stylize_photo
@@ -45,7 +45,9 @@ def test_a_stylized_image_is_not_flagged_and_its_record_matches_nst_score(tmp_pa
     (done,) = stylize_photo(str(PHOTO), [artwork], record=str(record))
     (entry,) = quality.read_record(str(record))
     assert entry["artwork"] == "starry" and (entry["width"], entry["height"]) == done.size
-    assert entry["seconds"] > 0 and entry["device"] == "cpu" and entry["precision"] in ("fp32", "bf16")
+    assert (
+        entry["seconds"] > 0 and entry["device"] == torch.device(DEVICE).type and entry["precision"] in ("fp32", "bf16")
+    )
     assert quality.image_flags(entry, quality.Thresholds()) == [] and entry["finite"] is True
     assert entry["photo_style"] / entry["style"] > 1.5
     scored = score(str(output), str(PHOTO), str(STYLE))  # the file's scores, by another path

@@ -4,7 +4,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import STYLE, STYLE2, tiny
+from conftest import DEVICE, STYLE, STYLE2, tiny
 from nst_core import GramTargets, NSTError, StyleTransfer
 from nst_core.image_files import fit_long_side
 from nst_core.losses import gram
@@ -37,8 +37,8 @@ def test_targets_are_the_style_images_grams(transfer):
     targets = transfer.make_targets([STYLE])
     style = Image.open(STYLE).convert("RGB")
     image = pil_to_tensor(style.resize(fit_long_side(style.size, 48), Image.LANCZOS))
-    expected = gram(transfer.extractor(image)["relu3_1"])[0]
-    torch.testing.assert_close(targets.grams[48]["relu3_1"], expected)
+    expected = gram(transfer.extractor(image.to(DEVICE))["relu3_1"])[0]
+    torch.testing.assert_close(targets.grams[48]["relu3_1"].to(DEVICE), expected)
 
 
 def test_blended_targets_are_weighted_sums(transfer):
@@ -55,8 +55,8 @@ def test_targets_for_every_scale_of_the_schedule():
     assert sorted(targets.grams) == [32, 45, 64] == transfer.settings.scales()
     style = Image.open(STYLE).convert("RGB")  # at 64 px the painting is used at 1.5 x 64 = 96 px
     image = pil_to_tensor(style.resize(fit_long_side(style.size, 96), Image.LANCZOS))
-    expected = gram(transfer.extractor(image)["relu2_1"])[0]
-    torch.testing.assert_close(targets.grams[64]["relu2_1"], expected)
+    expected = gram(transfer.extractor(image.to(DEVICE))["relu2_1"])[0]
+    torch.testing.assert_close(targets.grams[64]["relu2_1"].to(DEVICE), expected)
 
 
 @pytest.mark.parametrize(

@@ -49,11 +49,12 @@ def problem():
 
 def evaluate(transfer, content, image, style_grams, tile_size, margin=TILE_MARGIN):
     s = transfer.settings
+    content, image = content.to(transfer.device), image.to(transfer.device)
     content_targets = tiled_features(transfer.extractor, content, s.content_layers, None, s.precision)
     objective = Objective(transfer.extractor, s, content_targets, style_grams, tile_size, margin)
     pixels = image.clone().requires_grad_(True)
     loss = objective.backward(pixels, lambda value: 1 / value)
-    return float(loss), pixels.grad
+    return float(loss), pixels.grad.cpu()
 
 
 @pytest.mark.parametrize("name, normalisation", [("default", "scaled"), ("paper", "paper"), ("default", "mean")])
@@ -78,6 +79,7 @@ def test_tiled_features_and_style_targets_are_the_whole_images(problem):
     settings = preset("default", size=WIDTH, min_size=None, device=DEVICE, precision="fp32")
     transfer = StyleTransfer(settings)
     layers = ["relu1_1", "relu4_2", "relu5_1"]
+    content = content.to(transfer.device)
     whole = tiled_features(transfer.extractor, content, layers, None, "fp32")
     tiled = tiled_features(transfer.extractor, content, layers, INNER + 2 * TILE_MARGIN, "fp32")
     for layer in layers:
@@ -102,7 +104,9 @@ def test_bf16_by_tiles_is_bf16_whole():
     results = {}
     for precision, tile_size in [("fp32", None), ("bf16", None), ("bf16", INNER + 2 * TILE_MARGIN)]:
         transfer = StyleTransfer(preset("default", size=WIDTH, min_size=None, device=DEVICE, precision=precision))
-        grams = tiled_grams(transfer.extractor, painting, transfer.settings.style_layers, None, "fp32")
+        grams = tiled_grams(
+            transfer.extractor, painting.to(transfer.device), transfer.settings.style_layers, None, "fp32"
+        )
         results[precision, tile_size] = evaluate(transfer, content, image, grams, tile_size)
     (_, fp32_grad), (loss, grad), (tiled_loss, tiled_grad) = results.values()
     assert abs(tiled_loss - loss) / loss <= 1e-5
