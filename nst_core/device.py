@@ -59,6 +59,13 @@ def resolve_precision(spec: str, device: torch.device) -> str:
     return "bf16" if device.type == "cpu" and _cpu_has_native_bf16() else "fp32"
 
 
+def exact_fp32(device: torch.device, precision: str) -> None:
+    """fp32 means fp32: cuDNN's convolutions use TF32 (10-bit mantissas) by default, where tiles
+    and the whole image part by 1e-3 (an H200, seen). Process-wide; bf16 runs are unaffected."""
+    if device.type == "cuda" and precision == "fp32":
+        torch.backends.cudnn.allow_tf32 = False
+
+
 def images_alone(device: torch.device) -> bool:
     """Whether the network runs on each image of a batch alone. On a CPU: there the same seed and
     inputs give the same bytes whatever else an image's batch holds (a batch's convolutions

@@ -46,6 +46,7 @@ class Normaliser:
 
     def __init__(self, batch: int, device):
         self.factors = torch.ones(batch, device=device)  # 1 where the first loss is unusable
+        self.first = torch.ones(batch, dtype=torch.float64, device=device)  # each first loss, as it was
         self.known = [False] * batch  # on the host: which images have theirs
 
     def scale_for(self, first: int, last: int):
@@ -55,14 +56,16 @@ class Normaliser:
             if not self.known[first]:  # in float64, then fp32, as a Python float would be
                 usable = torch.isfinite(losses) & (losses > 0)
                 self.factors[first:last] = torch.where(usable, 1 / losses.double(), 1.0).float()
+                self.first[first:last] = torch.where(usable, losses.double(), 1.0)
                 self.known[first:last] = [True] * (last - first)
             return self.factors[first:last].clone()  # not a view of what later rows change
 
         return factor
 
     def start(self) -> torch.Tensor:
-        """Each image's first loss (float64)."""
-        return 1 / self.factors.double()
+        """Each image's first loss (float64), itself: 1 / factor rounds either way, and "never
+        below its start" must hold for a run that stayed at its first loss."""
+        return self.first
 
 
 def evaluate(objectives: list, image: torch.Tensor, lost: torch.Tensor, normaliser, gradients=True) -> torch.Tensor:

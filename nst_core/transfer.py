@@ -9,7 +9,7 @@ import torch
 from tqdm import tqdm
 
 from . import color, memory
-from .device import images_alone, resolve_device, resolve_precision
+from .device import exact_fp32, images_alone, resolve_device, resolve_precision
 from .errors import NSTError
 from .network import VGG19Features, load_weights
 from .objective import Objective, loss_weights, tiled_features
@@ -31,6 +31,7 @@ class StyleTransfer:
     def __init__(self, settings: Settings):
         self.device = resolve_device(settings.device)
         self.settings = settings.replace(precision=resolve_precision(settings.precision, self.device))
+        exact_fp32(self.device, self.settings.precision)
         layers = list(settings.content_layers) + list(settings.style_layers)
         weights = load_weights(settings.weights)
         self.extractor = VGG19Features(weights, layers, settings.pooling, settings.padding).to(self.device)
@@ -65,9 +66,13 @@ class StyleTransfer:
             raise NSTError(f"{photo.path}: {error}") from None
 
     def loss(self, image: torch.Tensor, content_targets: dict, style_targets: dict) -> torch.Tensor:
-        """The loss of an image (no gradients) against content features and Gram targets."""
+        """The loss of an image (no gradients) against content features and Gram targets,
+        wherever they are (targets are kept on the CPU)."""
+        content_targets, style_targets = (
+            {k: v.to(self.device) for k, v in t.items()} for t in (content_targets, style_targets)
+        )
         objective = Objective(self.extractor, self.settings, content_targets, style_targets, self.settings.tile_size)
-        return objective.loss(image)
+        return objective.loss(image.to(self.device))
 
     def _initial_image(self, content: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         init = self.settings.init

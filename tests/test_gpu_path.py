@@ -57,7 +57,7 @@ def test_gpu_path_objective_is_each_images_own_at_every_scale(monkeypatch):
             monkeypatch.setenv(BATCHED_NETWORK, batched)
             plan = transfer.plan(photo, 3)[0]
             objectives = transfer._objectives(features, targets, scale, plan, loss_weights(own))
-            assert len(objectives) == (1 if batched == "1" else 3)
+            assert len(objectives) == (3 if images_alone(transfer.device) else 1)  # a GPU: always 1
             pixels = images.clone().requires_grad_(True)
             losses = evaluate(objectives, pixels, torch.zeros(3, dtype=torch.bool), Normaliser(3, pixels.device))
             results.append((losses, pixels.grad))
@@ -71,7 +71,8 @@ def test_gpu_path_images_are_the_per_image_ones_and_failures_stay_per_image(monk
     # The whole default schedule (10 steps per coarse scale, 30 at the last). Pixels agree to
     # rounding only until a max-pooling window with tied inputs (flat, clamped or reflected
     # areas) routes the gradient to another pixel; after that the runs part as two thread
-    # counts' do (docs/testing.md): the bound is 3% on the yardstick's scores (measured 1.4%),
+    # counts' do (docs/testing.md): the bound is 5% on the yardstick's scores (measured 1.4% on a
+    # CPU; 3.0% on an H200, where two runs of the same path part too, TF32 then on),
     # and the images part by far less than two artworks' (measured 0.025 and 0.2 mean).
     from nst_core import save_image, score
 
@@ -92,7 +93,7 @@ def test_gpu_path_images_are_the_per_image_ones_and_failures_stay_per_image(monk
             save_image(image, str(tmp_path / f"{name}{b}.png"))
             scores.append(score(str(tmp_path / f"{name}{b}.png"), str(PHOTO), str((STYLE, STYLE2)[b])))
         for key in ("style", "content"):
-            assert abs(scores[1][key] - scores[0][key]) <= 0.03 * scores[0][key], (b, key, scores)
+            assert abs(scores[1][key] - scores[0][key]) <= 0.05 * scores[0][key], (b, key, scores)
     apart = float((alone[0] - alone[1]).abs().mean())
     assert max(parted) < 0.5 * apart, (parted, apart)  # parted by rounding, far less than two artworks
 
