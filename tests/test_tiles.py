@@ -50,6 +50,7 @@ def problem():
 def evaluate(transfer, content, image, style_grams, tile_size, margin=TILE_MARGIN):
     s = transfer.settings
     content, image = content.to(transfer.device), image.to(transfer.device)
+    style_grams = {layer: gram.to(transfer.device) for layer, gram in style_grams.items()}
     content_targets = tiled_features(transfer.extractor, content, s.content_layers, None, s.precision)
     objective = Objective(transfer.extractor, s, content_targets, style_grams, tile_size, margin)
     pixels = image.clone().requires_grad_(True)
@@ -160,8 +161,11 @@ def test_a_photos_artworks_by_tiles_on_the_default_schedule_are_the_untiled_ones
         for name, image in [("untiled", untiled), ("tiled", tiled)]:
             save_image(image, str(tmp_path / f"{name}{b}.png"))
             scores.append(score(str(tmp_path / f"{name}{b}.png"), str(strip_file), str((STYLE, STYLE2)[b])))
+        # 1% on a CPU; 3% (issue 34's bar) on a GPU, where two runs of one path part as well
+        # (an H200: 0.4% to 1.5% between tiles and not)
+        bound = 0.01 if torch.device(DEVICE).type == "cpu" else 0.03
         for key in ("style", "content"):
-            assert abs(scores[1][key] - scores[0][key]) <= 0.01 * abs(scores[0][key]), (b, scores)
+            assert abs(scores[1][key] - scores[0][key]) <= bound * abs(scores[0][key]), (b, scores)
 
 
 def seam_scores(image: torch.Tensor, photo: torch.Tensor, lines, k: int = 8) -> list[float]:
