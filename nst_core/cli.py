@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from . import progress
 from .errors import NSTError
+from .job import Artwork, PhotoJob, read_job
 from .settings import IMAGE, PRESET_OPTION, PRESETS, RUN, SETTINGS, TARGETS, check_batch, preset
 
 
@@ -181,7 +182,13 @@ def _add_threshold_options(parser) -> None:
 
 
 def _stylize_options(stylize) -> None:
-    stylize.add_argument("photo", help="the photo (path or fsspec URL)")
+    stylize.add_argument("photo", nargs="?", help="the photo (path or fsspec URL)")
+    stylize.add_argument(
+        "--job",
+        metavar="FILE",
+        help="a job file (JSON, nst_core/job.py): the photo, its artworks, their settings and what it writes, "
+        "instead of the options that give them (the pipeline's jobs are such files)",
+    )
     _add_style_options(stylize)
     stylize.add_argument("--output", "-o", help="output image; format from the extension")
     stylize.add_argument(
@@ -216,6 +223,35 @@ def _stylize_options(stylize) -> None:
     _add_settings_options(stylize, TARGETS, IMAGE, RUN)
 
 
+def _job_of_options(args, groups) -> PhotoJob:
+    """The job `nst stylize`'s options describe (a job file's, with --job)."""
+    if args.job:
+        given = [args.photo, args.style, args.targets, args.output, groups, args.record, args.photo_thumbnail]
+        if any(given) or _given(args) or args.skip_unchanged or args.thumbnail_side or args.batch != "auto":
+            raise NSTError("with --job, the job file gives the photo, its artworks, their settings and outputs")
+        return read_job(args.job)
+    if not args.photo:
+        raise NSTError("give the photo (or --job FILE)")
+    parser = _artwork_parser()
+    if groups and (args.style or args.targets or args.output):
+        raise NSTError("with --artwork, give each artwork's --style/--targets and --output after its --artwork")
+    artworks = []
+    for group in groups or [None]:
+        own = args if group is None else parser.parse_args(group)
+        if not own.style and not own.targets:
+            raise NSTError("give --style STYLE (one or more) or --targets FILE")
+        if group is None and not own.output:
+            raise NSTError("give --output FILE")
+        settings = _settings(args, None if group is None else own)
+        name, thumbnail = getattr(own, "name", None), getattr(own, "thumbnail", None)
+        blend = tuple(own.blend) if own.blend else None
+        artworks.append(Artwork(own.output, settings, tuple(own.style), blend, own.targets, name, thumbnail))
+    side = _thumbnail_side(args.thumbnail_side, "--thumbnail-side")
+    return PhotoJob(
+        args.photo, tuple(artworks), args.batch, args.skip_unchanged, args.record, args.photo_thumbnail, side
+    )
+
+
 @command(
     "stylize",
     "stylize a photo in the manner of an artwork (one or more style images), or of several",
@@ -232,25 +268,11 @@ def _stylize_options(stylize) -> None:
       (each --artwork: one image, optimised together with the others; options after it are its own)""",
 )
 def _run_stylize(args, groups=()) -> None:
-    from .jobs import Artwork, stylize_photo
+    from .jobs import stylize_photo
     from .storage import file_stem
 
-    parser = _artwork_parser()
-    if groups and (args.style or args.targets or args.output):
-        raise NSTError("with --artwork, give each artwork's --style/--targets and --output after its --artwork")
-    artworks = []
-    for group in groups or [None]:
-        own = args if group is None else parser.parse_args(group)
-        if not own.style and not own.targets:
-            raise NSTError("give --style STYLE (one or more) or --targets FILE")
-        if group is None and not own.output:
-            raise NSTError("give --output FILE")
-        settings = _settings(args, None if group is None else own)
-        name, thumbnail = getattr(own, "name", None), getattr(own, "thumbnail", None)
-        blend = tuple(own.blend) if own.blend else None
-        artworks.append(Artwork(own.output, settings, tuple(own.style), blend, own.targets, name, thumbnail))
-    side = _thumbnail_side(args.thumbnail_side, "--thumbnail-side")
-    photo = file_stem(args.photo) or args.photo
+    job = _job_of_options(args, groups)
+    photo = file_stem(job.photo) or job.photo
 
     def note(text):
         if not args.quiet:
@@ -281,17 +303,17 @@ def _run_stylize(args, groups=()) -> None:
             print(f"{line} · {run}" if run and not done.error else line, file=sys.stderr, flush=True)
 
     made = stylize_photo(
-        args.photo,
-        artworks,
-        batch=args.batch,
-        skip_unchanged=args.skip_unchanged,
+        job.photo,
+        list(job.artworks),
+        batch=job.batch,
+        skip_unchanged=job.skip_unchanged,
         progress=False if args.quiet else None,
         on_note=note,
         on_device=device,
         on_image=tell,
-        photo_thumbnail=args.photo_thumbnail,
-        thumbnail_side=side,
-        record=args.record,
+        photo_thumbnail=job.photo_thumbnail,
+        thumbnail_side=job.thumbnail_side,
+        record=job.record,
     )
     failed = sum(1 for done in made if done.error)
     if failed:

@@ -14,6 +14,7 @@ from .device import describe
 from .errors import NSTError
 from .fingerprints import IMAGE_KEY, image_fingerprint, sha256
 from .image_files import THUMBNAIL_SIDE, check_output, write_thumbnail
+from .job import Artwork, PhotoJob
 from .scoring import Yardstick, painting_grams
 from .settings import Settings, batch_key, check_batch
 from .storage import check_location, file_stem, read_bytes
@@ -40,35 +41,6 @@ class Stylized:
     device: str | None = None
     precision: str | None = None
     measured: dict | None = None
-
-
-@dataclass(frozen=True)
-class Artwork:
-    """One image to make of a photo: the artwork's style, by its images (styles, with blend
-    weights) or its targets file (checked against the settings, and against styles if both are
-    given), with the artwork's settings. name: what messages call it (default: its file).
-    thumbnail: where to write a small JPEG of the image, for a gallery."""
-
-    output: str
-    settings: Settings
-    styles: tuple = ()
-    blend: tuple | None = None
-    targets: str | None = None
-    name: str | None = None
-    thumbnail: str | None = None
-
-    def __post_init__(self):
-        if not self.styles and not self.targets:
-            raise ValueError("an artwork needs style images or a targets file")
-
-    @property
-    def label(self) -> str:
-        return self.name or self.targets or self.styles[0]
-
-    @property
-    def called(self) -> str:
-        """What lines and tables call it: its name, or its file's, without folder or extension."""
-        return self.name or file_stem(self.label)
 
 
 def stylize_file(

@@ -117,12 +117,7 @@ class Artwork:
         """`nst` options of its settings (only those affecting `effects`, if named)."""
         return nst_settings.arguments(self.settings, *effects)
 
-    # cached, and tuples: every photo's job reads them, none may change them
-    @cached_property
-    def own_arguments(self):
-        """`nst` options of the settings it overrides."""
-        return tuple(nst_settings.arguments(self.overrides))
-
+    # cached, and a tuple: every artwork's targets job reads it, none may change it
     @cached_property
     def blend_arguments(self):
         return ("--blend", ",".join(map(str, self.blend))) if self.blend else ()

@@ -35,22 +35,18 @@ def stylized_image(art):
     return KEPT(image)
 
 
-def get_artwork_options(wildcards, input, output):
-    """`--artwork` groups of `nst stylize`, one per artwork in ARTWORKS' order: its style (the
-    shared targets file, or the paintings where the targets depend on the photo), its own
-    settings, its image and its thumbnail (in the photo's thumbnail folder)."""
-    targets, paintings = iter(input.targets), iter(input.paintings)
-    words = []
-    for art, image in zip(ARTWORKS.values(), output.images):
-        if art.targets_per_photo:
-            style = [w for _ in art.images for w in ("--style", next(paintings))]
-            style += art.blend_arguments
-        else:
-            style = ["--targets", next(targets)]
-        thumbnail = f"{output.thumbnails}/{nst_gallery.result_thumbnail_name(art.name)}"
-        words += ["--artwork", "--name", art.name, *style, *art.own_arguments]
-        words += ["--output", image, "--thumbnail", thumbnail]
-    return shlex.join(words)
+# What a photo's job needs of each artwork (workflow/scripts/stylize.py): its own settings, how
+# its style is given, its thumbnail's name. Made once: every job's params hold it.
+STYLIZE_ARTWORKS = {
+    art.name: {
+        "settings": art.overrides,
+        "targets_per_photo": art.targets_per_photo,
+        "paintings": len(art.images),
+        "blend": list(art.blend),
+        "thumbnail": nst_gallery.result_thumbnail_name(art.name),
+    }
+    for art in ARTWORKS.values()
+}
 
 
 def what_stylize_makes():

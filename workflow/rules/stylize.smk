@@ -1,4 +1,3 @@
-import shlex
 import time
 
 # One job per photo makes its image for every artwork, optimised together in batches
@@ -30,7 +29,8 @@ rule stylize:
         # each image's scores, for the quality table; an image found up to date keeps its entry
         record=KEPT(f"{RESULTS}/quality/{{photo}}.tsv"),
     log:
-        f"{RESULTS}/logs/stylize/{{photo}}.log",
+        run=f"{RESULTS}/logs/stylize/{{photo}}.log",
+        job=f"{RESULTS}/logs/stylize/{{photo}}.job.json",  # what it ran, as data
     benchmark:
         f"{RESULTS}/logs/benchmarks/stylize/{{photo}}.tsv"
     conda:
@@ -39,25 +39,17 @@ rule stylize:
     resources:
         gpu=1,  # `--resources gpu=N` runs N at once, each on its own GPU (worker slots)
     params:
-        settings=shlex.join(nst_settings.arguments(config["nst"])),
-        # each artwork's own settings: a change reruns the jobs (Snakemake does not record a
-        # param that, like the next, reads the job's paths)
-        artworks={
-            art.name: [*art.own_arguments, *art.blend_arguments]
-            for art in ARTWORKS.values()
-        },
-        options=get_artwork_options,
+        settings=config["nst"],
+        # each artwork's own settings and style, in ARTWORKS' order: a change reruns the jobs
+        artworks=STYLIZE_ARTWORKS,
         batch=config["stylize_batch"],
         side=config["sheets"]["cell"],
         photo_thumbnail=nst_gallery.PHOTO_THUMBNAIL,
         code=NST_CORE_CODE,
     message:
-        f"stylize {{wildcards.photo}}: {what_stylize_makes()} (log: {{log}})"
-    shell:
-        "OMP_NUM_THREADS={threads} python -m nst_core.worker stylize {params.settings}"
-        " --skip-unchanged --log {log:q} --record {output.record:q} --batch {params.batch}"
-        " --thumbnail-side {params.side} --photo-thumbnail {output.thumbnails:q}/{params.photo_thumbnail}"
-        " -- {input.photo:q} {params.options}"
+        f"stylize {{wildcards.photo}}: {what_stylize_makes()} (log: {{log.run}})"
+    script:
+        "../scripts/stylize.py"
 
 
 # The run's progress, for each image's line: a ledger that this run names (its jobs inherit the

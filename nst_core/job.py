@@ -1,0 +1,130 @@
+"""One photo's job as data: the photo, its artworks (each with its style, by paintings or a
+targets file, and its own settings) and what the job writes. The pipeline hands it to the
+library as a JSON file (`nst stylize --job FILE`); `nst stylize` for people builds the same
+types from its options. No torch here: the pipeline reads this module while planning.
+
+    {"photo": "photos/tubingen.jpg",
+     "settings": {"size": 192, "iterations": 30, ...},      # every artwork's, as config's nst
+     "artworks": [{"name": "scream", "targets": "targets/scream.pt", "settings": {"style_weight": 2.0},
+                   "output": "stylized/scream/tubingen.png", "thumbnail": "thumbs/scream.jpg"},
+                  {"name": "hat", "styles": ["a.jpg", "b.jpg"], "blend": [0.7, 0.3], "output": ...}],
+     "batch": "auto", "skip_unchanged": true, "record": "quality/tubingen.tsv",
+     "photo_thumbnail": "thumbs/_photo.jpg", "thumbnail_side": 192}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from .errors import NSTError
+from .image_files import THUMBNAIL_SIDE
+from .settings import Settings, check_batch, from_mapping
+from .storage import file_stem, read_bytes, write_atomic
+
+
+@dataclass(frozen=True)
+class Artwork:
+    """One image to make of a photo: the artwork's style, by its images (styles, with blend
+    weights) or its targets file (checked against the settings, and against styles if both are
+    given), with the artwork's settings. name: what messages call it (default: its file).
+    thumbnail: where to write a small JPEG of the image, for a gallery."""
+
+    output: str
+    settings: Settings
+    styles: tuple = ()
+    blend: tuple | None = None
+    targets: str | None = None
+    name: str | None = None
+    thumbnail: str | None = None
+
+    def __post_init__(self):
+        if not self.styles and not self.targets:
+            raise ValueError("an artwork needs style images or a targets file")
+
+    @property
+    def label(self) -> str:
+        return self.name or self.targets or self.styles[0]
+
+    @property
+    def called(self) -> str:
+        """What lines and tables call it: its name, or its file's, without folder or extension."""
+        return self.name or file_stem(self.label)
+
+
+@dataclass(frozen=True)
+class PhotoJob:
+    """One photo's images, one per artwork, optimised together (jobs.stylize_photo runs it)."""
+
+    photo: str
+    artworks: tuple[Artwork, ...]
+    batch: str | int = "auto"
+    skip_unchanged: bool = False
+    record: str | None = None
+    photo_thumbnail: str | None = None
+    thumbnail_side: int = THUMBNAIL_SIDE
+
+
+_JOB_KEYS = {"photo", "settings", "artworks", "batch", "skip_unchanged", "record", "photo_thumbnail", "thumbnail_side"}
+_ARTWORK_KEYS = {"name", "output", "thumbnail", "styles", "blend", "targets", "settings"}
+
+
+def _checked_keys(where: str, entry, known: set, required: set) -> dict:
+    if not isinstance(entry, dict):
+        raise NSTError(f"{where}: expected a mapping, not {type(entry).__name__}")
+    unknown, missing = set(entry) - known, required - set(entry)
+    if unknown:
+        raise NSTError(f"{where}: unknown key {sorted(unknown)[0]!r} (keys: {', '.join(sorted(known))})")
+    if missing:
+        raise NSTError(f"{where}: {sorted(missing)[0]!r} is missing")
+    return entry
+
+
+def _artwork(where: str, entry, shared: dict) -> Artwork:
+    entry = _checked_keys(where, entry, _ARTWORK_KEYS, {"output"})
+    if not entry.get("styles") and not entry.get("targets"):
+        raise NSTError(f"{where}: give styles (one or more images) or targets (a file)")
+    try:
+        settings = from_mapping({**shared, **entry.get("settings", {})})  # checked here, once
+    except NSTError as error:
+        raise NSTError(f"{where}: {error}") from None
+    blend = tuple(entry["blend"]) if entry.get("blend") else None
+    styles = tuple(entry.get("styles", ()))
+    return Artwork(
+        entry["output"], settings, styles, blend, entry.get("targets"), entry.get("name"), entry.get("thumbnail")
+    )
+
+
+def job_from_mapping(data, where: str = "job") -> PhotoJob:
+    """The job a mapping (a job file's JSON) describes; NSTError naming `where` and the key."""
+    data = _checked_keys(where, data, _JOB_KEYS, {"photo", "artworks"})
+    shared = data.get("settings", {})
+    artworks = []
+    for index, entry in enumerate(data["artworks"]):
+        name = entry.get("name", index + 1) if isinstance(entry, dict) else index + 1
+        artworks.append(_artwork(f"{where}: artwork {name}", entry, shared))
+    if not artworks:
+        raise NSTError(f"{where}: no artworks")
+    return PhotoJob(
+        data["photo"],
+        tuple(artworks),
+        check_batch(data.get("batch", "auto")),
+        bool(data.get("skip_unchanged", False)),
+        data.get("record"),
+        data.get("photo_thumbnail"),
+        int(data.get("thumbnail_side", THUMBNAIL_SIDE)),
+    )
+
+
+def read_job(path: str) -> PhotoJob:
+    """The job in a JSON job file (a path or URL)."""
+    try:
+        data = json.loads(read_bytes(path))
+    except ValueError as error:
+        raise NSTError(f"{path}: not a job file ({error})") from None
+    return job_from_mapping(data, path)
+
+
+def write_job(data: dict, path: str) -> None:
+    """A job file of a mapping in job_from_mapping's form, written atomically."""
+    write_atomic(path, json.dumps(data, indent=1).encode())
