@@ -14,10 +14,10 @@ from .device import describe
 from .errors import NSTError
 from .fingerprints import IMAGE_KEY, image_fingerprint, sha256
 from .image_files import THUMBNAIL_SIDE, check_output, write_thumbnail
-from .job import Artwork, PhotoJob
+from .job import Artwork
 from .scoring import Yardstick, painting_grams
 from .settings import Settings, batch_key, check_batch
-from .storage import check_location, file_stem, read_bytes
+from .storage import check_location, read_bytes
 from .targets import GramTargets
 from .tensors import load_image, load_source, load_styles, png_text, save_image
 from .transfer import StyleTransfer
