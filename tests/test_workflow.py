@@ -1,5 +1,6 @@
 """The real `snakemake` command on a tiny config: outputs, reruns, bad photos and bad configs."""
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -223,13 +224,18 @@ def test_histogram_artwork_targets_are_made_in_the_photos_job(tmp_path):
         "scream": "art/the_scream.jpg",
     }
     workdir = make_project(tmp_path, config)
-    result = snakemake(workdir, "--printshellcmds")
+    result = snakemake(workdir)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (workdir / "results/stylized/starry/tubingen.png").is_file()
     assert (workdir / "results/stylized/scream/tubingen.png").is_file()
     assert not (workdir / "results/stylized/starry/chelsea.png").exists()  # a .png photo
     assert sorted(p.name for p in (workdir / "results/targets").iterdir()) == ["scream.pt"]
-    assert "--style art/starry_night.jpg --style art/the_scream.jpg" in result.stdout + result.stderr
+    # the job the photo's job ran, as data: the blend's paintings, not a targets file
+    job = json.loads((workdir / "results/logs/stylize/tubingen.job.json").read_text())
+    starry, scream = ({a["name"]: a for a in job["artworks"]}[name] for name in ("starry", "scream"))
+    assert starry["styles"] == ["art/starry_night.jpg", "art/the_scream.jpg"] and starry["blend"] == [0.7, 0.3]
+    assert "targets" not in starry and scream["targets"] == "results/targets/scream.pt"
+    assert starry["settings"] == {"preserve_color": "histogram"}
     rerun = snakemake(workdir, "--dry-run")
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
     # a changed image of the blend remakes only that artwork's image
