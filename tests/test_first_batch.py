@@ -9,6 +9,7 @@ import sys
 import time
 
 import yaml
+from PIL import Image
 
 from conftest import CONFIG, PHOTO, STYLE, make_project, planned_outputs, run_cli, snakemake, write_config
 
@@ -19,12 +20,19 @@ def test_a_configfile_of_ones_own_replaces_the_demo_batch(tmp_path):
     (workdir / "mine.yaml").write_text(yaml.safe_dump(mine))
     planned = planned_outputs(workdir, "--configfile", "mine.yaml")
     assert {p for p in planned if "/stylized/" in p} == {"results/mine/stylized/mine/tubingen.png"}
-    # settings it does not give are the defaults, not the demo config's
-    commands = snakemake(workdir, "--dry-run", "--printshellcmds", "--configfile", "mine.yaml").stdout
-    assert "nst_core.worker stylize" in commands and "--size 32" not in commands
-    assert "--size 32" in snakemake(workdir, "--dry-run", "--printshellcmds").stdout
+    # settings it does not give are the defaults, not the demo config's (coarse_iterations: 1)
+    mine["nst"] = {"size": 32, "min_size": None, "iterations": 1, "device": "cpu"}
+    (workdir / "mine.yaml").write_text(yaml.safe_dump(mine))
+    result = snakemake(workdir, "--configfile", "mine.yaml")
+    assert result.returncode == 0, result.stderr
+    job = json.loads((workdir / "results/mine/logs/stylize/tubingen.job").read_text())
+    assert job["settings"]["size"] == 32 and job["settings"].get("coarse_iterations") != 1
     # --config's nested values reach the workflow as text: numbers among them still work
-    assert "--size 48" in snakemake(workdir, "--dry-run", "--printshellcmds", "--config", "nst={size: 48}").stdout
+    size = "nst={size: 40, iterations: 1, min_size: none, device: cpu}"
+    result = snakemake(workdir, "--config", size, "results=results/forty")
+    assert result.returncode == 0, result.stderr
+    with Image.open(workdir / "results/forty/stylized/scream/tubingen.png") as image:
+        assert max(image.size) == 40
     # --config alone still adjusts the demo batch
     planned = planned_outputs(workdir, "--config", "stylize_threads=1")
     assert {"results/stylized/starry/chelsea.png", "results/stylized/scream/tubingen.png"} <= planned

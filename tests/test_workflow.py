@@ -231,7 +231,7 @@ def test_histogram_artwork_targets_are_made_in_the_photos_job(tmp_path):
     assert not (workdir / "results/stylized/starry/chelsea.png").exists()  # a .png photo
     assert sorted(p.name for p in (workdir / "results/targets").iterdir()) == ["scream.pt"]
     # the job the photo's job ran, as data: the blend's paintings, not a targets file
-    job = json.loads((workdir / "results/logs/stylize/tubingen.job.json").read_text())
+    job = json.loads((workdir / "results/logs/stylize/tubingen.job").read_text())
     starry, scream = ({a["name"]: a for a in job["artworks"]}[name] for name in ("starry", "scream"))
     assert starry["styles"] == ["art/starry_night.jpg", "art/the_scream.jpg"] and starry["blend"] == [0.7, 0.3]
     assert "targets" not in starry and scream["targets"] == "results/targets/scream.pt"

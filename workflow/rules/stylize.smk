@@ -30,7 +30,8 @@ rule stylize:
         record=KEPT(f"{RESULTS}/quality/{{photo}}.tsv"),
     log:
         run=f"{RESULTS}/logs/stylize/{{photo}}.log",
-        job=f"{RESULTS}/logs/stylize/{{photo}}.job.json",  # what it ran, as data
+        # what it ran, as data (JSON; .job, as long as .log: a photo name may be as long as a file name can be)
+        job=f"{RESULTS}/logs/stylize/{{photo}}.job",
     benchmark:
         f"{RESULTS}/logs/benchmarks/stylize/{{photo}}.tsv"
     conda:
