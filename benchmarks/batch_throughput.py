@@ -116,15 +116,16 @@ def job(args) -> None:
 
     times = {"auto": [], "1": []}
     with tempfile.TemporaryDirectory() as scratch:
-        command = [sys.executable, "-m", "nst_core", "stylize", str(PHOTO), "--size", str(args.size), "--quiet"]
-        command += ["--device", args.device, "--precision", args.precision]
-        artworks = []
-        for k in range(4):
-            artworks += ["--artwork", "--style", str(STYLES[k % len(STYLES)]), "--output", f"{scratch}/{k}.png"]
+        settings = {"size": args.size, "device": args.device, "precision": args.precision}
+        artworks = [{"styles": [str(STYLES[k % len(STYLES)])], "output": f"{scratch}/{k}.png"} for k in range(4)]
+        for batch in times:  # a job file each (nst_core/job.py), as the pipeline's photo jobs
+            spec = {"photo": str(PHOTO), "settings": settings, "artworks": artworks, "batch": batch}
+            Path(scratch, f"batch-{batch}.job").write_text(json.dumps(spec))
         for _ in range(args.repeat):
             for batch in times:
                 started = time.perf_counter()
-                subprocess.run([*command, "--batch", batch, *artworks], check=True)
+                job = str(Path(scratch, f"batch-{batch}.job"))
+                subprocess.run([sys.executable, "-m", "nst_core", "stylize", "--job", job, "--quiet"], check=True)
                 times[batch].append(time.perf_counter() - started)
     print(f"# {PHOTO.name} x 4 artworks, {args.size} px, default preset, nst stylize in a fresh process each time")
     for batch, seconds in times.items():

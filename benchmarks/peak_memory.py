@@ -13,6 +13,7 @@ line is what a size too big for its cap says.
 """
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -28,12 +29,12 @@ GIB = 2**30
 
 
 def command(size: int, precision: str, cap: float, artworks: int, scratch: str) -> list[str]:
-    options = ["--size", str(size), "--min-size", "none", "--iterations", "2", "--precision", precision]
-    options += ["--max-memory", str(cap)]
-    groups = []
-    for k, style in enumerate(STYLES[:artworks]):
-        groups += ["--artwork", "--style", str(style), "--output", f"{scratch}/{k}.png"]
-    return [sys.executable, "-m", "nst_core", "stylize", str(PHOTO), *options, *groups]
+    """The photo's job with `artworks` paintings, as a job file (nst_core/job.py)."""
+    settings = {"size": size, "min_size": None, "iterations": 2, "precision": precision, "max_memory": cap}
+    paintings = [{"styles": [str(style)], "output": f"{scratch}/{k}.png"} for k, style in enumerate(STYLES[:artworks])]
+    job = Path(scratch) / "photo.job"
+    job.write_text(json.dumps({"photo": str(PHOTO), "settings": settings, "artworks": paintings}))
+    return [sys.executable, "-m", "nst_core", "stylize", "--job", str(job)]
 
 
 def main():

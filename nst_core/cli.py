@@ -85,45 +85,15 @@ def _given(args) -> dict:
     return {name: getattr(args, name) for name in SETTINGS if hasattr(args, name)}
 
 
-def _settings(args, artwork=None):
-    """The settings of the command line; with an --artwork group, its own over them."""
-    if artwork is None:
-        return preset(args.preset, **_given(args))
-    return preset(getattr(artwork, "preset", args.preset), **{**_given(args), **_given(artwork)})
-
-
-def _artwork_parser() -> argparse.ArgumentParser:
-    """The options of one --artwork group of `nst stylize`."""
-    parser = _Parser(prog="nst stylize --artwork", description="one image of the photo, in an artwork's style")
-    parser._commands = None
-    _add_style_options(parser)
-    parser.add_argument("--output", "-o", required=True, help="this artwork's image")
-    parser.add_argument("--name", help="what messages call it (default: its targets or first style image)")
-    parser.add_argument("--thumbnail", help="write a small JPEG of the image here")
-    _add_settings_options(parser, TARGETS, IMAGE, preset_default=argparse.SUPPRESS)
-    return parser
+def _settings(args):
+    """The settings of the command line."""
+    return preset(args.preset, **_given(args))
 
 
 def _add_style_options(parser) -> None:
     parser.add_argument("--style", action="append", default=[], help="style image; repeat to blend several")
     parser.add_argument("--blend", type=_typed(_blend), metavar="W,W,...", help=BLEND_HELP)
     parser.add_argument("--targets", help="precomputed Gram targets file (from `nst targets`) instead of --style")
-
-
-def _split_artworks(argv: list[str]) -> tuple[list[str], list[list[str]]]:
-    """`nst stylize ... --artwork A... --artwork B...` -> (the arguments before the first
-    --artwork, each group's own)."""
-    if "--artwork" not in argv:
-        return argv, []
-    first = argv.index("--artwork")
-    groups, current = [], None
-    for word in argv[first:]:
-        if word == "--artwork":
-            current = []
-            groups.append(current)
-        else:
-            current.append(word)
-    return argv[:first], groups
 
 
 LOG_HELP = "also write this command's messages (stderr) to FILE, which is replaced"
@@ -192,12 +162,6 @@ def _stylize_options(stylize) -> None:
     _add_style_options(stylize)
     stylize.add_argument("--output", "-o", help="output image; format from the extension")
     stylize.add_argument(
-        "--artwork",
-        action="store_true",
-        help="start an artwork's options (--style/--targets, --output, --name, --thumbnail, its settings); "
-        "repeat for more: the photo's images are optimised together",
-    )
-    stylize.add_argument(
         "--batch",
         type=_typed(check_batch),
         default="auto",
@@ -223,33 +187,23 @@ def _stylize_options(stylize) -> None:
     _add_settings_options(stylize, TARGETS, IMAGE, RUN)
 
 
-def _job_of_options(args, groups) -> PhotoJob:
-    """The job `nst stylize`'s options describe (a job file's, with --job)."""
+def _job_of_options(args) -> PhotoJob:
+    """The job `nst stylize`'s options describe: one artwork; or a job file's, with --job."""
     if args.job:
-        given = [args.photo, args.style, args.targets, args.output, groups, args.record, args.photo_thumbnail]
+        given = [args.photo, args.style, args.targets, args.output, args.record, args.photo_thumbnail]
         if any(given) or _given(args) or args.skip_unchanged or args.thumbnail_side or args.batch != "auto":
             raise NSTError("with --job, the job file gives the photo, its artworks, their settings and outputs")
         return read_job(args.job)
     if not args.photo:
         raise NSTError("give the photo (or --job FILE)")
-    parser = _artwork_parser()
-    if groups and (args.style or args.targets or args.output):
-        raise NSTError("with --artwork, give each artwork's --style/--targets and --output after its --artwork")
-    artworks = []
-    for group in groups or [None]:
-        own = args if group is None else parser.parse_args(group)
-        if not own.style and not own.targets:
-            raise NSTError("give --style STYLE (one or more) or --targets FILE")
-        if group is None and not own.output:
-            raise NSTError("give --output FILE")
-        settings = _settings(args, None if group is None else own)
-        name, thumbnail = getattr(own, "name", None), getattr(own, "thumbnail", None)
-        blend = tuple(own.blend) if own.blend else None
-        artworks.append(Artwork(own.output, settings, tuple(own.style), blend, own.targets, name, thumbnail))
+    if not args.style and not args.targets:
+        raise NSTError("give --style STYLE (one or more) or --targets FILE")
+    if not args.output:
+        raise NSTError("give --output FILE")
+    blend = tuple(args.blend) if args.blend else None
+    artwork = Artwork(args.output, _settings(args), tuple(args.style), blend, args.targets)
     side = _thumbnail_side(args.thumbnail_side, "--thumbnail-side")
-    return PhotoJob(
-        args.photo, tuple(artworks), args.batch, args.skip_unchanged, args.record, args.photo_thumbnail, side
-    )
+    return PhotoJob(args.photo, (artwork,), args.batch, args.skip_unchanged, args.record, args.photo_thumbnail, side)
 
 
 @command(
@@ -262,16 +216,15 @@ def _job_of_options(args, groups) -> PhotoJob:
   nst stylize photo.jpg --style art.jpg --preset paper --size 384 --output paper.png
   nst stylize photo.jpg --targets art.targets.pt --preserve-color luminance --output out.webp
   nst stylize s3://bucket/photo.jpg --style s3://bucket/art.jpg --output s3://bucket/out.png
-  nst stylize photo.jpg --size 384 --photo-thumbnail thumbs/photo.jpg \\
-      --artwork --targets starry.targets.pt --output starry.png --thumbnail thumbs/starry.jpg \\
-      --artwork --style scream.jpg --style-weight 2 --output scream.png
-      (each --artwork: one image, optimised together with the others; options after it are its own)""",
+  nst stylize --job photo.job
+      (a job file: the photo's images in several artworks' styles, optimised together; its keys:
+      nst_core/job.py, and the pipeline writes one per photo, results/logs/stylize/PHOTO.job)""",
 )
-def _run_stylize(args, groups=()) -> None:
+def _run_stylize(args) -> None:
     from .jobs import stylize_photo
     from .storage import file_stem
 
-    job = _job_of_options(args, groups)
+    job = _job_of_options(args)
     photo = file_stem(job.photo) or job.photo
 
     def note(text):
@@ -493,9 +446,6 @@ def _version() -> str:
 def main(argv=None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    groups = []
-    if argv[:1] == ["stylize"]:
-        argv, groups = _split_artworks(argv)
     args = parser.parse_args(argv)
     status = None
     if args.command is None:  # bare `nst`: say what there is
@@ -509,7 +459,7 @@ def main(argv=None) -> int:
             except OSError as error:
                 raise NSTError(f"{args.log}: cannot write the log ({error.strerror})") from None
             sys.stderr = _Tee(stderr, log)
-        status = COMMANDS[args.command].run(args, groups) if groups else COMMANDS[args.command].run(args)
+        status = COMMANDS[args.command].run(args)
     except _Reported:
         return 2
     except NSTError as error:

@@ -1,5 +1,6 @@
 """Warm workers and slot leases: device assignment without GPUs, concurrency, crashes."""
 
+import json
 import multiprocessing
 import os
 import re
@@ -159,11 +160,12 @@ def test_a_warm_workers_lines_reach_the_console_as_each_image_is_written(tmp_pat
     a copy. Two artworks one at a time: the first one's line arrives while the second is made."""
     env = {**os.environ, "NST_WORKER_DIR": str(tmp_path / "workers"), "OMP_NUM_THREADS": "1"}
     assert _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "warm.png", *FAST, "-q").returncode == 0
-    shared = ["--size", "64", "--iterations", "60", "--min-size", "none", "--device", "cpu", "--precision", "fp32"]
+    shared = {"size": 64, "iterations": 60, "min_size": None, "device": "cpu", "precision": "fp32"}
+    artworks = [{"name": name, "styles": [str(STYLE)], "output": f"{name[0]}.png"} for name in ("first", "second")]
+    spec = {"photo": str(PHOTO), "settings": shared, "artworks": artworks, "batch": 1}
+    (tmp_path / "photo.job").write_text(json.dumps(spec))
     job = subprocess.Popen(
-        [sys.executable, "-m", "nst_core.worker", "stylize", *shared, "--batch", "1", "--log", "job.log", "--", PHOTO]
-        + ["--artwork", "--style", STYLE, "--output", "a.png", "--name", "first"]
-        + ["--artwork", "--style", STYLE, "--output", "b.png", "--name", "second"],
+        [sys.executable, "-m", "nst_core.worker", "stylize", "--job", "photo.job", "--log", "job.log"],
         stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
     )  # fmt: skip
     arrivals = [(line, time.monotonic()) for line in job.stderr]
