@@ -58,11 +58,11 @@ def _blend(text: str) -> list[float]:
         raise ValueError(f"blend must be comma-separated numbers, not {text!r}") from None
 
 
-def _add_settings_options(parser: argparse.ArgumentParser, *effects: str, preset_default="default") -> None:
+def _add_settings_options(parser: argparse.ArgumentParser, *effects: str) -> None:
     """An option per setting of the table that affects what this command makes (or where it runs)."""
     group = parser.add_argument_group("settings (default: from --preset)")
     group.add_argument(
-        PRESET_OPTION, choices=sorted(PRESETS), default=preset_default, help="base settings (default: default)"
+        PRESET_OPTION, choices=sorted(PRESETS), default="default", help="base settings (default: default)"
     )
     for row in SETTINGS.values():
         if row.affects not in effects:
