@@ -7,3 +7,7 @@ class NSTError(Exception):
     def __init__(self, message: str):
         # Keep it to one line whatever the underlying library said.
         super().__init__(" ".join(str(message).split()))
+
+
+class OutOfMemory(NSTError):
+    """A run that did not fit in memory after all: the plan's estimate was short."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from . import memory, quality
 from .device import describe
-from .errors import NSTError
+from .errors import NSTError, OutOfMemory
 from .fingerprints import IMAGE_KEY, image_fingerprint, sha256
 from .image_files import THUMBNAIL_SIDE, check_output, write_thumbnail
 from .job import Artwork
@@ -271,11 +271,13 @@ class _PhotoJob:
             results = transfer.stylize_batch(
                 source, targets, settings, progress=self.progress, plans=plans, on_progress=told or None
             )
+        except OutOfMemory as error:
+            if len(members) == 1:
+                return self.fail(members, error)
+            for member in members:  # the estimate was short: one by one
+                self.stylize_batch(transfer, [member])
+            return
         except NSTError as error:
-            if len(members) > 1 and "out of memory" in str(error):  # the estimate was wrong: one by one
-                for member in members:
-                    self.stylize_batch(transfer, [member])
-                return
             return self.fail(members, error)
         seconds, peak = time.perf_counter() - started, memory.peak_bytes(transfer.device)
         where = {"device": str(transfer.device), "precision": transfer.settings.precision}

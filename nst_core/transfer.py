@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from . import color, memory
 from .device import exact_fp32, images_alone, resolve_device, resolve_precision
-from .errors import NSTError
+from .errors import NSTError, OutOfMemory
 from .network import VGG19Features, load_weights
 from .objective import Objective, loss_weights, tiled_features
 from .optimize import diverged, optimise
@@ -139,9 +139,9 @@ class StyleTransfer:
                 raise
             budget = memory.budget_bytes(s, self.device)
             if budget is None:
-                raise NSTError(f"{photo.path}: out of memory at {s.size} px: use a smaller --size") from None
+                raise OutOfMemory(f"{photo.path}: out of memory at {s.size} px: use a smaller --size") from None
             problem = memory.too_big(self.extractor, s, photo.image.size, self.device, budget)
-            raise NSTError(f"{photo.path}: out of memory: {problem}") from None
+            raise OutOfMemory(f"{photo.path}: out of memory: {problem}") from None
 
     def _objectives(self, content_targets: dict, targets: list, scale: int, plan, weights: dict) -> list[Objective]:
         """The objective of a scale: one for the batch, or one per image where the network runs
