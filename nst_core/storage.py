@@ -31,7 +31,7 @@ def file_stem(path: str) -> str:
 
 
 def is_url(path) -> bool:
-    return "://" in str(path)
+    return "://" in os.fspath(path)
 
 
 def _filesystem(path: str):
@@ -41,15 +41,33 @@ def _filesystem(path: str):
         raise NSTError(f"{path}: cannot open this kind of URL ({error})") from None
 
 
+class NoBucket(FileNotFoundError):
+    """The bucket a URL names does not exist (its HEAD said 404)."""
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """The error and what raised it, down the chain (s3fs keeps botocore's error as the cause)."""
+    chain = []
+    while error is not None and error not in chain:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    return chain
+
+
 def _problem(error: Exception) -> str:
-    """What went wrong, in a few words (library messages can be long or multi-line)."""
+    """What went wrong, in a few words (library messages can be long or multi-line), from the
+    errors' types and codes, never their words."""
+    causes = _causes(error)
     if isinstance(error, FileNotFoundError):
-        return "bucket does not exist" if "bucket does not exist" in str(error).lower() else "no such file"
+        responses = [getattr(cause, "response", None) for cause in causes]  # botocore's: a mapping
+        codes = {response.get("Error", {}).get("Code") for response in responses if isinstance(response, dict)}
+        no_bucket = "NoSuchBucket" in codes or any(isinstance(cause, NoBucket) for cause in causes)
+        return "bucket does not exist" if no_bucket else "no such file"
     if isinstance(error, PermissionError):
         return "access denied (check the credentials and their permissions)"
     if isinstance(error, IsADirectoryError):
         return "is a directory, not a file"
-    if "Connect" in type(error).__name__ or "connect" in str(error).lower():
+    if any(isinstance(cause, ConnectionError) or "Connect" in type(cause).__name__ for cause in causes):
         return "cannot connect to the storage endpoint"
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
@@ -137,7 +155,7 @@ def _check_top(protocol: str, top: str) -> None:
     try:
         fs.info(top)  # S3's HEAD of the bucket: one request, where a listing of its root pages through it
     except FileNotFoundError:
-        raise FileNotFoundError("bucket does not exist") from None
+        raise NoBucket(top) from None
 
 
 def forget() -> None:
