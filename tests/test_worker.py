@@ -161,7 +161,9 @@ def test_a_warm_workers_lines_reach_the_console_as_each_image_is_written(tmp_pat
     env = {**os.environ, "NST_WORKER_DIR": str(tmp_path / "workers"), "OMP_NUM_THREADS": "1"}
     assert _client(tmp_path, "stylize", PHOTO, "--style", STYLE, "-o", "warm.png", *FAST, "-q").returncode == 0
     shared = {"size": 64, "iterations": 60, "min_size": None, "device": "cpu", "precision": "fp32"}
-    artworks = [{"name": name, "styles": [str(STYLE)], "output": f"{name[0]}.png"} for name in ("first", "second")]
+    artworks = [
+        {"name": name, "styles": [str(STYLE)], "output": out} for name, out in (("first", "a.png"), ("second", "b.png"))
+    ]
     spec = {"photo": str(PHOTO), "settings": shared, "artworks": artworks, "batch": 1}
     (tmp_path / "photo.job").write_text(json.dumps(spec))
     job = subprocess.Popen(
