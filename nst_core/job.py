@@ -18,9 +18,9 @@ import json
 from dataclasses import dataclass
 
 from .errors import NSTError
-from .image_files import THUMBNAIL_SIDE
+from .image_files import THUMBNAIL_SIDE, check_thumbnail_side
 from .settings import Settings, check_batch, from_mapping
-from .storage import file_stem, read_bytes, write_atomic
+from .storage import file_stem, read_bytes
 
 
 @dataclass(frozen=True)
@@ -80,12 +80,21 @@ def _checked_keys(where: str, entry, known: set, required: set) -> dict:
     return entry
 
 
+def _checked_type(where: str, value, kind: type, what: str):
+    if not isinstance(value, kind):
+        raise NSTError(f"{where}: expected {what}, not {type(value).__name__}")
+    return value
+
+
 def _artwork(where: str, entry, shared: dict) -> Artwork:
     entry = _checked_keys(where, entry, _ARTWORK_KEYS, {"output"})
     if not entry.get("styles") and not entry.get("targets"):
         raise NSTError(f"{where}: give styles (one or more images) or targets (a file)")
+    own = _checked_type(f"{where}: settings", entry.get("settings", {}), dict, "a mapping")
+    for key in ("styles", "blend"):
+        _checked_type(f"{where}: {key}", entry.get(key, []), list, "a list")
     try:
-        settings = from_mapping({**shared, **entry.get("settings", {})})  # checked here, once
+        settings = from_mapping({**shared, **own})  # checked here, once
     except NSTError as error:
         raise NSTError(f"{where}: {error}") from None
     blend = tuple(entry["blend"]) if entry.get("blend") else None
@@ -98,21 +107,25 @@ def _artwork(where: str, entry, shared: dict) -> Artwork:
 def job_from_mapping(data, where: str = "job") -> PhotoJob:
     """The job a mapping (a job file's JSON) describes; NSTError naming `where` and the key."""
     data = _checked_keys(where, data, _JOB_KEYS, {"photo", "artworks"})
-    shared = data.get("settings", {})
+    shared = _checked_type(f"{where}: settings", data.get("settings", {}), dict, "a mapping")
     artworks = []
-    for index, entry in enumerate(data["artworks"]):
+    for index, entry in enumerate(_checked_type(f"{where}: artworks", data["artworks"], list, "a list")):
         name = entry.get("name", index + 1) if isinstance(entry, dict) else index + 1
         artworks.append(_artwork(f"{where}: artwork {name}", entry, shared))
     if not artworks:
         raise NSTError(f"{where}: no artworks")
+    try:
+        batch = check_batch(data.get("batch", "auto"))
+    except NSTError as error:
+        raise NSTError(f"{where}: {error}") from None
     return PhotoJob(
         data["photo"],
         tuple(artworks),
-        check_batch(data.get("batch", "auto")),
+        batch,
         bool(data.get("skip_unchanged", False)),
         data.get("record"),
         data.get("photo_thumbnail"),
-        int(data.get("thumbnail_side", THUMBNAIL_SIDE)),
+        check_thumbnail_side(data.get("thumbnail_side", THUMBNAIL_SIDE), f"{where}: thumbnail_side"),
     )
 
 
@@ -123,8 +136,3 @@ def read_job(path: str) -> PhotoJob:
     except ValueError as error:
         raise NSTError(f"{path}: not a job file ({error})") from None
     return job_from_mapping(data, path)
-
-
-def write_job(data: dict, path: str) -> None:
-    """A job file of a mapping in job_from_mapping's form, written atomically."""
-    write_atomic(path, json.dumps(data, indent=1).encode())

@@ -55,6 +55,10 @@ def test_a_jobs_artworks_take_the_shared_settings_and_their_own(tmp_path):
         ({"artworks": []}, "job: no artworks"),
         ({"batch": 0}, "batch must be auto"),
         ({"photos": []}, "unknown key 'photos'"),
+        ({"settings": ["size", 32]}, "job: settings: expected a mapping, not list"),
+        ({"artworks": {"a": {}}}, "job: artworks: expected a list, not dict"),
+        ({"artworks": [{"name": "a", "styles": "s.jpg", "output": "a.png"}]}, "artwork a: styles: expected a list"),
+        ({"thumbnail_side": "big"}, "job: thumbnail_side big: give 16 to 1024 px"),
     ],
 )
 def test_a_bad_job_is_one_line_naming_what_is_wrong(tmp_path, change, message):
