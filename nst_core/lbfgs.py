@@ -57,6 +57,8 @@ class BatchedLBFGS:
         # the recursion is then a few matrix products (_direction_by_products), not 2 x history
         # rounds of small kernels, each launched by the host.
         self.sy = None if self.per_row else torch.zeros(batch, history, history, device=device)
+        self.slots = torch.arange(history, device=device)
+        self.eye = torch.eye(history, device=device)  # made once: a step launches no more than it needs
         self.head = torch.zeros(batch, dtype=torch.long, device=device)
         self.count = torch.zeros(batch, dtype=torch.long, device=device)
         self.steps = torch.zeros(batch, dtype=torch.long, device=device)  # accepted, since the (re)start
@@ -114,24 +116,23 @@ class BatchedLBFGS:
         rho_k (y_k.r0 + sum_{j>k} c_j y_k.s_j), an upper one (the compact L-BFGS of Byrd, Nocedal
         and Schnabel, 1994, in the recursion's own terms)."""
         m = self.history
-        newest = (self.head[:, None] - 1 - torch.arange(m, device=g.device)) % m  # [B, m]: k-th newest slot
-        valid = torch.arange(m, device=g.device) < self.count[:, None]
+        newest = (self.head[:, None] - 1 - self.slots) % m  # [B, m]: k-th newest slot
+        valid = self.slots < self.count[:, None]
         rho = torch.where(valid, self.rho.gather(1, newest), 0.0)
         sy = self.sy.gather(1, newest[:, :, None].expand(-1, -1, m)).gather(2, newest[:, None, :].expand(-1, m, -1))
         sy = torch.where(valid[:, :, None] & valid[:, None, :], sy, 0.0)  # [b, k, j] = s_k.y_j
-        eye = torch.eye(m, device=g.device)
 
         def in_slots(ordered):  # [B, m] newest first -> [B, 1, m] by slot
             return torch.zeros_like(ordered).scatter(1, newest, ordered)[:, None, :]
 
         q0 = -g
         s_q = torch.bmm(self.s, q0[:, :, None])[:, :, 0].gather(1, newest)
-        lower = eye + rho[:, :, None] * sy.tril(-1)
+        lower = self.eye + rho[:, :, None] * sy.tril(-1)
         alpha = torch.linalg.solve_triangular(lower, (rho * s_q)[:, :, None], upper=False)[:, :, 0]
         q = q0 - torch.bmm(in_slots(alpha), self.y)[:, 0]
         r = q * self.h_diag[:, None]
         y_r = torch.bmm(self.y, r[:, :, None])[:, :, 0].gather(1, newest)
-        upper = eye + rho[:, :, None] * sy.transpose(1, 2).triu(1)
+        upper = self.eye + rho[:, :, None] * sy.transpose(1, 2).triu(1)
         c = torch.linalg.solve_triangular(upper, (alpha - rho * y_r)[:, :, None], upper=True)[:, :, 0]
         return r + torch.bmm(in_slots(c), self.s)[:, 0]
 
@@ -153,7 +154,7 @@ class BatchedLBFGS:
         if self.sy is not None:  # the new pair's row and column of s_i.y_j
             row = torch.bmm(self.y, s[:, :, None])[:, :, 0]  # s.y_j
             column = torch.bmm(self.s, y[:, :, None])[:, :, 0]  # s_i.y
-            here = keep[:, None] & (torch.arange(self.history, device=s.device) == slot[:, None])
+            here = keep[:, None] & (self.slots == slot[:, None])
             self.sy = torch.where(here[:, :, None], row[:, None, :], self.sy)
             self.sy = torch.where(here[:, None, :], column[:, :, None], self.sy)
         self.head = torch.where(keep, (self.head + 1) % self.history, self.head)

@@ -22,8 +22,8 @@ from .tiles import MARGIN as TILE_MARGIN
 from .tiles import tiles
 
 GIB = 2**30
-# The network's peak: FACTOR x the elements of all its layer outputs x 4 bytes, plus BASE (torch
-# and the weights): fitted to benchmarks/peak_memory.py at 512 and 1024 px, rounded up ~7%.
+# The network's peak: FACTOR x the elements of all its layer outputs x 4 bytes, plus base_bytes
+# (torch and the weights): fitted to benchmarks/peak_memory.py at 512 and 1024 px, rounded up ~7%.
 CPU_BASE_BYTES = 600 * 2**20
 # On a GPU the allocator's peak holds the weights, autocast's bf16 copies of them, and cuDNN's
 # workspace: on an H200, up to 82 MiB in bf16 at 512 px and 185 MiB in fp32 (TF32 off) at 192 px.

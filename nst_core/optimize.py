@@ -45,8 +45,8 @@ class Normaliser:
     do not set another's steps."""
 
     def __init__(self, batch: int, device):
-        self.factors = torch.ones(batch, device=device)  # 1 where the first loss is unusable
-        self.first = torch.ones(batch, dtype=torch.float64, device=device)  # each first loss, as it was
+        self.first = torch.ones(batch, dtype=torch.float64, device=device)  # 1 where it is unusable
+        self.factors = torch.ones(batch, device=device)  # 1 / first, in fp32
         self.known = [False] * batch  # on the host: which images have theirs
 
     def scale_for(self, first: int, last: int):
@@ -55,8 +55,8 @@ class Normaliser:
         def factor(losses: torch.Tensor) -> torch.Tensor:
             if not self.known[first]:  # in float64, then fp32, as a Python float would be
                 usable = torch.isfinite(losses) & (losses > 0)
-                self.factors[first:last] = torch.where(usable, 1 / losses.double(), 1.0).float()
                 self.first[first:last] = torch.where(usable, losses.double(), 1.0)
+                self.factors[first:last] = (1 / self.first[first:last]).float()
                 self.known[first:last] = [True] * (last - first)
             return self.factors[first:last].clone()  # not a view of what later rows change
 
