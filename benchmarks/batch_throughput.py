@@ -39,6 +39,7 @@ def one(args) -> dict:
     import torch
 
     from nst_core import StyleTransfer, load_source, memory
+    from nst_core.reporter import QUIET
 
     (k,) = args.k
     transfer = StyleTransfer(_settings(args, args.size))
@@ -54,10 +55,10 @@ def one(args) -> dict:
         from torch.profiler import ProfilerActivity, profile
 
         with profile(activities=[ProfilerActivity.CUDA]) as profile:
-            results = transfer.stylize_batch(photo, targets, progress=False, plans=plans)
+            results = transfer.stylize_batch(photo, targets, reporter=QUIET, plans=plans)
             torch.cuda.synchronize(device)
     else:
-        results = transfer.stylize_batch(photo, targets, progress=False, plans=plans)
+        results = transfer.stylize_batch(photo, targets, reporter=QUIET, plans=plans)
     seconds = time.perf_counter() - started
     failed = [str(r) for r in results if not isinstance(r, torch.Tensor)]
     row = {"size": args.size, "k": k, "seconds": seconds, "peak": memory.peak_bytes(device)}
@@ -74,18 +75,18 @@ def shared(args) -> None:
     import torch
 
     from nst_core import StyleTransfer, load_source, preset
-    from nst_core.objective import Objective, tiled_features
+    from nst_core.objective import ImageWeights, Objective, tiled_features
+    from nst_core.reporter import QUIET
 
     s = preset("default", size=args.size, min_size=None, iterations=args.iterations, precision="fp32", device="cpu")
     transfer = StyleTransfer(s)
     photo = load_source(str(PHOTO))
     targets = [transfer.make_targets([STYLES[k % len(STYLES)]]) for k in range(4)]
-    own = torch.cat(transfer.stylize_batch(photo, targets, progress=False))
+    own = torch.cat(transfer.stylize_batch(photo, targets, reporter=QUIET))
     content = photo.tensor(s.size)
     features = tiled_features(transfer.extractor, content, s.content_layers, None, s.precision)
     grams = {layer: torch.stack([t.grams[s.size][layer] for t in targets]) for layer in s.style_layers}
-    weights = {name: [getattr(s, f"{name}_weight")] * 4 for name in ("content", "style", "tv")}
-    objective = Objective(transfer.extractor, s, features, grams, weights=weights)
+    objective = Objective(transfer.extractor, s, features, grams, ImageWeights.of([s] * 4))
     image = content.repeat(4, 1, 1, 1).requires_grad_(True)
     optimizer = torch.optim.LBFGS(
         [image], lr=1, max_iter=1, history_size=s.lbfgs_history, tolerance_grad=-1, tolerance_change=-1

@@ -47,6 +47,7 @@ def trace(folder: str, size: int, every: int, overrides: dict, started: float) -
 
     from nst_core import StyleTransfer, load_source, preset
     from nst_core.image_files import fit_long_side
+    from nst_core.reporter import Reporter
     from nst_core.tensors import save_image
 
     settings = preset("default", size=size, **overrides)
@@ -57,19 +58,20 @@ def trace(folder: str, size: int, every: int, overrides: dict, started: float) -
     overhead, snapshots = 0.0, []
     last_scale, final_steps = settings.scales()[-1], settings.iterations
 
-    def snapshot(scale, step, image):
-        nonlocal overhead
-        budget = final_steps if scale == last_scale else settings.coarse_iterations
-        if step % every and step != budget:
-            return
-        now = time.time()
-        path = f"{folder}/snapshot-{len(snapshots):04d}.png"
-        image = F.interpolate(image.float(), size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1)
-        save_image(image.cpu(), path)
-        snapshots.append({"seconds": now - started - overhead, "scale": scale, "step": step, "path": path})
-        overhead += time.time() - now
+    class Snapshots(Reporter):
+        def step(self, scale, step, image):
+            nonlocal overhead
+            budget = final_steps if scale == last_scale else settings.coarse_iterations
+            if step % every and step != budget:
+                return
+            now = time.time()
+            path = f"{folder}/snapshot-{len(snapshots):04d}.png"
+            image = F.interpolate(image.float(), size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1)
+            save_image(image.cpu(), path)
+            snapshots.append({"seconds": now - started - overhead, "scale": scale, "step": step, "path": path})
+            overhead += time.time() - now
 
-    result = transfer.stylize(photo, targets, progress=False, callback=snapshot)
+    result = transfer.stylize(photo, targets, Snapshots(bar=False))
     save_image(result, f"{folder}/ours.png")
     print(json.dumps({"snapshots": snapshots, "overhead": overhead}))
 

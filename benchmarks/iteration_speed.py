@@ -15,6 +15,7 @@ import time
 import torch
 
 from nst_core import StyleTransfer, load_source, preset
+from nst_core.reporter import QUIET
 
 HERE = pathlib.Path(__file__).resolve().parent.parent
 SHARED = HERE.parent / "shared" / "data" / "images"
@@ -32,7 +33,7 @@ def seconds_per_iteration(size: int, precision: str, iterations: int, device: st
         transfer = StyleTransfer(settings)
         targets = transfer.make_targets([str(STYLE)])
         started = time.perf_counter()
-        transfer.stylize(photo, targets, progress=False)
+        transfer.stylize(photo, targets, reporter=QUIET)
         return time.perf_counter() - started
 
     run(2)  # warm-up: one-time kernel selection and allocations must not count

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from nst_core import StyleTransfer, load_source, preset
-from nst_core.objective import Objective, tiled_features
+from nst_core.objective import ImageWeights, Objective, tiled_features
 from nst_core.tensors import pil_to_tensor
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / "tests" / "data"
@@ -36,7 +36,15 @@ def main():
 
     def evaluate(tile_size, margin):
         pixels = image.clone().requires_grad_(True)
-        objective = Objective(transfer.extractor, transfer.settings, features, grams, tile_size, margin)
+        objective = Objective(
+            transfer.extractor,
+            transfer.settings,
+            features,
+            grams,
+            ImageWeights.of([transfer.settings]),
+            tile_size,
+            margin,
+        )
         started = time.perf_counter()
         loss = float(objective.backward(pixels, lambda value: 1.0))
         return loss, pixels.grad, time.perf_counter() - started

@@ -32,6 +32,7 @@ def child(size: int, steps: int, planned: int) -> None:
 
     from nst_core import StyleTransfer, load_source, memory, preset
     from nst_core.memory import GIB, image_bytes
+    from nst_core.reporter import Reporter
 
     settings = preset("default", size=size, min_size=None, iterations=planned, precision="fp32", device="cpu")
     transfer = StyleTransfer(settings)
@@ -42,13 +43,14 @@ def child(size: int, steps: int, planned: int) -> None:
     ballast = [torch.ones(image_bytes(plan.width, plan.height) // 4) for _ in range(2 * max(0, plan.history - steps))]
     times = []
 
-    def on_step(scale, step, image):
-        times.append(time.perf_counter())
+    class Steps(Reporter):
+        def step(self, scale, step, image):
+            times.append(time.perf_counter())
 
     transfer.settings = transfer.settings.replace(iterations=steps)  # the plans stay the planned run's
     targets = transfer.make_targets([str(STYLE)])
     started = time.perf_counter()
-    transfer.stylize(photo, targets, progress=False, callback=on_step, plans=plans)
+    transfer.stylize(photo, targets, Steps(bar=False), plans=plans)
     per_step = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else times[0] - started
     print(
         json.dumps(

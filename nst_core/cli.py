@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from . import progress
 from .errors import NSTError
 from .job import Artwork, PhotoJob, read_job
+from .reporter import Reporter
 from .settings import IMAGE, PRESET_OPTION, PRESETS, RUN, SETTINGS, TARGETS, check_batch, preset
+from .storage import file_stem
 
 
 class _Parser(argparse.ArgumentParser):
@@ -221,56 +223,52 @@ def _job_of_options(args) -> PhotoJob:
       nst_core/job.py, and the pipeline writes one per photo, results/logs/stylize/PHOTO.job)""",
 )
 def _run_stylize(args) -> None:
-    from .jobs import stylize_photo
-    from .storage import file_stem
+    from . import jobs
 
     job = _job_of_options(args)
-    photo = file_stem(job.photo) or job.photo
+    made = jobs.run(job, _ConsoleReporter(job, args.quiet))
+    failed = sum(1 for done in made if done.error)
+    if failed:
+        raise _Reported(f"{failed} of {len(made)} images failed")
 
-    def note(text):
-        if not args.quiet:
+
+class _ConsoleReporter(Reporter):
+    """`nst stylize`'s lines on stderr: one per image as it is written (or found up to date, or
+    failed), naming the photo and the artwork, with the run's progress where the workflow counts
+    it; notes, and the device once per machine of a counted run. quiet: no bar, no notes, and
+    only the lines of images up to date or failed."""
+
+    def __init__(self, job: PhotoJob, quiet: bool):
+        super().__init__(bar=False if quiet else None)
+        self.photo = file_stem(job.photo) or job.photo
+        self.quiet = quiet
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
             print(f"nst: {text}", file=sys.stderr, flush=True)
 
-    def device(text):  # in a run the workflow counts, once per machine (a bad input stays one line)
+    def device(self, text: str) -> None:  # a bad input stays one line
         if progress.counted() and progress.first_here():
-            note(f"jobs on {socket.gethostname()}: {text}")
+            self.note(f"jobs on {socket.gethostname()}: {text}")
 
-    def tell(artwork, done):
-        """One line per image as it is written (or found up to date, or failed), naming the photo
-        and the artwork, with the run's progress where the workflow counts it."""
+    def image(self, artwork, stylized) -> None:
+        done = stylized
         if done.error:
             line = f"nst stylize: error: {done.error}"
         elif not done.written:
             line = f"nst: {done.output} is up to date (same photo, style, settings and code)"
-        elif args.quiet:
+        elif self.quiet:
             line = None
         else:
             width, height = done.size
             peak = f", peak {done.peak_bytes / 2**30:.2f} GiB" if done.peak_bytes else ""
             tiles = f", {done.tiles}" if done.tiles else ""
             together = f" for {done.batch} images together" if done.batch > 1 else ""
-            what = f"{photo} in {artwork.called}"
+            what = f"{self.photo} in {artwork.called}"
             line = f"nst: wrote {done.output} ({what}, {width}x{height}, {done.seconds:.1f} s{together}{peak}{tiles})"
         run = progress.image_done(done.seconds / done.batch if done.written else None)
         if line:
             print(f"{line} · {run}" if run and not done.error else line, file=sys.stderr, flush=True)
-
-    made = stylize_photo(
-        job.photo,
-        list(job.artworks),
-        batch=job.batch,
-        skip_unchanged=job.skip_unchanged,
-        progress=False if args.quiet else None,
-        on_note=note,
-        on_device=device,
-        on_image=tell,
-        photo_thumbnail=job.photo_thumbnail,
-        thumbnail_side=job.thumbnail_side,
-        record=job.record,
-    )
-    failed = sum(1 for done in made if done.error)
-    if failed:
-        raise _Reported(f"{failed} of {len(made)} images failed")
 
 
 class _Reported(NSTError):

@@ -40,3 +40,17 @@ def image_fingerprint(photo_sha256: str, style: dict, settings) -> str:
         "code": code_fingerprint(),
     }
     return sha256(json.dumps(made_from, sort_keys=True, default=str).encode())
+
+
+def artwork_fingerprint(photo_sha256: str, artwork) -> str:
+    """image_fingerprint of an artwork's image of a photo (job.Artwork: its style by targets
+    file or by images, its settings)."""
+    from .storage import (
+        read_bytes,
+    )  # fsspec: the worker's client, which imports this module, has the standard library only
+
+    if artwork.targets:
+        style = {"targets": sha256(read_bytes(artwork.targets))}
+    else:
+        style = {"images": [sha256(read_bytes(path)) for path in artwork.styles], "blend": list(artwork.blend or [])}
+    return image_fingerprint(photo_sha256, style, artwork.settings)

@@ -28,7 +28,7 @@ def output_format(path: str) -> tuple[str, dict]:
     extension = os.path.splitext(str(path))[1].lower()
     if extension not in OUTPUT_FORMATS:
         known = ", ".join(sorted(OUTPUT_FORMATS))
-        raise NSTError(f"{path}: unsupported output extension {extension!r} (use {known})")
+        raise NSTError(f"unsupported output extension {extension!r} (use {known})", path=path)
     return OUTPUT_FORMATS[extension]
 
 
@@ -71,7 +71,7 @@ def decode_image(data: bytes, name: str, draft: tuple[int, int] | None = None) -
     """Decode bytes into an upright RGB image, or raise an NSTError naming the file. draft: a
     JPEG may decode at a reduced scale no smaller than this (several times faster)."""
     if not data:
-        raise NSTError(f"{name}: empty file")
+        raise NSTError("empty file", path=name)
     try:
         with warnings.catch_warnings():
             # Pillow's other warnings (corrupt EXIF, say) are noise to a user: the image decodes.
@@ -85,13 +85,13 @@ def decode_image(data: bytes, name: str, draft: tuple[int, int] | None = None) -
             image = ImageOps.exif_transpose(image)
             image = _to_rgb(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise NSTError(f"{name}: image too large to decode safely ({error})") from None
+        raise NSTError(f"image too large to decode safely ({error})", path=name) from None
     except UnidentifiedImageError:
-        raise NSTError(f"{name}: not an image (unrecognised format)") from None
+        raise NSTError("not an image (unrecognised format)", path=name) from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise NSTError(f"{name}: corrupt or truncated image ({error})") from None
+        raise NSTError(f"corrupt or truncated image ({error})", path=name) from None
     if min(image.size) < 1:
-        raise NSTError(f"{name}: image has no pixels")
+        raise NSTError("image has no pixels", path=name)
     return image
 
 
@@ -115,8 +115,9 @@ def decode_source(data: bytes, name: str) -> Image.Image:
     image = decode_image(data, name)
     if min(image.size) < MIN_SOURCE_SIDE:
         raise NSTError(
-            f"{name}: image is {image.width}x{image.height} px; photos and style images need at least "
-            f"{MIN_SOURCE_SIDE} px on each side"
+            f"image is {image.width}x{image.height} px; photos and style images need at least "
+            f"{MIN_SOURCE_SIDE} px on each side",
+            path=name,
         )
     return image
 

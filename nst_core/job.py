@@ -69,34 +69,31 @@ _JOB_KEYS = {"photo", "settings", "artworks", "batch", "skip_unchanged", "record
 _ARTWORK_KEYS = {"name", "output", "thumbnail", "styles", "blend", "targets", "settings"}
 
 
-def _checked_keys(where: str, entry, known: set, required: set) -> dict:
+def _checked_keys(where: str | None, entry, known: set, required: set) -> dict:
     if not isinstance(entry, dict):
-        raise NSTError(f"{where}: expected a mapping, not {type(entry).__name__}")
+        raise NSTError(f"expected a mapping, not {type(entry).__name__}").at(where)
     unknown, missing = set(entry) - known, required - set(entry)
     if unknown:
-        raise NSTError(f"{where}: unknown key {sorted(unknown)[0]!r} (keys: {', '.join(sorted(known))})")
+        raise NSTError(f"unknown key {sorted(unknown)[0]!r} (keys: {', '.join(sorted(known))})").at(where)
     if missing:
-        raise NSTError(f"{where}: {sorted(missing)[0]!r} is missing")
+        raise NSTError(f"{sorted(missing)[0]!r} is missing").at(where)
     return entry
 
 
 def _checked_type(where: str, value, kind: type, what: str):
     if not isinstance(value, kind):
-        raise NSTError(f"{where}: expected {what}, not {type(value).__name__}")
+        raise NSTError(f"expected {what}, not {type(value).__name__}").at(where)
     return value
 
 
-def _artwork(where: str, entry, shared: dict) -> Artwork:
-    entry = _checked_keys(where, entry, _ARTWORK_KEYS, {"output"})
+def _artwork(entry, shared: dict) -> Artwork:
+    entry = _checked_keys(None, entry, _ARTWORK_KEYS, {"output"})
     if not entry.get("styles") and not entry.get("targets"):
-        raise NSTError(f"{where}: give styles (one or more images) or targets (a file)")
-    own = _checked_type(f"{where}: settings", entry.get("settings", {}), dict, "a mapping")
+        raise NSTError("give styles (one or more images) or targets (a file)")
+    own = _checked_type("settings", entry.get("settings", {}), dict, "a mapping")
     for key in ("styles", "blend"):
-        _checked_type(f"{where}: {key}", entry.get(key, []), list, "a list")
-    try:
-        settings = from_mapping({**shared, **own})  # checked here, once
-    except NSTError as error:
-        raise NSTError(f"{where}: {error}") from None
+        _checked_type(key, entry.get(key, []), list, "a list")
+    settings = from_mapping({**shared, **own})  # checked here, once
     blend = tuple(entry["blend"]) if entry.get("blend") else None
     styles = tuple(entry.get("styles", ()))
     return Artwork(
@@ -106,26 +103,32 @@ def _artwork(where: str, entry, shared: dict) -> Artwork:
 
 def job_from_mapping(data, where: str = "job") -> PhotoJob:
     """The job a mapping (a job file's JSON) describes; NSTError naming `where` and the key."""
-    data = _checked_keys(where, data, _JOB_KEYS, {"photo", "artworks"})
-    shared = _checked_type(f"{where}: settings", data.get("settings", {}), dict, "a mapping")
-    artworks = []
-    for index, entry in enumerate(_checked_type(f"{where}: artworks", data["artworks"], list, "a list")):
-        name = entry.get("name", index + 1) if isinstance(entry, dict) else index + 1
-        artworks.append(_artwork(f"{where}: artwork {name}", entry, shared))
-    if not artworks:
-        raise NSTError(f"{where}: no artworks")
     try:
-        batch = check_batch(data.get("batch", "auto"))
+        return _job(data)
     except NSTError as error:
-        raise NSTError(f"{where}: {error}") from None
+        raise error.at(where) from None
+
+
+def _job(data) -> PhotoJob:
+    data = _checked_keys(None, data, _JOB_KEYS, {"photo", "artworks"})
+    shared = _checked_type("settings", data.get("settings", {}), dict, "a mapping")
+    artworks = []
+    for index, entry in enumerate(_checked_type("artworks", data["artworks"], list, "a list")):
+        name = entry.get("name", index + 1) if isinstance(entry, dict) else index + 1
+        try:
+            artworks.append(_artwork(entry, shared))
+        except NSTError as error:
+            raise error.at(f"artwork {name}") from None
+    if not artworks:
+        raise NSTError("no artworks")
     return PhotoJob(
         data["photo"],
         tuple(artworks),
-        batch,
+        check_batch(data.get("batch", "auto")),
         bool(data.get("skip_unchanged", False)),
         data.get("record"),
         data.get("photo_thumbnail"),
-        check_thumbnail_side(data.get("thumbnail_side", THUMBNAIL_SIDE), f"{where}: thumbnail_side"),
+        check_thumbnail_side(data.get("thumbnail_side", THUMBNAIL_SIDE), "thumbnail_side"),
     )
 
 
@@ -134,5 +137,5 @@ def read_job(path: str) -> PhotoJob:
     try:
         data = json.loads(read_bytes(path))
     except ValueError as error:
-        raise NSTError(f"{path}: not a job file ({error})") from None
+        raise NSTError(f"not a job file ({error})", path=path) from None
     return job_from_mapping(data, path)

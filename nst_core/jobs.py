@@ -6,20 +6,23 @@ that can fail does so before the expensive work.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 
-from . import memory, quality
+from . import memory
 from .device import describe
 from .errors import NSTError, OutOfMemory
-from .fingerprints import IMAGE_KEY, image_fingerprint, sha256
-from .image_files import THUMBNAIL_SIDE, check_output, write_thumbnail
-from .job import Artwork
-from .scoring import Yardstick, painting_grams
+from .fingerprints import IMAGE_KEY, artwork_fingerprint
+from .image_files import check_output, write_thumbnail
+from .job import Artwork, PhotoJob
+from .objective import ImageWeights
+from .records import write_record
+from .reporter import Reporter
+from .scoring import Yardstick
 from .settings import Settings, batch_key, check_batch
-from .storage import check_location, read_bytes
-from .targets import GramTargets
-from .tensors import load_image, load_source, load_styles, png_text, save_image
+from .storage import check_location
+from .tensors import load_source, load_styles, png_text, save_image
 from .transfer import StyleTransfer
 
 
@@ -28,7 +31,7 @@ class Stylized:
     """What became of one image: written (its size, seconds its batch took, how many images that
     batch held, peak memory in bytes on its device, how the last scale fitted where memory
     shaped it, the device and precision, its measures on the `nst score` yardstick), found up to
-    date, or failed (error: one line naming the photo and the artwork)."""
+    date, or failed (error: naming the photo and the artwork, or the artwork's own file)."""
 
     output: str
     written: bool
@@ -37,7 +40,7 @@ class Stylized:
     peak_bytes: int | None = None
     tiles: str | None = None
     batch: int = 1
-    error: str | None = None
+    error: NSTError | None = None
     device: str | None = None
     precision: str | None = None
     measured: dict | None = None
@@ -51,160 +54,101 @@ def stylize_file(
     blend=None,
     targets: str | None = None,
     skip_unchanged: bool = False,
-    progress: bool | None = None,
-    on_note=None,
+    reporter: Reporter | None = None,
 ) -> Stylized:
-    """Stylize one photo in the manner of one artwork (see Artwork and stylize_photo); NSTError
-    where it cannot."""
-    if not styles and not targets:
-        raise ValueError("stylize_file needs style images or a targets file")
+    """Stylize one photo in the manner of one artwork (see Artwork and run); NSTError where it
+    cannot."""
     artwork = Artwork(output, settings, tuple(styles), tuple(blend) if blend else None, targets)
-    (done,) = stylize_photo(photo, [artwork], skip_unchanged=skip_unchanged, progress=progress, on_note=on_note)
-    if done.error:  # one artwork: the photo (or the output) is the name the line needs
-        raise NSTError(done.error.replace(f"{photo}: {artwork.label}: ", f"{photo}: ", 1))
+    (done,) = run(PhotoJob(photo, (artwork,), skip_unchanged=skip_unchanged), reporter)
+    if done.error:  # one artwork: the photo (or the file) names the line, not the artwork too
+        error = copy.copy(done.error)
+        error.artwork = None
+        raise error
     return done
 
 
-def stylize_photo(
-    photo: str,
-    artworks: list[Artwork],
-    batch="auto",
-    skip_unchanged: bool = False,
-    progress: bool | None = None,
-    on_note=None,
-    on_device=None,
-    on_image=None,
-    photo_thumbnail: str | None = None,
-    thumbnail_side: int = THUMBNAIL_SIDE,
-    record: str | None = None,
-) -> list[Stylized]:
-    """Stylize one photo in the manner of each artwork: the photo is read once and its artworks
-    are optimised together, as batches of images (batch: "auto", as many as fit in memory whole;
-    or at most that many; 1: one at a time); artworks whose settings change the image's shape
-    or schedule go in batches of their own. Each image is the one its own run would make.
+def stylize_photo(photo: str, artworks: list[Artwork], reporter: Reporter | None = None, **options) -> list[Stylized]:
+    """run() the job of this photo and these artworks; options: PhotoJob's other fields."""
+    return run(PhotoJob(photo, tuple(artworks), **options), reporter)
+
+
+def run(job: PhotoJob, reporter: Reporter | None = None) -> list[Stylized]:
+    """Stylize one photo in the manner of each of its artworks: the photo is read once and its
+    artworks are optimised together, as batches of images (job.batch: "auto", as many as fit in
+    memory whole; or at most that many; 1: one at a time); artworks whose settings change the
+    image's shape or schedule go in batches of their own. Each image is the one its own run
+    would make.
 
     Failures stay per image: an artwork whose output, targets or painting is bad, or whose
     optimisation diverges, gets its Stylized.error and the others are written. A photo that
-    cannot be read is an NSTError for all. skip_unchanged: leave an existing PNG that these
+    cannot be read is an NSTError for all. job.skip_unchanged: leave an existing PNG that these
     inputs, settings and code made (a fingerprint in the file says so); otherwise the
-    fingerprint is written with the result. Told before the work: on_device(text), what device
-    and precision it uses; on_note(text), how the final scale fits where memory shaped it. on_image(artwork, stylized):
-    told of each image as it is written, found up to date or fails. Thumbnails (of the photo, and
-    of each image made or up to date) are written last, then the record (quality.py) of the images
-    made or up to date, if one is named: an up-to-date image keeps its entry of the last record."""
-    batch = check_batch(batch)
+    fingerprint is written with the result. The reporter is told what device it uses, how the
+    final scale fits where memory shaped it, and of each image as it is written, found up to
+    date or fails. Thumbnails (of the photo, and of each image made or up to date) are written
+    last, then the record (records.py) of the images made or up to date, if one is named."""
+    reporter = reporter or Reporter()
+    artworks, batch = job.artworks, check_batch(job.batch)
     done: dict[int, Stylized] = {}
 
     def finish(index: int, stylized: Stylized) -> None:
         done[index] = stylized
-        if on_image:
-            on_image(artworks[index], stylized)
+        reporter.image(artworks[index], stylized)
 
     for index, artwork in enumerate(artworks):  # before reading anything
         try:
             check_output(artwork.output)
         except NSTError as error:  # it names the output, which is the artwork's
-            finish(index, Stylized(artwork.output, written=False, error=str(error)))
+            finish(index, Stylized(artwork.output, written=False, error=error))
     if len(done) == len(artworks):
         return [done[index] for index in range(len(artworks))]
-    source = load_source(photo)
-    pending: dict[Settings, list[int]] = {}  # batch key -> the artworks of its batches
+    source = load_source(job.photo)
+    pending: dict[Settings, list[int]] = {}  # what a batch shares -> the artworks of its batches
     fingerprints = {}
     for index, artwork in enumerate(artworks):
         if index in done:
             continue
         try:
-            if skip_unchanged:
-                fingerprints[index] = _fingerprint(source, artwork)
+            if job.skip_unchanged:
+                fingerprints[index] = artwork_fingerprint(source.sha256, artwork)
                 if png_text(artwork.output, IMAGE_KEY) == fingerprints[index]:
                     finish(index, Stylized(artwork.output, written=False))
                     continue
         except NSTError as error:
-            finish(index, _failed(photo, artwork, error))
+            finish(index, _failed(job.photo, artwork, error))
             continue
         pending.setdefault(batch_key(artwork.settings), []).append(index)
-    job = _PhotoJob(source, fingerprints, finish, progress, on_note, on_device)
-    for indices in pending.values():
-        job.stylize_group(StyleTransfer(artworks[indices[0]].settings), [(i, artworks[i]) for i in indices], batch)
-    if photo_thumbnail:
-        write_thumbnail(photo, photo_thumbnail, thumbnail_side)
+    work = _Work(source, fingerprints, finish, reporter)
+    for shared, indices in pending.items():
+        work.stylize_group(StyleTransfer(shared), [(i, artworks[i]) for i in indices], batch)
+    if job.photo_thumbnail:
+        write_thumbnail(job.photo, job.photo_thumbnail, job.thumbnail_side)
     for index, artwork in enumerate(artworks):
         if artwork.thumbnail and not done[index].error:
-            write_thumbnail(artwork.output, artwork.thumbnail, thumbnail_side)
-    if record:
-        _write_record(record, source, artworks, [done[index] for index in range(len(artworks))], fingerprints)
-    return [done[index] for index in range(len(artworks))]
+            write_thumbnail(artwork.output, artwork.thumbnail, job.thumbnail_side)
+    made = [done[index] for index in range(len(artworks))]
+    if job.record:
+        write_record(job.record, source, list(artworks), made, fingerprints)
+    return made
 
 
-def _write_record(path: str, source, artworks: list, done: list, fingerprints: dict) -> None:
-    """The photo's record: an entry per image made, and per image up to date its entry of the
-    last record (measured again from its file where that has none)."""
-    last = {entry.get("fingerprint"): entry for entry in quality.read_record(path) if entry.get("fingerprint")}
-    images = []
-    for index, (artwork, stylized) in enumerate(zip(artworks, done)):
-        fingerprint = fingerprints.get(index)
-        if stylized.error:
-            continue
-        if stylized.written:
-            width, height = stylized.size
-            entry = {
-                "artwork": artwork.called,
-                "width": width,
-                "height": height,
-                "seconds": round(stylized.seconds / stylized.batch, 2),
-                "peak_gib": round(stylized.peak_bytes / memory.GIB, 3) if stylized.peak_bytes else None,
-                "device": stylized.device,
-                "precision": stylized.precision,
-                **stylized.measured,
-            }
-        elif fingerprint in last:
-            entry = {**last[fingerprint], "artwork": artwork.called}
-        else:  # made before records were kept: measured now, its seconds unknown
-            entry = _measure_file(source, artwork)
-        images.append({**entry, "fingerprint": fingerprint})
-    quality.write_record(path, images)
-
-
-def _measure_file(source, artwork: Artwork) -> dict:
-    image = load_image(artwork.output)
-    height, width = image.shape[-2:]
-    if artwork.targets:
-        grams = GramTargets.load(artwork.targets).score_grams
-    else:
-        grams = painting_grams(load_styles(artwork.styles, artwork.blend), max(width, height))
-    yardstick = Yardstick(source.tensor(max(width, height)))
-    return {"artwork": artwork.called, "width": width, "height": height, **yardstick.measure(image, grams)}
-
-
-def _fingerprint(source, artwork: Artwork) -> str:
-    if artwork.targets:
-        style = {"targets": sha256(read_bytes(artwork.targets))}
-    else:
-        style = {"images": [sha256(read_bytes(path)) for path in artwork.styles], "blend": list(artwork.blend or [])}
-    return image_fingerprint(source.sha256, style, artwork.settings)
-
-
-def _failed(photo: str, artwork: Artwork, error: Exception) -> Stylized:
-    """The line of an image that failed: the photo, then the artwork, unless the problem is in
-    one of the artwork's own files, which the line then names alone."""
-    text = str(error).removeprefix(f"{photo}: ")
-    own = [artwork.targets, *artwork.styles]
-    if any(path and text.startswith(f"{path}: ") for path in own):
-        return Stylized(artwork.output, written=False, error=text)
-    return Stylized(artwork.output, written=False, error=f"{photo}: {artwork.label}: {text}")
+def _failed(photo: str, artwork: Artwork, error: NSTError) -> Stylized:
+    """An image that failed: its error names the photo and the artwork, unless the problem is
+    in one of the artwork's own files, which then names the line alone."""
+    if error.path and error.path in (artwork.targets, *artwork.styles):
+        return Stylized(artwork.output, written=False, error=error)
+    return Stylized(artwork.output, written=False, error=error.at(photo=photo, artwork=artwork.label))
 
 
 @dataclass
-class _PhotoJob:
+class _Work:
     """The artworks of one photo still to make; finish(artwork index, Stylized) records what
     became of each."""
 
     source: object
     fingerprints: dict
     finish: object
-    progress: bool | None
-    on_note: object
-    on_device: object
+    reporter: Reporter
     devices_told: set = field(default_factory=set)
     yardsticks: dict = field(default_factory=dict)  # (long side, device) -> the photo's Yardstick
 
@@ -222,11 +166,11 @@ class _PhotoJob:
 
     def stylize_group(self, transfer: StyleTransfer, members: list, batch) -> None:
         """The artworks of one batch key: their targets, then batches of them that fit in memory."""
-        told = (transfer.device, transfer.settings.precision)
-        if self.on_device and told not in self.devices_told:
-            self.devices_told.add(told)
+        running_on = (transfer.device, transfer.settings.precision)
+        if running_on not in self.devices_told:
+            self.devices_told.add(running_on)
             asked = members[0][1].settings.precision
-            self.on_device(describe(transfer.device, transfer.settings.precision, asked))
+            self.reporter.device(describe(transfer.device, transfer.settings.precision, asked))
         try:
             transfer.plan(self.source)  # fails before making targets at a size that cannot fit
         except NSTError as error:
@@ -234,12 +178,12 @@ class _PhotoJob:
         ready = []
         for index, artwork in members:
             try:
-                own = artwork.settings
+                settings = artwork.settings
                 if artwork.targets:
                     hashes = [s.sha256 for s in load_styles(artwork.styles, artwork.blend)] if artwork.styles else None
-                    targets = transfer.load_targets(artwork.targets, self.source, style_hashes=hashes, settings=own)
+                    targets = transfer.load_targets(artwork.targets, self.source, hashes, settings)
                 else:
-                    targets = transfer.make_targets(artwork.styles, artwork.blend, self.source, settings=own)
+                    targets = transfer.make_targets(artwork.styles, artwork.blend, self.source, settings)
             except NSTError as error:
                 self.fail([(index, artwork)], error)
                 continue
@@ -251,36 +195,35 @@ class _PhotoJob:
         size = memory.batch_size(transfer.extractor, transfer.settings, aspect, transfer.device, len(ready), most)
         count = -(-len(ready) // size)  # batches of nearly equal sizes
         for number in range(count):
-            self.stylize_batch(transfer, ready[number::count])
+            self.stylize_together(transfer, ready[number::count])
 
-    def stylize_batch(self, transfer: StyleTransfer, members: list) -> None:
+    def stylize_together(self, transfer: StyleTransfer, members: list) -> None:
+        """One batch of images (index, artwork, targets), optimised together."""
         started, source = time.perf_counter(), self.source
         try:
             plans = transfer.plan(source, len(members))  # fails before the work at a size that cannot fit
         except NSTError as error:
             return self.fail(members, error)
         tiles = plans[-1].describe() if plans[-1].constrained else None
-        if tiles and self.on_note:
-            self.on_note(f"{source.path}: {tiles} (about {plans[-1].needed / memory.GIB:.1f} GiB)")
+        if tiles:
+            self.reporter.note(f"{source.path}: {tiles} (about {plans[-1].needed / memory.GIB:.1f} GiB)")
         memory.reset_peak(transfer.device)
         targets = [targets for _, _, targets in members]
-        settings = [artwork.settings for _, artwork, _ in members]
+        weights = ImageWeights.of([artwork.settings for _, artwork, _ in members])
+        images = f"{len(members)} images together" if len(members) > 1 else members[0][1].label
         try:
-            what = f"{len(members)} images together" if len(members) > 1 else members[0][1].label
-            told = self.on_note and (lambda text: self.on_note(f"{source.path}: {what}: {text}"))
-            results = transfer.stylize_batch(
-                source, targets, settings, progress=self.progress, plans=plans, on_progress=told or None
-            )
+            reporter = self.reporter.about(f"{source.path}: {images}")
+            results = transfer.stylize_batch(source, targets, weights, plans, reporter)
         except OutOfMemory as error:
             if len(members) == 1:
                 return self.fail(members, error)
             for member in members:  # the estimate was short: one by one
-                self.stylize_batch(transfer, [member])
+                self.stylize_together(transfer, [member])
             return
         except NSTError as error:
             return self.fail(members, error)
         seconds, peak = time.perf_counter() - started, memory.peak_bytes(transfer.device)
-        where = {"device": str(transfer.device), "precision": transfer.settings.precision}
+        device = {"device": str(transfer.device), "precision": transfer.settings.precision}
         for (index, artwork, targets), result in zip(members, results):
             if isinstance(result, NSTError):
                 self.fail([(index, artwork)], result)
@@ -289,7 +232,7 @@ class _PhotoJob:
             measured = self.measure(transfer, artwork.settings.size, result, targets)
             save_image(result, artwork.output, text={IMAGE_KEY: fingerprint} if fingerprint else None)
             size = (result.shape[-1], result.shape[-2])
-            made = Stylized(artwork.output, True, size, seconds, peak, tiles, len(members), measured=measured, **where)
+            made = Stylized(artwork.output, True, size, seconds, peak, tiles, len(members), measured=measured, **device)
             self.finish(index, made)
 
 

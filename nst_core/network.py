@@ -61,13 +61,13 @@ def _from_torchvision_layout(state: dict, fingerprint: str, source: str) -> Weig
         try:
             w, b = state[f"features.{index}.weight"], state[f"features.{index}.bias"]
         except KeyError as missing:
-            raise NSTError(f"{source}: not a VGG-19 state dict (no key {missing})") from None
+            raise NSTError(f"not a VGG-19 state dict (no key {missing})", path=source) from None
         convs[name] = (w.float().contiguous(), b.float())
     expected_in = 3
     for name in CONV_LAYERS:
         w = convs[name][0]
         if w.dim() != 4 or w.shape[1] != expected_in or w.shape[2:] != (3, 3):
-            raise NSTError(f"{source}: {name} has shape {tuple(w.shape)}, not VGG-19's")
+            raise NSTError(f"{name} has shape {tuple(w.shape)}, not VGG-19's", path=source)
         expected_in = w.shape[0]
     return Weights(convs, "imagenet", fingerprint, source)
 
@@ -77,7 +77,7 @@ def _load_state(data: bytes, source: str) -> dict:
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, dict):
-        raise NSTError(f"{source}: not a state dict")
+        raise NSTError("not a state dict", path=source)
     return state
 
 
@@ -222,8 +222,9 @@ class VGG19Features(nn.Module):
     def check_input_size(self, width: int, height: int, name: str) -> None:
         if min(width, height) < self.min_side:
             raise NSTError(
-                f"{name}: {width}x{height} px is too small for layer {self.names[-1]}, which needs at least "
-                f"{self.min_side} px on each side (raise --size/--min-size, or use a less extreme aspect ratio)"
+                f"{width}x{height} px is too small for layer {self.names[-1]}, which needs at least "
+                f"{self.min_side} px on each side (raise --size/--min-size, or use a less extreme aspect ratio)",
+                path=name,
             )
 
     def layer_shapes(self, width: int, height: int):

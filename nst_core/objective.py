@@ -87,33 +87,54 @@ def _tv(objective, layer, sums, positions, pixels):
 
 
 @dataclass(frozen=True)
+class ImageWeights:
+    """Each image's loss weights in a batch, from its artwork's settings: the one place they
+    are read (of), built once per batch; the shared settings hold none of them."""
+
+    content: tuple[float, ...]
+    style: tuple[float, ...]
+    tv: tuple[float, ...]
+
+    @classmethod
+    def of(cls, image_settings) -> ImageWeights:
+        return cls(
+            content=tuple(s.content_weight for s in image_settings),
+            style=tuple(s.style_weight for s in image_settings),
+            tv=tuple(s.tv_weight for s in image_settings),
+        )
+
+    def __len__(self) -> int:
+        return len(self.style)
+
+    def images(self, indices) -> ImageWeights:
+        """The weights of some of the batch's images."""
+        return ImageWeights(*(tuple(values[b] for b in indices) for values in (self.content, self.style, self.tv)))
+
+
+@dataclass(frozen=True)
 class Term:
     """A term of the loss: its value per image ([B]) at one of its parts (a layer, or None for
     the pixels), from the scale's sums (Objective._sums) or the pixels; each part's share of the
-    term's weight (the setting `{name}_weight`)."""
+    term's weight; the term's weight of each image."""
 
     value: object
     parts: object  # settings -> {part: share}
+    weight: object  # ImageWeights -> a weight per image
 
 
 # The loss: each term's weighted parts, added in this order.
 TERMS = {
-    "content": Term(_content, lambda s: dict.fromkeys(s.content_layers, 1.0)),
-    "style": Term(_style, lambda s: s.layer_weights()),
-    "tv": Term(_tv, lambda s: {None: 1.0}),
+    "content": Term(_content, lambda s: dict.fromkeys(s.content_layers, 1.0), lambda w: w.content),
+    "style": Term(_style, lambda s: s.layer_weights(), lambda w: w.style),
+    "tv": Term(_tv, lambda s: {None: 1.0}, lambda w: w.tv),
 }
-
-
-def loss_weights(image_settings) -> dict:
-    """Each term's weight for each image, from its settings (its artwork's)."""
-    return {name: [getattr(own, f"{name}_weight") for own in image_settings] for name in TERMS}
 
 
 class Objective:
     """The loss of one scale of a batch of images of one photo, per image ([B]), for the photo's
-    content features ([1, ...]) and each image's Grams ([C, C] for all, or [B, C, C]); built once
-    per scale. weights: loss_weights() of each image (default: the settings', for one image).
-    tile_size: tile the images when their long side is larger (None: never)."""
+    content features ([1, ...]) and each image's Grams ([C, C] for all, or [B, C, C]) and loss
+    weights; built once per scale. settings: what the batch shares (layers, normalisation,
+    precision). tile_size: tile the images when their long side is larger (None: never)."""
 
     def __init__(
         self,
@@ -121,22 +142,20 @@ class Objective:
         settings,
         content_targets: dict,
         style_targets: dict,
+        weights: ImageWeights,
         tile_size=None,
         margin=MARGIN,
-        *,
-        weights=None,
     ):
         self.extractor, self.settings = extractor, settings
         self.content_targets, self.style_targets = content_targets, style_targets
         self.tile_size, self.margin = tile_size, margin
         self.device = next(iter(content_targets.values())).device
-        weights = weights or loss_weights([settings])
         # each part's factor per image: a product in Python floats, rounded to fp32 once; a term
         # no image weighs is left out
         self.factors = {
-            (name, part): torch.tensor([w * share for w in weights[name]], device=self.device)
+            (name, part): torch.tensor([w * share for w in term.weight(weights)], device=self.device)
             for name, term in TERMS.items()
-            if any(weights[name])
+            if any(term.weight(weights))
             for part, share in term.parts(settings).items()
         }
 

@@ -8,7 +8,7 @@ import dataclasses
 
 import torch
 
-from .errors import NSTError
+from .errors import Diverged
 from .lbfgs import BatchedLBFGS
 
 # A loss this many times above a reference for this many evaluations in a row has diverged.
@@ -147,7 +147,7 @@ class Divergence:
         for b in torch.nonzero(self.bad_step).flatten().tolist():
             if int(self.bad_step[b]) == 1:  # before any step: not the steps' size but the loss itself
                 where = f"{float(self.bad_loss[b])} before any step at {image.shape[-1]}x{image.shape[-2]} px"
-                failed[b] = NSTError(f"its loss is {where}: check its weights")
+                failed[b] = Diverged(f"its loss is {where}: check its weights")
             else:
                 what = f"loss {float(self.bad_loss[b])} at step {int(self.bad_step[b])}"
                 failed[b] = diverged(settings, what, image)
@@ -162,9 +162,9 @@ class Divergence:
         return failed
 
 
-def diverged(settings, what: str, image: torch.Tensor) -> NSTError:
+def diverged(settings, what: str, image: torch.Tensor) -> Diverged:
     default = dataclasses.replace(settings, learning_rate=None).lr()  # the optimizer's own
-    return NSTError(
+    return Diverged(
         f"optimisation diverged ({what} at {image.shape[-1]}x{image.shape[-2]} px): lower the "
         f"learning rate (--lr; {settings.lr():g} now, {default:g} by default for {settings.optimizer})"
     )

@@ -38,7 +38,7 @@ def _filesystem(path: str):
     try:
         return fsspec.core.url_to_fs(path)
     except (ImportError, ValueError) as error:
-        raise NSTError(f"{path}: cannot open this kind of URL ({error})") from None
+        raise NSTError(f"cannot open this kind of URL ({error})", path=path) from None
 
 
 class NoBucket(FileNotFoundError):
@@ -82,7 +82,7 @@ def _failures_named(path, doing: str = ""):
     except NSTError:
         raise
     except Exception as error:
-        raise NSTError(f"{path}: {doing}{_problem(error)}") from None
+        raise NSTError(f"{doing}{_problem(error)}", path=path) from None
 
 
 # More than any image within Pillow's pixel limit needs (89 Mpx of 16-bit RGBA: 0.7 GB) and than
@@ -112,7 +112,7 @@ def _read_local(fs_path: str, limit: int, name) -> bytes:
         status = os.fstat(fd)
         problem = not_a_file(status.st_mode)
         if problem:
-            raise NSTError(f"{name}: {problem}")
+            raise NSTError(problem, path=name)
         _check_size(status.st_size, limit, name)
         data = handle.read(limit + 1)
     _check_size(len(data), limit, name)  # it grew while we read
@@ -129,7 +129,7 @@ def not_a_file(mode: int) -> str | None:
 
 def _check_size(size: int, limit: int, name) -> None:
     if size > limit:
-        raise NSTError(f"{name}: {size / 2**30:.1f} GiB is more than nst reads ({limit / 2**30:.0f} GiB at most)")
+        raise NSTError(f"{size / 2**30:.1f} GiB is more than nst reads ({limit / 2**30:.0f} GiB at most)", path=name)
 
 
 def check_location(url: str) -> None:

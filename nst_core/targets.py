@@ -109,9 +109,11 @@ class GramTargets:
                 grams.setdefault(int(size), {})[layer] = tensor.float()
             score_grams = {layer: tensor.float() for layer, tensor in raw.get("score", {}).items()}
         except Exception as error:  # any structural problem means a corrupt or foreign file
-            raise NSTError(f"{path}: not a valid Gram targets file ({type(error).__name__}: {error})") from None
+            raise NSTError(f"not a valid Gram targets file ({type(error).__name__}: {error})", path=path) from None
         if version != FORMAT_VERSION:
-            raise NSTError(f"{path}: targets format version {version}, this nst reads {FORMAT_VERSION}; recompute it")
+            raise NSTError(
+                f"targets format version {version}, this nst reads {FORMAT_VERSION}; recompute it", path=path
+            )
         return cls(grams, meta, score_grams)
 
     def check(
@@ -123,11 +125,13 @@ class GramTargets:
         recorded = self.meta.get("made_for", {})
         for name, value in wanted.items():
             if recorded.get(name) != value:
-                raise NSTError(f"{path}: targets were made for {name} {recorded.get(name)}, this run uses {value}")
+                raise NSTError(f"targets were made for {name} {recorded.get(name)}, this run uses {value}", path=path)
         if settings.preserve_color == "histogram" and self.meta["color_reference"] != (photo and photo.sha256):
-            raise NSTError(f"{path}: targets were made for another colour reference photo than {photo and photo.path}")
+            raise NSTError(
+                f"targets were made for another colour reference photo than {photo and photo.path}", path=path
+            )
         if style_hashes is not None and [s["sha256"] for s in self.meta["styles"]] != list(style_hashes):
-            raise NSTError(f"{path}: targets were made for other style images than the ones given")
+            raise NSTError("targets were made for other style images than the ones given", path=path)
         needed = [
             (self.grams.get(size, {}).get(layer), layer, f"at {size} px")
             for size in settings.scales()
@@ -137,4 +141,4 @@ class GramTargets:
         for matrix, layer, where in needed:
             channels = layer_channels(layer)
             if matrix is None or tuple(matrix.shape) != (channels, channels):
-                raise NSTError(f"{path}: not a valid Gram targets file (no {channels}x{channels} {layer} {where})")
+                raise NSTError(f"not a valid Gram targets file (no {channels}x{channels} {layer} {where})", path=path)

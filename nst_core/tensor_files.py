@@ -22,6 +22,6 @@ def load_tensors(data: bytes, source: str, what: str):
             warnings.simplefilter("ignore")  # torch warns about pickle protocols before refusing
             return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        raise NSTError(f"{source}: not {what} (it holds Python objects other than tensors; not loaded)") from None
+        raise NSTError(f"not {what} (it holds Python objects other than tensors; not loaded)", path=source) from None
     except Exception as error:  # zip and format errors
-        raise NSTError(f"{source}: not {what} ({type(error).__name__}: {str(error)[:200]})") from None
+        raise NSTError(f"not {what} ({type(error).__name__}: {str(error)[:200]})", path=source) from None

@@ -1,5 +1,6 @@
-"""StyleTransfer: the network of one Settings, which makes an artwork's Gram targets, plans how a
-photo's scales fit in memory and stylizes it, coarse to fine, as a batch of its artworks' images."""
+"""StyleTransfer: the network of the settings a batch shares, which makes an artwork's Gram
+targets, plans how a photo's scales fit in memory and stylizes it, coarse to fine, as a batch of
+its artworks' images, each with its own loss weights (objective.ImageWeights)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from . import color, memory
 from .device import exact_fp32, images_alone, resolve_device, resolve_precision
 from .errors import NSTError, OutOfMemory
 from .network import VGG19Features, load_weights
-from .objective import Objective, loss_weights, tiled_features
+from .objective import ImageWeights, Objective, tiled_features
 from .optimize import diverged, optimise
 from .progress import duration
-from .settings import Settings, batch_key
+from .reporter import Reporter
+from .settings import Settings
 from .targets import GramTargets, made_for
 from .tensors import SourceImage, load_image, load_styles, resize
 
@@ -23,7 +25,9 @@ HEARTBEAT_SECONDS = 60  # how often a long optimisation says how far it is, wher
 
 
 class StyleTransfer:
-    """The network for one Settings; makes Gram targets and stylizes photos with them.
+    """The network for one Settings; makes Gram targets and stylizes photos with them. In a
+    batch of several artworks' images, its settings are what the batch shares (settings.batch_key)
+    and each image's weights and targets are its own.
 
     Build it once and reuse it for many photos: weights load and the network is built once.
     """
@@ -63,7 +67,7 @@ class StyleTransfer:
         try:
             return memory.plan(self.extractor, self.settings, photo.image.size, self.device, batch)
         except NSTError as error:
-            raise NSTError(f"{photo.path}: {error}") from None
+            raise error.at(photo=photo.path) from None
 
     def loss(self, image: torch.Tensor, content_targets: dict, style_targets: dict) -> torch.Tensor:
         """The loss of an image (no gradients) against content features and Gram targets,
@@ -71,7 +75,10 @@ class StyleTransfer:
         content_targets, style_targets = (
             {k: v.to(self.device) for k, v in t.items()} for t in (content_targets, style_targets)
         )
-        objective = Objective(self.extractor, self.settings, content_targets, style_targets, self.settings.tile_size)
+        weights = ImageWeights.of([self.settings])
+        objective = Objective(
+            self.extractor, self.settings, content_targets, style_targets, weights, self.settings.tile_size
+        )
         return objective.loss(image.to(self.device))
 
     def _initial_image(self, content: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -87,91 +94,79 @@ class StyleTransfer:
         return resize(image, tuple(content.shape[-2:])).clamp(0, 1)
 
     def stylize(
-        self, photo: SourceImage, targets: GramTargets, progress: bool | None = None, callback=None, plans=None
+        self, photo: SourceImage, targets: GramTargets, reporter: Reporter | None = None, plans=None
     ) -> torch.Tensor:
-        """The stylized photo as a [1, 3, H, W] CPU tensor in [0, 1], long side = settings.size.
-
-        progress: True shows a bar, False none, None (default) a bar only on a terminal.
-        callback(scale, step, image): called after every optimiser step (benchmarks trace progress).
-        plans: each scale's memory.Plan, as self.plan(photo) makes them (the default).
-        """
-        (result,) = self.stylize_batch(photo, [targets], progress=progress, callback=callback, plans=plans)
+        """The stylized photo as a [1, 3, H, W] CPU tensor in [0, 1], long side = settings.size,
+        with these settings' weights. reporter: told as it goes (default: a bar on a terminal).
+        plans: each scale's memory.Plan, as self.plan(photo) makes them (the default)."""
+        (result,) = self.stylize_batch(photo, [targets], reporter=reporter, plans=plans)
         if isinstance(result, NSTError):
-            raise NSTError(f"{photo.path}: {result}")
+            raise result.at(photo=photo.path)
         return result
 
     def stylize_batch(
         self,
         photo: SourceImage,
         targets: list[GramTargets],
-        image_settings: list[Settings] | None = None,
-        progress: bool | None = None,
-        callback=None,
+        weights: ImageWeights | None = None,
         plans=None,
-        on_progress=None,
+        reporter: Reporter | None = None,
     ) -> list[torch.Tensor | NSTError]:
         """The photo stylized with each of several artworks' targets, optimised together as one
         batch: each result ([1, 3, H, W] CPU tensor) is the one its own stylize() gives, or the
         NSTError that lost that image alone (it diverged).
 
-        image_settings: each image's settings, which may differ from these only in what
-        batch_key() leaves out (loss weights; what only the targets depend on). plans: as
-        self.plan(photo, len(targets)) makes them (the default). callback(scale, step, images).
-        on_progress(text): told about once a minute how far the work is, for a log or console
-        where no bar shows.
+        weights: each image's loss weights (default: these settings' for each). plans: as
+        self.plan(photo, len(targets)) makes them (the default). reporter: told of each step,
+        and about once a minute how far the work is, for a log or console where no bar shows.
         """
         s = self.settings
-        image_settings = image_settings or [s] * len(targets)
-        if len(image_settings) != len(targets):
-            raise ValueError(f"{len(image_settings)} settings for {len(targets)} targets")
-        for own in image_settings:
-            if batch_key(self._own(own)) != batch_key(s):
-                raise ValueError("settings that change the image's shape or schedule cannot share a batch")
+        weights = weights or ImageWeights.of([s] * len(targets))
+        if len(weights) != len(targets):
+            raise ValueError(f"{len(weights)} images' weights for {len(targets)} targets")
         plans = plans or self.plan(photo, len(targets))
         try:
-            return self._stylize(photo, targets, image_settings, plans, progress, callback, on_progress)
+            return self._stylize(photo, targets, weights, plans, reporter or Reporter())
         except NSTError as error:
-            if str(error).startswith(f"{photo.path}:"):
-                raise
-            raise NSTError(f"{photo.path}: {error}") from None  # name the photo the run failed on
+            raise error.at(photo=photo.path) from None  # name the photo the run failed on
         except (RuntimeError, MemoryError) as error:
             if not memory.is_out_of_memory(error):
                 raise
             budget = memory.budget_bytes(s, self.device)
             if budget is None:
-                raise OutOfMemory(f"{photo.path}: out of memory at {s.size} px: use a smaller --size") from None
+                raise OutOfMemory(f"out of memory at {s.size} px: use a smaller --size").at(photo=photo.path) from None
             problem = memory.too_big(self.extractor, s, photo.image.size, self.device, budget)
-            raise OutOfMemory(f"{photo.path}: out of memory: {problem}") from None
+            raise OutOfMemory(f"out of memory: {problem.problem}").at(photo=photo.path) from None
 
-    def _objectives(self, content_targets: dict, targets: list, scale: int, plan, weights: dict) -> list[Objective]:
+    def _objectives(self, content_targets: dict, targets: list, scale: int, plan, weights) -> list[Objective]:
         """The objective of a scale: one for the batch, or one per image where the network runs
         on each image alone (on a CPU: see device.images_alone)."""
         layers = self.settings.style_layers
         grams = [{layer: own.grams[scale][layer].to(self.device) for layer in layers} for own in targets]
 
         def objective(images: range) -> Objective:
-            style = {layer: torch.stack([grams[b][layer] for b in images]) for layer in self.settings.style_layers}
-            own = {name: [values[b] for b in images] for name, values in weights.items()}
-            return Objective(self.extractor, self.settings, content_targets, style, plan.tile_size, weights=own)
+            style = {layer: torch.stack([grams[b][layer] for b in images]) for layer in layers}
+            return Objective(
+                self.extractor, self.settings, content_targets, style, weights.images(images), plan.tile_size
+            )
 
         if images_alone(self.device):
             return [objective(range(b, b + 1)) for b in range(len(targets))]
         return [objective(range(len(targets)))]
 
-    def _stylize(self, photo: SourceImage, targets, image_settings, plans, progress, callback, on_progress) -> list:
+    def _stylize(self, photo: SourceImage, targets, weights, plans, reporter: Reporter) -> list:
         s = self.settings
         torch.manual_seed(s.seed)
         generator = torch.Generator().manual_seed(s.seed)
         schedule = s.schedule()
         batch = len(targets)
-        weights = loss_weights(image_settings)
         image, failed = None, {}
         # tqdm's disable=None means "only on a terminal".
-        disable = None if progress is None else not progress
+        disable = None if reporter.bar is None else not reporter.bar
         with tqdm(
             total=sum(steps for _, steps in schedule), disable=disable, unit="it", dynamic_ncols=True, leave=False
         ) as shown:
-            bar, margin = _Heartbeat(shown, schedule, on_progress), 0
+            bar, margin = _Heartbeat(shown, schedule, reporter.note), 0
             for (scale, iterations), plan in zip(schedule, plans):
                 bar.scale = scale
                 content = photo.tensor(scale)
@@ -189,11 +184,9 @@ class StyleTransfer:
                     image = self._initial_image(content, generator).expand(batch, -1, -1, -1)
                 else:  # coarse-to-fine: start from the upsampled previous result
                     image = _reflect(resize(_crop(image, previous), (height, width)).clamp(0, 1), margin)
-                on_step = None
-                if callback is not None:
 
-                    def on_step(step, image, scale=scale, margin=margin):
-                        callback(scale, step, _crop(image, margin))
+                def on_step(step, image, scale=scale, margin=margin):
+                    reporter.step(scale, step, _crop(image, margin))
 
                 image = optimise(image, objectives, s, plan.history, iterations, bar, failed, on_step)
         results = _crop(image, margin).clamp(0, 1)
@@ -233,7 +226,7 @@ class _Heartbeat:
         self.bar.update(steps)
         self.done += self.scale * self.scale * steps
         now = time.monotonic()
-        if self.tell is None or now - self.last < self.every:
+        if now - self.last < self.every:
             return
         self.last, elapsed = now, now - self.started
         left = elapsed * (self.total - self.done) / self.done

@@ -12,7 +12,9 @@ from torch.overrides import TorchFunctionMode
 from conftest import DEVICE, PHOTO, REPO, STYLE, STYLE2, tiny
 from nst_core import NSTError, StyleTransfer, load_source
 from nst_core.device import BATCHED_NETWORK, images_alone
+from nst_core.objective import ImageWeights
 from nst_core.optimize import LOSS_EVERY
+from nst_core.reporter import QUIET
 
 # The default coarse-to-fine schedule at tiny sizes: 32, 45 and 64 px, more final steps than
 # LOSS_EVERY so that there are steps between the host's reads.
@@ -38,7 +40,7 @@ def test_gpu_path_objective_is_each_images_own_at_every_scale(monkeypatch):
     # Each image's loss and gradient when the batch goes through the network at once, against
     # the same images one at a time: every scale of the default schedule, its reflected margin,
     # per-image weights and targets.
-    from nst_core.objective import loss_weights, tiled_features
+    from nst_core.objective import tiled_features
     from nst_core.optimize import Normaliser, evaluate
 
     settings = tiny(**SCHEDULE, precision="fp32")
@@ -56,7 +58,7 @@ def test_gpu_path_objective_is_each_images_own_at_every_scale(monkeypatch):
         for batched in ("0", "1"):
             monkeypatch.setenv(BATCHED_NETWORK, batched)
             plan = transfer.plan(photo, 3)[0]
-            objectives = transfer._objectives(features, targets, scale, plan, loss_weights(own))
+            objectives = transfer._objectives(features, targets, scale, plan, ImageWeights.of(own))
             assert len(objectives) == (3 if images_alone(transfer.device) else 1)  # a GPU: always 1
             pixels = images.clone().requires_grad_(True)
             losses = evaluate(objectives, pixels, torch.zeros(3, dtype=torch.bool), Normaliser(3, pixels.device))
@@ -81,7 +83,7 @@ def test_gpu_path_images_are_the_per_image_ones_and_failures_stay_per_image(monk
     for batched in ("0", "1"):
         monkeypatch.setenv(BATCHED_NETWORK, batched)
         transfer, photo, targets, own = _batch(settings)
-        results[batched] = transfer.stylize_batch(photo, targets, own, progress=False)
+        results[batched] = transfer.stylize_batch(photo, targets, ImageWeights.of(own), reporter=QUIET)
     alone, together = results["0"], results["1"]
     assert isinstance(together[2], NSTError) and "check its weights" in str(together[2])
     parted = []
@@ -145,7 +147,7 @@ def test_gpu_path_reads_no_tensor_value_on_the_host_between_the_every_n_steps_re
 
     monkeypatch.setattr(optimize, "evaluate", counted)
     with reads:
-        results = transfer.stylize_batch(photo, targets, own, progress=False, plans=plans)
+        results = transfer.stylize_batch(photo, targets, ImageWeights.of(own), reporter=QUIET, plans=plans)
     assert isinstance(results[2], NSTError)  # with a failure to read at the end
     iterations = [steps for _, steps in settings.schedule()]
     assert sorted(count + 1 for count in steps.values()) == sorted(iterations)  # every step was seen
@@ -185,7 +187,7 @@ def test_gpu_path_on_cuda_synchronises_only_at_the_every_n_steps_reads(monkeypat
         monkeypatch.setattr(optimize, "evaluate", counted)
         torch.cuda.set_sync_debug_mode("warn")
         try:
-            transfer.stylize_batch(photo, targets, own, progress=False, plans=plans)
+            transfer.stylize_batch(photo, targets, ImageWeights.of(own), reporter=QUIET, plans=plans)
         finally:
             torch.cuda.set_sync_debug_mode("default")
     syncs = [str(w.message) for w in caught if "synchroniz" in str(w.message)]
@@ -205,13 +207,14 @@ def test_gpu_path_memory_estimate_covers_the_batched_networks_measured_peak():
     script = f"""
 import torch
 from nst_core import StyleTransfer, load_source, memory, preset
+from nst_core.reporter import QUIET
 settings = preset("default", size=192, min_size=None, iterations=3, precision="fp32", device={DEVICE!r})
 transfer = StyleTransfer(settings)
 photo = load_source({str(PHOTO)!r})
 targets = [transfer.make_targets([{str(STYLE)!r}]) for _ in range(4)]
 plans = transfer.plan(photo, 4)
 memory.reset_peak(transfer.device)
-transfer.stylize_batch(photo, targets, progress=False, plans=plans)
+transfer.stylize_batch(photo, targets, reporter=QUIET, plans=plans)
 print(memory.peak_bytes(transfer.device), plans[-1].needed)
 """
 

@@ -8,6 +8,7 @@ from conftest import DEVICE, PHOTO, REPO, STYLE, tiny
 from nst_core import NSTError, StyleTransfer, load_source, preset, save_image, score
 from nst_core.color import match_color, rgb_to_yiq
 from nst_core.image_files import fit_long_side
+from nst_core.reporter import QUIET
 from nst_core.tensors import pil_to_tensor
 
 
@@ -22,7 +23,7 @@ def test_loss_decreases_and_style_score_drops_far_below_the_photos(tmp_path):
     transfer = StyleTransfer(tiny(size=64, iterations=30))
     photo = load_source(str(PHOTO))
     targets = transfer.make_targets([STYLE])
-    result = transfer.stylize(photo, targets, progress=False)
+    result = transfer.stylize(photo, targets, reporter=QUIET)
     assert result.shape == (1, 3, 48, 64)
     image, content_targets = _content_targets(transfer, photo)
     with torch.no_grad():
@@ -50,7 +51,7 @@ def test_same_seed_gives_same_bytes_on_cpu(init):
 
     def run(seed):
         transfer = StyleTransfer(tiny(init=init, seed=seed, size=32, iterations=5))
-        return transfer.stylize(photo, transfer.make_targets([STYLE]), progress=False)
+        return transfer.stylize(photo, transfer.make_targets([STYLE]), reporter=QUIET)
 
     first, second = run(3), run(3)
     assert torch.equal(first, second)
@@ -61,7 +62,7 @@ def test_same_seed_gives_same_bytes_on_cpu(init):
 def test_coarse_to_fine_runs_every_scale():
     transfer = StyleTransfer(tiny(size=64, min_size=32, iterations=3, coarse_iterations=2))
     assert transfer.settings.scales() == [32, 45, 64]
-    result = transfer.stylize(load_source(str(PHOTO)), transfer.make_targets([STYLE]), progress=False)
+    result = transfer.stylize(load_source(str(PHOTO)), transfer.make_targets([STYLE]), reporter=QUIET)
     assert result.shape == (1, 3, 48, 64)
 
 
@@ -71,7 +72,7 @@ def test_bf16_reaches_what_fp32_reaches(tmp_path):
     scores = {}
     for precision in ("fp32", "bf16"):
         transfer = StyleTransfer(tiny(precision=precision, size=32, iterations=20))
-        result = transfer.stylize(load_source(str(PHOTO)), transfer.make_targets([STYLE]), progress=False)
+        result = transfer.stylize(load_source(str(PHOTO)), transfer.make_targets([STYLE]), reporter=QUIET)
         assert torch.isfinite(result).all()
         save_image(result, out := tmp_path / f"{precision}.png")
         scores[precision] = score(str(out), str(PHOTO), str(STYLE))
@@ -82,29 +83,29 @@ def test_bf16_reaches_what_fp32_reaches(tmp_path):
 def test_adam_and_paper_preset_run():
     photo = load_source(str(PHOTO))
     adam = StyleTransfer(tiny(optimizer="adam", size=32, iterations=5))
-    assert adam.stylize(photo, adam.make_targets([STYLE]), progress=False).shape == (1, 3, 24, 32)
+    assert adam.stylize(photo, adam.make_targets([STYLE]), reporter=QUIET).shape == (1, 3, 24, 32)
     paper = StyleTransfer(preset("paper", size=32, iterations=5, device=DEVICE))
     assert paper.settings.pooling == "avg" and paper.settings.init == "noise"
-    assert paper.stylize(photo, paper.make_targets([STYLE]), progress=False).shape == (1, 3, 24, 32)
+    assert paper.stylize(photo, paper.make_targets([STYLE]), reporter=QUIET).shape == (1, 3, 24, 32)
 
 
 def test_init_from_a_file(tmp_path):
     init = tmp_path / "init.png"
     save_image(torch.zeros(1, 3, 10, 10), str(init))
     transfer = StyleTransfer(tiny(init=str(init), size=32, iterations=0))
-    result = transfer.stylize(load_source(str(PHOTO)), transfer.make_targets([STYLE]), progress=False)
+    result = transfer.stylize(load_source(str(PHOTO)), transfer.make_targets([STYLE]), reporter=QUIET)
     assert result.shape == (1, 3, 24, 32) and result.max() == 0  # zero iterations: the init itself
 
 
 def test_luminance_preservation_keeps_the_photos_chroma():
     photo = load_source(str(PHOTO))
     transfer = StyleTransfer(tiny(preserve_color="luminance", size=32, iterations=10))
-    result = transfer.stylize(photo, transfer.make_targets([STYLE]), progress=False)
+    result = transfer.stylize(photo, transfer.make_targets([STYLE]), reporter=QUIET)
     original = pil_to_tensor(photo.image.resize((32, 24), Image.LANCZOS))
     chroma = rgb_to_yiq(result)[:, 1:] - rgb_to_yiq(original)[:, 1:]
     assert chroma.abs().mean() < 0.001  # only clamping to [0, 1] may move it
     plain = StyleTransfer(tiny(size=32, iterations=10))
-    unpreserved = plain.stylize(photo, plain.make_targets([STYLE]), progress=False)
+    unpreserved = plain.stylize(photo, plain.make_targets([STYLE]), reporter=QUIET)
     assert (rgb_to_yiq(unpreserved)[:, 1:] - rgb_to_yiq(original)[:, 1:]).abs().mean() > 0.01
 
 
@@ -128,7 +129,7 @@ def test_histogram_preservation_targets_depend_on_the_photo(tmp_path):
     photo, other = load_source(str(PHOTO)), load_source(str(STYLE))
     path = tmp_path / "t.pt"
     transfer.make_targets([STYLE], photo=photo).save(str(path))
-    assert transfer.stylize(photo, transfer.load_targets(str(path), photo), progress=False).shape[-1] == 32
+    assert transfer.stylize(photo, transfer.load_targets(str(path), photo), reporter=QUIET).shape[-1] == 32
     with pytest.raises(NSTError, match="made for another colour reference photo"):
         transfer.load_targets(str(path), other)
     with pytest.raises(NSTError, match="histogram colour preservation needs the photo"):
@@ -140,7 +141,7 @@ def test_divergence_is_reported_not_written():
     # far (180x, not 10x) above the photo's, whatever the device's rounding.
     transfer = StyleTransfer(tiny(optimizer="adam", learning_rate=1e30, size=32, iterations=3, content_weight=1000.0))
     with pytest.raises(NSTError, match="diverged|non-finite"):
-        transfer.stylize(load_source(str(PHOTO)), transfer.make_targets([STYLE]), progress=False)
+        transfer.stylize(load_source(str(PHOTO)), transfer.make_targets([STYLE]), reporter=QUIET)
 
 
 def test_lbfgs_with_an_absurd_learning_rate_is_held_by_its_trust_radius():
@@ -151,7 +152,7 @@ def test_lbfgs_with_an_absurd_learning_rate_is_held_by_its_trust_radius():
     for rate in (1.0, 1e30):
         transfer = StyleTransfer(tiny(learning_rate=rate, size=64, min_size=32, precision="fp32"))
         targets = transfer.make_targets([STYLE])
-        image = transfer.stylize(photo, targets, progress=False)
+        image = transfer.stylize(photo, targets, reporter=QUIET)
         content, features = _content_targets(transfer, photo)
         results.append(
             [float(transfer.loss(x.to(transfer.device), features, targets.grams[64])) for x in (content, image)]

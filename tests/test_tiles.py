@@ -9,7 +9,8 @@ from PIL import Image
 
 from conftest import DEVICE, PHOTO, STYLE, STYLE2
 from nst_core import StyleTransfer, load_source, preset, save_image, score
-from nst_core.objective import Objective, tiled_features, tiled_grams
+from nst_core.objective import ImageWeights, Objective, tiled_features, tiled_grams
+from nst_core.reporter import QUIET
 from nst_core.tensors import pil_to_tensor
 from nst_core.tiles import GRID as TILE_GRID
 from nst_core.tiles import MARGIN as TILE_MARGIN
@@ -52,7 +53,7 @@ def evaluate(transfer, content, image, style_grams, tile_size, margin=TILE_MARGI
     content, image = content.to(transfer.device), image.to(transfer.device)
     style_grams = {layer: gram.to(transfer.device) for layer, gram in style_grams.items()}
     content_targets = tiled_features(transfer.extractor, content, s.content_layers, None, s.precision)
-    objective = Objective(transfer.extractor, s, content_targets, style_grams, tile_size, margin)
+    objective = Objective(transfer.extractor, s, content_targets, style_grams, ImageWeights.of([s]), tile_size, margin)
     pixels = image.clone().requires_grad_(True)
     loss = objective.backward(pixels, lambda value: 1 / value)
     return float(loss), pixels.grad.cpu()
@@ -151,7 +152,7 @@ def test_a_photos_artworks_by_tiles_on_the_default_schedule_are_the_untiled_ones
         plans = transfer.plan(photo, 2)
         assert [plan.tile_size for plan in plans] == [None, tile_size, tile_size]
         targets = [transfer.make_targets([style], photo=photo, settings=o) for style, o in zip((STYLE, STYLE2), own)]
-        results[tile_size] = transfer.stylize_batch(photo, targets, own, progress=False, plans=plans)
+        results[tile_size] = transfer.stylize_batch(photo, targets, ImageWeights.of(own), reporter=QUIET, plans=plans)
     for b, (untiled, tiled) in enumerate(zip(*results.values())):
         # the check has power: the optimisation moved the image >= 100x further (squared error)
         # from the photo than tiles moved it from the untiled result (measured: 69-89 dB against 26-37)
@@ -199,14 +200,14 @@ def test_no_seams_where_tiles_meet_while_tiles_styled_apart_and_feathered_show_t
     settings = preset("default", size=WIDTH, min_size=None, iterations=30, device=DEVICE, precision="fp32")
     transfer = StyleTransfer(settings.replace(tile_size=INNER + 2 * TILE_MARGIN))
     assert len(tiles(strip.height, WIDTH, INNER + 2 * TILE_MARGIN)) == 3
-    tiled = transfer.stylize(load_source(str(tmp_path / "strip.png")), transfer.make_targets([STYLE]), progress=False)
+    tiled = transfer.stylize(load_source(str(tmp_path / "strip.png")), transfer.make_targets([STYLE]), reporter=QUIET)
     cuts, overlap = [INNER, 2 * INNER], 8
     total, weights = torch.zeros_like(photo), torch.zeros(WIDTH)
     for left, right in zip([0, *cuts], [*cuts, WIDTH]):
         x0, x1 = max(0, left - overlap), min(WIDTH, right + overlap)
         strip.crop((x0, 0, x1, strip.height)).save(tmp_path / "piece.png")
         apart = StyleTransfer(settings.replace(size=max(x1 - x0, strip.height)))  # size: the long side
-        piece = apart.stylize(load_source(str(tmp_path / "piece.png")), apart.make_targets([STYLE]), progress=False)
+        piece = apart.stylize(load_source(str(tmp_path / "piece.png")), apart.make_targets([STYLE]), reporter=QUIET)
         weight = torch.ones(x1 - x0)
         ramp = (torch.arange(2 * overlap) + 0.5) / (2 * overlap)
         if x0 > 0:

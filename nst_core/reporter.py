@@ -1,0 +1,42 @@
+"""What a job tells as it goes, to one listener: the `nst` command prints it, a benchmark traces
+the steps; the library's default tells nothing (and shows a bar only on a terminal)."""
+
+from __future__ import annotations
+
+
+class Reporter:
+    """Override what you listen to. bar: a progress bar; True, False, or None (only on a
+    terminal)."""
+
+    def __init__(self, bar: bool | None = None):
+        self.bar = bar
+
+    def device(self, text: str) -> None:
+        """Before the work: the device and precision it runs with (once for each)."""
+
+    def note(self, text: str) -> None:
+        """How a scale fits in memory where memory shapes it; how far a long run is (about once
+        a minute, for a log or console where no bar shows)."""
+
+    def image(self, artwork, stylized) -> None:
+        """Each image of a photo job as it is written, found up to date or fails (jobs.Stylized)."""
+
+    def step(self, scale: int, step: int, images) -> None:
+        """After every optimiser step: the batch's images at this scale ([B, 3, H, W])."""
+
+    def about(self, subject: str) -> Reporter:
+        """This reporter, its notes saying what they are about (a photo, its images)."""
+        return _About(self, subject)
+
+
+class _About(Reporter):
+    def __init__(self, reporter: Reporter, subject: str):
+        super().__init__(reporter.bar)
+        self.reporter, self.subject = reporter, subject
+        self.device, self.image, self.step = reporter.device, reporter.image, reporter.step
+
+    def note(self, text: str) -> None:
+        self.reporter.note(f"{self.subject}: {text}")
+
+
+QUIET = Reporter(bar=False)  # nothing told, no bar
