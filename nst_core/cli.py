@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from . import progress
 from .errors import NSTError
-from .job import Artwork, PhotoJob, read_job
+from .job import Artwork, PhotoJob, TargetsJob, read_job, read_targets_job
 from .reporter import Reporter
 from .settings import IMAGE, PRESET_OPTION, PRESETS, RUN, SETTINGS, TARGETS, check_batch, preset
 from .storage import file_stem
@@ -276,13 +276,33 @@ class _Reported(NSTError):
 
 
 def _targets_options(targets) -> None:
-    targets.add_argument("style", nargs="+", help="style image(s) of the artwork")
+    targets.add_argument("style", nargs="*", help="style image(s) of the artwork")
+    targets.add_argument(
+        "--job",
+        metavar="FILE",
+        help="a targets job file (JSON, nst_core/job.py): the images, blend, settings and output, "
+        "instead of the options that give them (the pipeline's targets jobs are such files)",
+    )
     targets.add_argument("--blend", type=_typed(_blend), metavar="W,W,...", help=BLEND_HELP)
     targets.add_argument("--color-reference", help="the photo, for --preserve-color histogram")
-    targets.add_argument("--output", "-o", required=True, help="targets file to write")
+    targets.add_argument("--output", "-o", help="targets file to write")
     targets.add_argument("--quiet", "-q", action="store_true", help="no summary line")
     targets.add_argument("--log", metavar="FILE", help=LOG_HELP)
     _add_settings_options(targets, TARGETS, RUN)
+
+
+def _targets_job_of_options(args) -> TargetsJob:
+    """The targets job `nst targets`'s options describe; or a job file's, with --job."""
+    if args.job:
+        if args.style or args.output or args.blend or args.color_reference or _given(args):
+            raise NSTError("with --job, the job file gives the images, their blend, settings and output")
+        return read_targets_job(args.job)
+    if not args.style:
+        raise NSTError("give the artwork's image (one or more)")
+    if not args.output:
+        raise NSTError("give --output FILE")
+    blend = tuple(args.blend) if args.blend else None
+    return TargetsJob(tuple(args.style), args.output, _settings(args), blend, args.color_reference)
 
 
 @command(
@@ -291,17 +311,18 @@ def _targets_options(targets) -> None:
     _targets_options,
     examples="""examples:
   nst targets starry_night.jpg --output starry.targets.pt --size 512
+  nst targets --job starry.job    (a targets job file, as the pipeline writes: nst_core/job.py)
   nst stylize photo.jpg --targets starry.targets.pt --size 512 --output out.png""",
 )
 def _run_targets(args) -> None:
-    from .jobs import targets_file
+    from .jobs import make_targets
 
     started = time.perf_counter()
-    settings = _settings(args)
-    targets_file(args.style, args.output, settings, blend=args.blend, color_reference=args.color_reference)
-    scales = ", ".join(map(str, settings.scales()))
+    job = _targets_job_of_options(args)
+    make_targets(job)
+    scales = ", ".join(map(str, job.settings.scales()))
     if not args.quiet:
-        print(f"nst: wrote {args.output} ({scales} px, {time.perf_counter() - started:.1f} s)", file=sys.stderr)
+        print(f"nst: wrote {job.output} ({scales} px, {time.perf_counter() - started:.1f} s)", file=sys.stderr)
 
 
 def _sheet_options(sheet) -> None:

@@ -10,6 +10,12 @@ types from its options. No torch here: the pipeline reads this module while plan
                   {"name": "hat", "styles": ["a.jpg", "b.jpg"], "blend": [0.7, 0.3], "output": ...}],
      "batch": "auto", "skip_unchanged": true, "record": "quality/tubingen.tsv",
      "photo_thumbnail": "thumbs/_photo.jpg", "thumbnail_side": 192}
+
+An artwork's Gram targets, made once for many photos' jobs, are a job of their own
+(`nst targets --job FILE`):
+
+    {"styles": ["a.jpg", "b.jpg"], "blend": [0.7, 0.3], "settings": {"size": 192, ...},
+     "output": "targets/hat.pt"}
 """
 
 from __future__ import annotations
@@ -63,6 +69,18 @@ class PhotoJob:
     record: str | None = None
     photo_thumbnail: str | None = None
     thumbnail_side: int = THUMBNAIL_SIDE
+
+
+@dataclass(frozen=True)
+class TargetsJob:
+    """An artwork's Gram targets to make (jobs.make_targets runs it): its images and their blend
+    weights, its settings; color_reference: the photo, for histogram colour preservation."""
+
+    styles: tuple
+    output: str
+    settings: Settings
+    blend: tuple | None = None
+    color_reference: str | None = None
 
 
 _JOB_KEYS = {"photo", "settings", "artworks", "batch", "skip_unchanged", "record", "photo_thumbnail", "thumbnail_side"}
@@ -132,10 +150,35 @@ def _job(data) -> PhotoJob:
     )
 
 
-def read_job(path: str) -> PhotoJob:
-    """The job in a JSON job file (a path or URL)."""
+_TARGETS_KEYS = {"styles", "blend", "settings", "output", "color_reference"}
+
+
+def targets_job_from_mapping(data, where: str = "job") -> TargetsJob:
+    """The targets job a mapping describes; NSTError naming `where` and the key."""
     try:
-        data = json.loads(read_bytes(path))
+        data = _checked_keys(None, data, _TARGETS_KEYS, {"styles", "output"})
+        styles = _checked_type("styles", data["styles"], list, "a list")
+        if not styles:
+            raise NSTError("give one or more images").at("styles")
+        blend = _checked_type("blend", data.get("blend", []), list, "a list")
+        settings = from_mapping(_checked_type("settings", data.get("settings", {}), dict, "a mapping"))
+        return TargetsJob(tuple(styles), data["output"], settings, tuple(blend) or None, data.get("color_reference"))
+    except NSTError as error:
+        raise error.at(where) from None
+
+
+def _mapping_in(path: str):
+    try:
+        return json.loads(read_bytes(path))
     except ValueError as error:
         raise NSTError(f"not a job file ({error})", path=path) from None
-    return job_from_mapping(data, path)
+
+
+def read_job(path: str) -> PhotoJob:
+    """The photo job in a JSON job file (a path or URL)."""
+    return job_from_mapping(_mapping_in(path), path)
+
+
+def read_targets_job(path: str) -> TargetsJob:
+    """The targets job in a JSON job file (a path or URL)."""
+    return targets_job_from_mapping(_mapping_in(path), path)

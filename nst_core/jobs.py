@@ -15,7 +15,7 @@ from .device import describe
 from .errors import NSTError, OutOfMemory
 from .fingerprints import IMAGE_KEY, artwork_fingerprint
 from .image_files import check_output, write_thumbnail
-from .job import Artwork, PhotoJob
+from .job import Artwork, PhotoJob, TargetsJob
 from .objective import ImageWeights
 from .records import write_record
 from .reporter import Reporter
@@ -236,9 +236,14 @@ class _Work:
             self.finish(index, made)
 
 
+def make_targets(job: TargetsJob) -> None:
+    """Make an artwork's Gram targets from its images and save them."""
+    check_location(job.output)
+    photo = load_source(job.color_reference) if job.color_reference else None
+    StyleTransfer(job.settings).make_targets(job.styles, job.blend, photo).save(job.output)
+
+
 def targets_file(styles, output: str, settings: Settings, blend=None, color_reference: str | None = None) -> None:
-    """Make an artwork's Gram targets from its images and save them; color_reference is the
-    photo, for histogram colour preservation."""
-    check_location(output)
-    photo = load_source(color_reference) if color_reference else None
-    StyleTransfer(settings).make_targets(styles, blend, photo).save(output)
+    """make_targets of these images, settings and output; color_reference is the photo, for
+    histogram colour preservation."""
+    make_targets(TargetsJob(tuple(styles), output, settings, tuple(blend) if blend else None, color_reference))

@@ -2,7 +2,7 @@
 
 Each field of `Settings` carries its default, help text, allowed values and what it affects.
 Everything else derives from this table: the `nst` command's options (`--field-name`), the
-pipeline's option strings and config checks, which settings an artwork may override, and
+pipeline's config checks, which settings an artwork may override, and
 which settings a Gram targets file records and is checked against. No torch import: the
 pipeline reads this module while planning.
 """
@@ -375,15 +375,10 @@ def from_mapping(values: dict) -> Settings:
     return preset(values.pop("preset", "default"), **values)
 
 
-def arguments(values: dict, *effects: str) -> list[str]:
-    """`nst` command-line arguments for a mapping of setting names (and "preset"), in name order;
-    with effects named, only the settings that affect one of them (and the preset)."""
-    argv = []
-    for name, value in sorted(values.items()):
-        if name == "preset":
-            argv += [PRESET_OPTION, value]
-        elif name not in SETTINGS:
+def mapping_affecting(values: dict, *effects: str) -> dict:
+    """Of a mapping of setting names (and "preset"), the settings that affect one of these
+    (TARGETS, IMAGE, RUN), and the preset."""
+    for name in values:
+        if name != "preset" and name not in SETTINGS:
             raise unknown_setting(name)
-        elif not effects or SETTINGS[name].affects in effects:
-            argv += [SETTINGS[name].option, SETTINGS[name].format(value)]
-    return argv
+    return {name: value for name, value in values.items() if name == "preset" or SETTINGS[name].affects in effects}

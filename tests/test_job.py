@@ -97,3 +97,26 @@ def test_a_job_file_with_options_that_it_gives_is_refused(tmp_path, cli):
     job.write_text("{not json")
     code, _, err = cli("stylize", "--job", job)
     assert code == 2 and f"{job}: not a job file" in err and "Traceback" not in err
+
+
+def test_a_targets_job_file_makes_what_the_same_options_make(tmp_path, cli):
+    # The pipeline's artwork_targets jobs are targets job files: a blend of two paintings at the
+    # default coarse-to-fine scales, to the byte what `nst targets` with options makes.
+    settings = {"size": 48, "min_size": 32, "device": "cpu", "style_scale": 1.5}
+    job = tmp_path / "targets.job"
+    by_job, by_options = tmp_path / "job.pt", tmp_path / "options.pt"
+    mapping = {"styles": [str(STYLE), str(STYLE2)], "blend": [0.7, 0.3], "settings": settings, "output": str(by_job)}
+    job.write_text(json.dumps(mapping))
+    code, _, err = cli("targets", "--job", job, "-q")
+    assert code == 0, err
+    options = ["--size", "48", "--min-size", "32", "--device", "cpu", "--style-scale", "1.5", "--blend", "0.7,0.3"]
+    code, _, err = cli("targets", STYLE, STYLE2, *options, "--output", by_options, "-q")
+    assert code == 0, err
+    from nst_core import GramTargets
+
+    made, expected = GramTargets.load(str(by_job)), GramTargets.load(str(by_options))
+    assert made.meta == expected.meta and sorted(made.grams) == [32, 48]
+    assert all(made.grams[s][layer].equal(expected.grams[s][layer]) for s in made.grams for layer in made.grams[s])
+    job.write_text(json.dumps({**mapping, "settings": {"size": "big"}}))
+    code, _, err = cli("targets", "--job", job)
+    assert code == 2 and f"{job}: size must be an integer, not 'big'" in err and "Traceback" not in err, err

@@ -10,7 +10,7 @@ import pytest
 from nst_core import NSTError
 from nst_core.cli import _settings as cli_settings
 from nst_core.cli import build_parser
-from nst_core.settings import IMAGE, PRESETS, RUN, SETTINGS, TARGETS, arguments, from_mapping
+from nst_core.settings import IMAGE, PRESET_OPTION, PRESETS, RUN, SETTINGS, TARGETS, from_mapping
 
 PACKAGE = Path(__file__).resolve().parent.parent / "nst_core"
 
@@ -30,7 +30,16 @@ def test_command_line_text_reads_back_as_the_same_value(name):
         assert row.check(row.parse(row.format(value))) == value, row.name
 
 
-def test_pipeline_arguments_parse_into_the_same_settings_as_the_config_values():
+def arguments(values: dict) -> list[str]:
+    """The `nst` options a person would type for a mapping of setting names (and "preset")."""
+    argv = []
+    for name, value in sorted(values.items()):
+        option = PRESET_OPTION if name == "preset" else SETTINGS[name].option
+        argv += [option, value if name == "preset" else SETTINGS[name].format(value)]
+    return argv
+
+
+def test_command_line_options_parse_into_the_same_settings_as_the_config_values():
     # a value other than the default for every setting, as a config file would give them
     values = {
         "preset": "paper",

@@ -8,11 +8,10 @@ from functools import cached_property
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.io import PeriodicityDetector, contains_wildcard
-from snakemake.pathvars import PATHVAR_REGEX
 from snakemake.utils import validate
 
 sys.path.insert(0, workflow.basedir)  # the nst_core next to this Snakefile
+import snakemake_internals as internals  # workflow/: what is read of Snakemake beyond its API
 import nst_core.settings as nst_settings  # the settings table; no torch import
 import nst_core.image_files as nst_image_files  # decoding checks of paintings; no torch import
 import nst_core.pages as nst_pages  # contact sheet pages; no torch import
@@ -26,10 +25,9 @@ from nst_core.fingerprints import code_fingerprint
 # A config of one's own (--configfile) defines the batch: the demo's config.yaml, which Snakemake
 # has already merged under it key by key, is dropped (its artworks would otherwise stay in).
 # Settings the user's config does not give take their defaults from the schema and settings table.
-if workflow.overwrite_configfiles:
+if internals.configfile_values(workflow) is not None:
     config.clear()
-    # not public: the one place that holds the --configfile values apart from config.yaml's
-    config.update(copy.deepcopy(workflow.config_settings.overwrite_config))
+    config.update(copy.deepcopy(internals.configfile_values(workflow)))
 
 # Each batch's outputs lie under one folder, so that two batches in one project do not mix: the
 # demo's config.yaml names results/, and a config of one's own, NAME.yaml, gets results/NAME/
@@ -45,12 +43,13 @@ RESULTS_FOLDERS = {
 
 
 def results_folder():
-    if "results" in config or not workflow.overwrite_configfiles:
+    configfiles = internals.configfiles(workflow)
+    if "results" in config or not configfiles:
         return str(config.get("results", "results")).rstrip("/")
-    name = Path(workflow.overwrite_configfiles[-1]).stem
+    name = Path(configfiles[-1]).stem
     if name in RESULTS_FOLDERS:
         raise NSTError(
-            f"{workflow.overwrite_configfiles[-1]}: its results would go to results/{name}/, "
+            f"{configfiles[-1]}: its results would go to results/{name}/, "
             f"a folder of the demo's results; name another with `results: FOLDER`"
         )
     return f"results/{name}"
@@ -62,8 +61,8 @@ def validated(config):
     try:
         validate(config, schema="../schemas/config.schema.yaml")
     except WorkflowError as error:
-        problem = error.__context__  # jsonschema's ValidationError: validate() wraps it
-        if not hasattr(problem, "absolute_path"):
+        problem = internals.validation_problem(error)
+        if problem is None:
             raise
         where = ": ".join(map(str, problem.absolute_path)) or "config"
         # A key of its own: name it, and the closest known one.
@@ -113,14 +112,6 @@ class Artwork:
     def sources(self):
         return [source_file(path) for path in self.images]
 
-    def arguments(self, *effects):
-        """`nst` options of its settings (only those affecting `effects`, if named)."""
-        return nst_settings.arguments(self.settings, *effects)
-
-    # cached, and a tuple: every artwork's targets job reads it, none may change it
-    @cached_property
-    def blend_arguments(self):
-        return ("--blend", ",".join(map(str, self.blend))) if self.blend else ()
 
 
 def find_photos(patterns):
@@ -137,7 +128,7 @@ def find_photos(patterns):
             problem = name_problem(name) or problem
             if problem:
                 # not again where a job parses the workflow
-                if workflow.is_main_process:
+                if internals.is_main_process(workflow):
                     print(f"photos: {path!r} left out: {problem}", file=sys.stderr)
                 continue
             if photos.get(name, path) != path:
@@ -148,8 +139,7 @@ def find_photos(patterns):
     return dict(sorted(photos.items()))
 
 
-# Snakemake's own tests of the names it refuses (internals: no public interface asks them).
-PERIODIC = PeriodicityDetector()
+NAME_CHECKS = internals.name_checks()  # Snakemake's own tests of the names it refuses
 
 
 def name_problem(name):
@@ -158,11 +148,11 @@ def name_problem(name):
         return "its name is only dots (rename it)"
     if not name.isprintable():
         return "its name has a line break or another control character (rename it)"
-    if contains_wildcard(name):
+    if NAME_CHECKS["wildcard"](name):
         return "Snakemake reads {...} in a name as a wildcard, and cannot escape it (rename it)"
-    if PATHVAR_REGEX.search(name):
+    if NAME_CHECKS["pathvar"](name):
         return "Snakemake reads <word> in a name as a path variable, and cannot escape it (rename it)"
-    if PERIODIC.is_periodic(name):
+    if NAME_CHECKS["periodic"](name):
         return "its name ends in 20 or more repeats of the same text, which Snakemake refuses (rename it)"
     return None
 
@@ -220,7 +210,9 @@ def artwork(name, entry):
             f"artworks: {name}: {len(blend)} blend weights for {len(images)} images"
         )
     settings = checked_settings(f"artworks: {name}", {**config["nst"], **overrides})
-    if workflow.is_main_process:  # checked before any job; a job's own parse need not
+    if internals.is_main_process(
+        workflow
+    ):  # checked before any job; a job's own parse need not
         for image in images:
             check_painting(name, image)
     return Artwork(name, tuple(images), tuple(blend), settings, overrides)
@@ -236,7 +228,7 @@ def photo_input():
         }
         if len(layouts) == 1:
             folder, extension = layouts.pop()
-            if not contains_wildcard(folder + extension):
+            if not NAME_CHECKS["wildcard"](folder + extension):
                 return local(os.path.join(folder, f"{{photo}}{extension}"))
     return lambda wildcards: source_file(PHOTOS[wildcards.photo])
 
@@ -257,7 +249,7 @@ try:
     config["sheets"].setdefault("cell", nst_image_files.THUMBNAIL_SIDE)
     nst_image_files.check_thumbnail_side(config["sheets"]["cell"], "sheets: cell")
     QUALITY = nst_quality.thresholds(config["quality"])
-    check_results_prefix(workflow.storage_settings.default_storage_prefix)
+    check_results_prefix(internals.default_storage_prefix(workflow))
     RESULTS = config["results"]
     PHOTOS = find_photos(config["photos"])
     ARTWORKS = {

@@ -3,24 +3,24 @@
 import shlex
 
 # What a rerun of a stylize job keeps when unchanged: update() where results are local.
-KEPT = (
-    update
-    if not workflow.storage_settings.default_storage_prefix
-    else lambda path: path
-)
+KEPT = update if not internals.default_storage_prefix(workflow) else lambda path: path
 
 
 def get_paintings(wildcards):
     return ARTWORKS[wildcards.artwork].sources()
 
 
-def get_targets_options(wildcards):
-    """The artwork's blend, and only the settings that shape targets (and say where to run):
-    changing the others, such as iterations, does not remake them."""
-    art = ARTWORKS[wildcards.artwork]
-    return shlex.join(
-        [*art.blend_arguments, *art.arguments(nst_settings.TARGETS, nst_settings.RUN)]
+def get_targets_settings(wildcards):
+    """Only the artwork's settings that shape targets (and say where to run): changing the
+    others, such as iterations, does not remake them."""
+    settings = ARTWORKS[wildcards.artwork].settings
+    return nst_settings.mapping_affecting(
+        settings, nst_settings.TARGETS, nst_settings.RUN
     )
+
+
+def get_blend(wildcards):
+    return list(ARTWORKS[wildcards.artwork].blend)
 
 
 def stylized_image(art):

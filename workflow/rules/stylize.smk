@@ -56,23 +56,16 @@ rule stylize:
 # The run's progress, for each image's line: a ledger that this run names (its jobs inherit the
 # variable), started with the number of images its stylize jobs make. Local working state, beside
 # Snakemake's own; Snakemake has no public count of the jobs it will run (the DAG's needrun_jobs).
-if workflow.is_main_process:
+if internals.is_main_process(workflow):
     os.environ[nst_progress.ENV] = os.path.abspath(
         f".snakemake/nst-progress/{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
     )
 
 
 onstart:
-    jobs = sum(job.rule.name == "stylize" for job in workflow.dag.needrun_jobs())
-    # jobs at once: --cores by threads per job here (and --resources gpu=N), --jobs on a cluster
-    at_once = (
-        workflow.cores // config["stylize_threads"]
-        if workflow.local_exec
-        else workflow.nodes or 1
-    )
-    gpus = workflow.global_resources.get("gpu")
-    if gpus is not None and isinstance(gpus.value, int):
-        at_once = min(at_once, gpus.value)
-    nst_progress.start(
-        os.environ[nst_progress.ENV], jobs * len(ARTWORKS), min(at_once, jobs)
-    )
+    jobs = internals.stylize_jobs_to_run(workflow)
+    if jobs is not None:
+        at_once = internals.jobs_at_once(workflow, config["stylize_threads"])
+        nst_progress.start(
+            os.environ[nst_progress.ENV], jobs * len(ARTWORKS), min(at_once, jobs)
+        )

@@ -5,7 +5,9 @@ rule artwork_targets:
     output:
         f"{RESULTS}/targets/{{artwork}}.pt",
     log:
-        f"{RESULTS}/logs/artwork_targets/{{artwork}}.log",
+        run=f"{RESULTS}/logs/artwork_targets/{{artwork}}.log",
+        # what it ran, as data (JSON)
+        job=f"{RESULTS}/logs/artwork_targets/{{artwork}}.job",
     benchmark:
         f"{RESULTS}/logs/benchmarks/artwork_targets/{{artwork}}.tsv"
     conda:
@@ -14,10 +16,10 @@ rule artwork_targets:
     resources:
         gpu=1,  # `--resources gpu=N` runs N at once, each on its own GPU (worker slots)
     params:
-        options=get_targets_options,
+        settings=get_targets_settings,
+        blend=get_blend,
         code=NST_CORE_CODE,
     message:
         "targets of {wildcards.artwork}: Gram matrices of its painting, once"
-    shell:
-        "OMP_NUM_THREADS={threads} python -m nst_core.worker targets {params.options}"
-        " --output {output:q} --log {log:q} -- {input.images:q}"
+    script:
+        "../scripts/targets.py"
