@@ -38,8 +38,9 @@ def one(args) -> dict:
     """One batch of K images at one size, in this process: seconds, peak and estimate."""
     import torch
 
-    from nst_core import StyleTransfer, load_source, memory
-    from nst_core.reporter import QUIET
+    from nst_core import StyleTransfer, load_source
+    from nst_core.core import memory
+    from nst_core.core.reporter import QUIET
 
     (k,) = args.k
     transfer = StyleTransfer(_settings(args, args.size))
@@ -75,8 +76,8 @@ def shared(args) -> None:
     import torch
 
     from nst_core import StyleTransfer, load_source, preset
-    from nst_core.objective import ImageWeights, Objective, tiled_features
-    from nst_core.reporter import QUIET
+    from nst_core.core.objective import ImageWeights, Objective, tiled_features
+    from nst_core.core.reporter import QUIET
 
     s = preset("default", size=args.size, min_size=None, iterations=args.iterations, precision="fp32", device="cpu")
     transfer = StyleTransfer(s)
@@ -119,7 +120,7 @@ def job(args) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         settings = {"size": args.size, "device": args.device, "precision": args.precision}
         artworks = [{"styles": [str(STYLES[k % len(STYLES)])], "output": f"{scratch}/{k}.png"} for k in range(4)]
-        for batch in times:  # a job file each (nst_core/job.py), as the pipeline's photo jobs
+        for batch in times:  # a job file each (nst_core/running/job.py), as the pipeline's photo jobs
             spec = {"photo": str(PHOTO), "settings": settings, "artworks": artworks, "batch": batch}
             Path(scratch, f"batch-{batch}.job").write_text(json.dumps(spec))
         for _ in range(args.repeat):

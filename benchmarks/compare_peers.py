@@ -46,9 +46,9 @@ def trace(folder: str, size: int, every: int, overrides: dict, started: float) -
     import torch.nn.functional as F
 
     from nst_core import StyleTransfer, load_source, preset
-    from nst_core.image_files import fit_long_side
-    from nst_core.reporter import Reporter
-    from nst_core.tensors import save_image
+    from nst_core.core.reporter import Reporter
+    from nst_core.files.image_files import fit_long_side
+    from nst_core.files.tensors import save_image
 
     settings = preset("default", size=size, **overrides)
     photo = load_source(str(PHOTO))
@@ -95,7 +95,7 @@ def main():
         trace(args.trace[0], args.size, args.every, overrides, float(args.trace[1]))
         return
 
-    from nst_core.scoring import score
+    from nst_core.core.scoring import score
 
     pastiche = shutil.which("pastiche") or sys.exit("pastiche is not installed: pip install pastiche")
     print(f"# {PHOTO.name} x {STYLE.name}, {args.size} px long side, {os.cpu_count()} cores")

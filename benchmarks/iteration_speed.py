@@ -15,7 +15,7 @@ import time
 import torch
 
 from nst_core import StyleTransfer, load_source, preset
-from nst_core.reporter import QUIET
+from nst_core.core.reporter import QUIET
 
 HERE = pathlib.Path(__file__).resolve().parent.parent
 SHARED = HERE.parent / "shared" / "data" / "images"

@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 from nst_core import StyleTransfer, load_source, preset
-from nst_core.image_files import fit_long_side
-from nst_core.tensors import pil_to_tensor
+from nst_core.files.image_files import fit_long_side
+from nst_core.files.tensors import pil_to_tensor
 
 HERE = Path(__file__).resolve().parent.parent
 PHOTO = HERE / "demo" / "photos" / "tubingen.jpg"

@@ -29,7 +29,7 @@ GIB = 2**30
 
 
 def command(size: int, precision: str, cap: float, artworks: int, scratch: str) -> list[str]:
-    """The photo's job with `artworks` paintings, as a job file (nst_core/job.py)."""
+    """The photo's job with `artworks` paintings, as a job file (nst_core/running/job.py)."""
     settings = {"size": size, "min_size": None, "iterations": 2, "precision": precision, "max_memory": cap}
     paintings = [{"styles": [str(style)], "output": f"{scratch}/{k}.png"} for k, style in enumerate(STYLES[:artworks])]
     job = Path(scratch) / "photo.job"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from nst_core.pages import pages
+from nst_core.outputs.pages import pages
 
 REPO = Path(__file__).resolve().parent.parent
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")

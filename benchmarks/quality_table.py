@@ -17,8 +17,8 @@ def main():
     parser.add_argument("--artworks", type=int, default=10)
     args = parser.parse_args()
 
-    from nst_core import quality
-    from nst_core.gallery_quality import write_quality
+    from nst_core.outputs import quality
+    from nst_core.outputs.gallery_quality import write_quality
 
     rng = random.Random(0)
     artworks = [f"art{i}" for i in range(args.artworks)]

@@ -25,9 +25,11 @@ def main():
     parser.add_argument("--photo", default="tubingen")
     args = parser.parse_args()
 
-    from nst_core import jobs, preset, scoring
-    from nst_core.jobs import Artwork, stylize_photo, targets_file
-    from nst_core.tensors import load_styles
+    from nst_core import preset
+    from nst_core.core import scoring
+    from nst_core.files.tensors import load_styles
+    from nst_core.running import jobs
+    from nst_core.running.jobs import Artwork, stylize_photo, targets_file
 
     settings = preset("default", size=args.size, iterations=args.iterations, coarse_iterations=args.coarse_iterations)
     spent = {"yardstick": 0.0}

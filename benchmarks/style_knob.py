@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from nst_core import preset, save_image, score, stylize_file
-from nst_core.sheet import make_sheet
+from nst_core.outputs.sheet import make_sheet
 
 DEMO = Path(__file__).resolve().parent.parent / "demo"
 

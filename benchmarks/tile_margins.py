@@ -13,8 +13,8 @@ import torch
 from PIL import Image
 
 from nst_core import StyleTransfer, load_source, preset
-from nst_core.objective import ImageWeights, Objective, tiled_features
-from nst_core.tensors import pil_to_tensor
+from nst_core.core.objective import ImageWeights, Objective, tiled_features
+from nst_core.files.tensors import pil_to_tensor
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / "tests" / "data"
 WIDTH, HEIGHT, INNER = 400, 300, 128

@@ -30,9 +30,10 @@ def child(size: int, steps: int, planned: int) -> None:
     """One run, printed as a JSON line: the plan, the estimate, seconds per step, the peak."""
     import torch
 
-    from nst_core import StyleTransfer, load_source, memory, preset
-    from nst_core.memory import GIB, image_bytes
-    from nst_core.reporter import Reporter
+    from nst_core import StyleTransfer, load_source, preset
+    from nst_core.core import memory
+    from nst_core.core.memory import GIB, image_bytes
+    from nst_core.core.reporter import Reporter
 
     settings = preset("default", size=size, min_size=None, iterations=planned, precision="fp32", device="cpu")
     transfer = StyleTransfer(settings)

@@ -35,7 +35,7 @@ def main():
     args = parser.parse_args()
 
     from nst_core import score
-    from nst_core.tensors import load_image
+    from nst_core.files.tensors import load_image
 
     common = ["--size", str(args.size), "--iterations", str(args.iterations)]
     common += ["--coarse-iterations", str(args.coarse_iterations), "--precision", "fp32", "--seed", "0", "--quiet"]

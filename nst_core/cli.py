@@ -15,12 +15,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import progress
+from .core.reporter import Reporter
 from .errors import NSTError
-from .job import Artwork, PhotoJob, TargetsJob, read_job, read_targets_job
-from .reporter import Reporter
+from .files.storage import file_stem
+from .running import progress
+from .running.job import Artwork, PhotoJob, TargetsJob, read_job, read_targets_job
 from .settings import IMAGE, PRESET_OPTION, PRESETS, RUN, SETTINGS, TARGETS, check_batch, preset
-from .storage import file_stem
 
 
 class _Parser(argparse.ArgumentParser):
@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_threshold_options(parser) -> None:
     """An option per quality threshold of the flags judged on one image alone."""
-    from .quality import image_thresholds
+    from .outputs.quality import image_thresholds
 
     group = parser.add_argument_group("thresholds")
     for row in image_thresholds():
@@ -223,7 +223,7 @@ def _job_of_options(args) -> PhotoJob:
       nst_core/job.py, and the pipeline writes one per photo, results/logs/stylize/PHOTO.job)""",
 )
 def _run_stylize(args) -> None:
-    from . import jobs
+    from .running import jobs
 
     job = _job_of_options(args)
     made = jobs.run(job, _ConsoleReporter(job, args.quiet))
@@ -315,7 +315,7 @@ def _targets_job_of_options(args) -> TargetsJob:
   nst stylize photo.jpg --targets starry.targets.pt --size 512 --output out.png""",
 )
 def _run_targets(args) -> None:
-    from .jobs import make_targets
+    from .running.jobs import make_targets
 
     started = time.perf_counter()
     job = _targets_job_of_options(args)
@@ -330,7 +330,7 @@ def _sheet_options(sheet) -> None:
     sheet.add_argument("--label", action="append", help="label per image, in order (default: file names)")
     sheet.add_argument("--output", "-o", required=True)
     sheet.add_argument("--columns", type=int, help="images per row (default: about square)")
-    from .sheet import CELL
+    from .outputs.sheet import CELL
 
     sheet.add_argument("--cell", type=int, default=CELL, help=f"thumbnail long side in px (default: {CELL})")
     sheet.add_argument("--log", metavar="FILE", help=LOG_HELP)
@@ -346,8 +346,8 @@ def _sheet_options(sheet) -> None:
       --label "" --label "Starry Night" --label "The Scream" --label photo --label "" --label "" -o grid.jpg""",
 )
 def _run_sheet(args) -> None:
-    from .image_files import check_output
-    from .sheet import write_sheet
+    from .files.image_files import check_output
+    from .outputs.sheet import write_sheet
 
     check_output(args.output)
     width, height = write_sheet(args.images, args.output, columns=args.columns, cell=args.cell, labels=args.label)
@@ -355,7 +355,7 @@ def _run_sheet(args) -> None:
 
 
 def _thumbnail_side(side: int | None, option: str) -> int:
-    from .image_files import THUMBNAIL_SIDE, check_thumbnail_side
+    from .files.image_files import THUMBNAIL_SIDE, check_thumbnail_side
 
     return check_thumbnail_side(THUMBNAIL_SIDE if side is None else side, option)
 
@@ -373,7 +373,7 @@ def _thumbnail_options(thumbnail) -> None:
   nst thumbnail photo.jpg thumbs/photo.jpg out.png thumbs/out.jpg --side 192""",
 )
 def _run_thumbnail(args) -> None:
-    from .image_files import write_thumbnail
+    from .files.image_files import write_thumbnail
 
     if len(args.pairs) % 2:
         raise NSTError(f"give each image then its thumbnail: {len(args.pairs)} paths is not pairs")
@@ -397,7 +397,7 @@ def _score_options(score) -> None:
   {"style": 0.0123, "content": 0.456}   (lower is closer, for both)""",
 )
 def _run_score(args) -> None:
-    from .scoring import score
+    from .core.scoring import score
 
     # Three significant digits: differences below that are noise between runs.
     scores = score(args.image, args.photo, args.style)
@@ -422,8 +422,8 @@ def _check_options(check) -> None:
 exit status: 0 when no flag is raised, 1 when one is, 2 for bad input""",
 )
 def _run_check(args) -> int:
-    from .quality import image_flags, image_thresholds, thresholds
-    from .scoring import measure
+    from .core.scoring import measure
+    from .outputs.quality import image_flags, image_thresholds, thresholds
 
     limits = thresholds({row.name: getattr(args, row.name) for row in image_thresholds()})
     measured = measure(args.image, args.photo, args.style, args.blend)

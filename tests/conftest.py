@@ -73,7 +73,7 @@ def images_alone():
     its memory counts the network once. Skipped on the GPU's path."""
     import torch
 
-    from nst_core.device import images_alone
+    from nst_core.core.device import images_alone
 
     if not images_alone(torch.device(DEVICE)):
         pytest.skip("the batch goes through the network at once here (GPU, or NST_BATCHED_NETWORK=1)")
@@ -96,18 +96,14 @@ FAST = [*TARGETS_FAST, "--iterations", "3"]
 
 
 def worker_pids(folder) -> list[int]:
-    """The pids of the warm workers serving from under this folder (a test's own): read from
-    their command lines in /proc, `python -m nst_core.worker --serve FOLDER/... N`."""
-    folder, pids = str(folder), []
-    for entry in Path("/proc").iterdir():
-        try:
-            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-        except OSError:  # not a process, or gone
-            continue
-        if "--serve" in argv[:-2]:
-            serves = argv[argv.index("--serve") + 1]
-            if serves == folder or serves.startswith(folder.rstrip(os.sep) + os.sep):  # not test_x10 for test_x1
-                pids.append(int(entry.name))
+    """The pids of the live warm workers serving from under this folder (a test's own), from
+    the pid files they write beside their slots."""
+    pids = []
+    for path in Path(folder).glob("**/slot-*.pid"):
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(path.read_text())
+            if Path(f"/proc/{pid}").exists():
+                pids.append(pid)
     return sorted(pids)
 
 

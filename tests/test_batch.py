@@ -5,8 +5,8 @@ import torch
 
 from conftest import PHOTO, STYLE, STYLE2, tiny
 from nst_core import NSTError, StyleTransfer, load_source
-from nst_core.objective import ImageWeights, Objective, tiled_features
-from nst_core.reporter import QUIET
+from nst_core.core.objective import ImageWeights, Objective, tiled_features
+from nst_core.core.reporter import QUIET
 
 STYLES = [STYLE, STYLE2]
 
@@ -33,7 +33,7 @@ def _quadratic(curvatures):
 def test_lbfgs_first_step_trust_radius_and_backtracking_on_quadratics():
     # A first step of FIRST_STEP (RMS) down the gradient; a step that raised the loss taken back
     # to the accepted point and retried at BACKTRACK of its length; every image downhill after.
-    from nst_core.lbfgs import BACKTRACK, FIRST_STEP, BatchedLBFGS
+    from nst_core.core.lbfgs import BACKTRACK, FIRST_STEP, BatchedLBFGS
 
     torch.manual_seed(0)
     curvatures = torch.rand(2, 1, 7, 5) * 10 + 0.1
@@ -61,7 +61,7 @@ def test_lbfgs_first_step_trust_radius_and_backtracking_on_quadratics():
 def test_lbfgs_leaves_an_image_at_its_optimum_where_it_is():
     # A photo stylized with itself as the painting, at its own size, starts at its optimum: a
     # zero gradient is no step (0/0 once put NaN in the image), while its batch-mate goes on.
-    from nst_core.lbfgs import BatchedLBFGS
+    from nst_core.core.lbfgs import BatchedLBFGS
 
     torch.manual_seed(0)
     start = torch.rand(2, 1, 7, 5)
@@ -112,8 +112,8 @@ def test_the_gpus_batched_reductions_take_each_images_own_steps(monkeypatch):
     # On a GPU the recursion over the pairs is a few matrix products over the batch (not rounds of
     # torch.dot per image): the same steps up to rounding, checked here on three quadratics of
     # different curvatures, one of them restarted halfway, past the history's wrap.
-    from nst_core.device import BATCHED_NETWORK
-    from nst_core.lbfgs import BatchedLBFGS
+    from nst_core.core.device import BATCHED_NETWORK
+    from nst_core.core.lbfgs import BatchedLBFGS
 
     torch.manual_seed(0)
     scales = torch.rand(3, 1, 7, 5) * 10 + 0.1
@@ -143,7 +143,7 @@ def test_a_photos_artworks_in_one_call_are_their_own_runs_and_a_bad_one_costs_on
     # their own (each with the photo's chroma); the weights differ within each batch. Every image
     # as stylize_file makes it.
     from nst_core import Artwork, stylize_file, stylize_photo
-    from nst_core.tensors import load_image
+    from nst_core.files.tensors import load_image
 
     s = tiny(size=32, iterations=4, precision="fp32")
     luminance = s.replace(preserve_color="luminance")

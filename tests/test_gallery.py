@@ -7,7 +7,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from conftest import CONFIG, PHOTO, PHOTO2, make_project, snakemake
-from nst_core import gallery
+from nst_core.outputs import gallery
 
 CHROMIUM = shutil.which("chromium")
 try:

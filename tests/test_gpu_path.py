@@ -11,10 +11,10 @@ from torch.overrides import TorchFunctionMode
 
 from conftest import DEVICE, PHOTO, REPO, STYLE, STYLE2, tiny
 from nst_core import NSTError, StyleTransfer, load_source
-from nst_core.device import BATCHED_NETWORK, images_alone
-from nst_core.objective import ImageWeights
-from nst_core.optimize import LOSS_EVERY
-from nst_core.reporter import QUIET
+from nst_core.core.device import BATCHED_NETWORK, images_alone
+from nst_core.core.objective import ImageWeights
+from nst_core.core.optimize import LOSS_EVERY
+from nst_core.core.reporter import QUIET
 
 # The default coarse-to-fine schedule at tiny sizes: 32, 45 and 64 px, more final steps than
 # LOSS_EVERY so that there are steps between the host's reads.
@@ -40,8 +40,8 @@ def test_gpu_path_objective_is_each_images_own_at_every_scale(monkeypatch):
     # Each image's loss and gradient when the batch goes through the network at once, against
     # the same images one at a time: every scale of the default schedule, its reflected margin,
     # per-image weights and targets.
-    from nst_core.objective import tiled_features
-    from nst_core.optimize import Normaliser, evaluate
+    from nst_core.core.objective import tiled_features
+    from nst_core.core.optimize import Normaliser, evaluate
 
     settings = tiny(**SCHEDULE, precision="fp32")
     transfer, photo, targets, own = _batch(settings)
@@ -132,7 +132,7 @@ class HostReads(TorchFunctionMode):
 
 
 def test_gpu_path_reads_no_tensor_value_on_the_host_between_the_every_n_steps_reads(gpu_path, monkeypatch):
-    from nst_core import optimize
+    from nst_core.core import optimize
 
     settings = tiny(**SCHEDULE, precision="fp32")
     transfer, photo, targets, own = _batch(settings)
@@ -166,7 +166,7 @@ def test_gpu_path_on_cuda_synchronises_only_at_the_every_n_steps_reads(monkeypat
     # that makes the host wait for the GPU (what the CPU test above cannot see, such as a copy).
     import warnings
 
-    from nst_core import optimize
+    from nst_core.core import optimize
 
     if not DEVICE.startswith("cuda"):
         pytest.skip("needs --device cuda (benchmarks/gpu_check.sh runs it)")
@@ -206,8 +206,9 @@ def test_gpu_path_memory_estimate_covers_the_batched_networks_measured_peak():
     # times; on a CPU with each image alone (NST_BATCHED_NETWORK=0) once.
     script = f"""
 import torch
-from nst_core import StyleTransfer, load_source, memory, preset
-from nst_core.reporter import QUIET
+from nst_core import StyleTransfer, load_source, preset
+from nst_core.core import memory
+from nst_core.core.reporter import QUIET
 settings = preset("default", size=192, min_size=None, iterations=3, precision="fp32", device={DEVICE!r})
 transfer = StyleTransfer(settings)
 photo = load_source({str(PHOTO)!r})

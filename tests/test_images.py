@@ -8,7 +8,7 @@ from PIL import Image
 
 from conftest import PHOTO
 from nst_core import NSTError, load_image, save_image
-from nst_core.image_files import decode_image, fit_long_side
+from nst_core.files.image_files import decode_image, fit_long_side
 
 
 def _encode(image: Image.Image, fmt: str, **options) -> bytes:

@@ -1,4 +1,4 @@
-"""A photo's job as data (nst_core/job.py): what the pipeline hands the library."""
+"""A photo's job as data (nst_core/running/job.py): what the pipeline hands the library."""
 
 import json
 
@@ -6,7 +6,7 @@ import pytest
 
 from conftest import PHOTO, STYLE, STYLE2
 from nst_core import NSTError, preset
-from nst_core.job import job_from_mapping
+from nst_core.running.job import job_from_mapping
 
 # Two artworks on the default coarse-to-fine schedule (32 and 48 px), with settings of their own.
 SHARED = {"size": 48, "min_size": 32, "iterations": 3, "coarse_iterations": 2, "device": "cpu", "seed": 3}

@@ -44,7 +44,7 @@ def test_a_batch_that_runs_out_of_memory_after_all_goes_one_image_at_a_time(tmp_
     import torch
 
     from nst_core import Artwork, stylize_photo
-    from nst_core.transfer import StyleTransfer
+    from nst_core.core.transfer import StyleTransfer
 
     own_run = StyleTransfer._stylize
 

@@ -1,6 +1,6 @@
 import torch
 
-from nst_core.losses import content_loss, gram, style_loss, tv_loss
+from nst_core.core.losses import content_loss, gram, style_loss, tv_loss
 
 
 def test_gram_against_hand_computation():

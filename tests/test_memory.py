@@ -13,9 +13,8 @@ from PIL import Image
 
 from conftest import PHOTO, REPO, STYLE, tiny
 from nst_core import StyleTransfer
-from nst_core.device import resolve_precision
-from nst_core.errors import NSTError
-from nst_core.memory import (
+from nst_core.core.device import resolve_precision
+from nst_core.core.memory import (
     GIB,
     HISTORY_LEVELS,
     IMAGE_COPIES,
@@ -29,6 +28,7 @@ from nst_core.memory import (
     plan,
     plan_scale,
 )
+from nst_core.errors import NSTError
 
 CPU = torch.device("cpu")
 

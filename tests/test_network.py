@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from nst_core import LAYER_NAMES, NSTError, VGG19Features, load_weights, to_torchvision_layout
-from nst_core.network import CONV_LAYERS, layer_channels
+from nst_core.core.network import CONV_LAYERS, layer_channels
 
 
 def test_layer_names_follow_vgg19_and_torchvision_indices():

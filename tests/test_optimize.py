@@ -6,10 +6,10 @@ from PIL import Image
 
 from conftest import DEVICE, PHOTO, REPO, STYLE, tiny
 from nst_core import NSTError, StyleTransfer, load_source, preset, save_image, score
-from nst_core.color import match_color, rgb_to_yiq
-from nst_core.image_files import fit_long_side
-from nst_core.reporter import QUIET
-from nst_core.tensors import pil_to_tensor
+from nst_core.core.color import match_color, rgb_to_yiq
+from nst_core.core.reporter import QUIET
+from nst_core.files.image_files import fit_long_side
+from nst_core.files.tensors import pil_to_tensor
 
 
 def _content_targets(transfer, photo):
@@ -187,7 +187,7 @@ def test_bad_settings_are_clear_errors(overrides, message):
 
 
 def test_auto_precision_is_bf16_only_where_the_cpu_has_it():
-    from nst_core.device import resolve_precision
+    from nst_core.core.device import resolve_precision
 
     cpu = torch.device("cpu")
     assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"
@@ -200,7 +200,7 @@ def test_auto_precision_is_bf16_only_where_the_cpu_has_it():
 def test_a_long_optimisation_says_how_far_it_is_now_and_then():
     """Where no bar shows (a log, a console of many jobs), a line about once a minute: the share
     of the work done, weighing each step by its scale's pixels, and the time left at that pace."""
-    from nst_core.transfer import _Heartbeat
+    from nst_core.core.transfer import _Heartbeat
 
     class Bar:
         def update(self, steps):

@@ -7,7 +7,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from conftest import STYLE, STYLE2
-from nst_core import gallery, gallery_quality, pages, quality
+from nst_core.outputs import gallery, gallery_quality, pages, quality
 
 ODD = 'it\'s <b> & "quoted"'  # a name HTML must escape and a URL must quote
 

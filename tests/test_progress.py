@@ -2,7 +2,7 @@
 
 import os
 
-from nst_core import progress
+from nst_core.running import progress
 
 
 def test_each_image_says_how_many_of_the_runs_images_are_done_and_the_time_left(tmp_path, monkeypatch):

@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from conftest import DEVICE, PHOTO, STYLE, tiny
-from nst_core import quality
+from nst_core.core.scoring import Yardstick, painting_grams, score
 from nst_core.errors import NSTError
-from nst_core.jobs import Artwork, stylize_photo
-from nst_core.scoring import Yardstick, painting_grams, score
-from nst_core.tensors import load_source, save_image
+from nst_core.files.tensors import load_source, save_image
+from nst_core.outputs import quality
+from nst_core.running.jobs import Artwork, stylize_photo
 
 SIZE = 64
 

@@ -29,7 +29,7 @@ from conftest import (
     snakemake,
     worker_pids,
 )
-from nst_core import gallery
+from nst_core.outputs import gallery
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("s3fs")

@@ -123,10 +123,10 @@ def test_bad_values_are_one_line_naming_the_setting(values, message):
 
 def test_settings_module_and_the_workers_client_do_not_import_torch():
     code = (
-        "import sys, nst_core.settings, nst_core.fingerprints, nst_core.worker, nst_core.storage;"
+        "import sys, nst_core.settings, nst_core.files.fingerprints, nst_core.worker, nst_core.files.storage;"
         "assert 'torch' not in sys.modules, 'torch was imported';"
         # the contact sheets' script and every `nst` command's parser (its --help, --version)
-        "import nst_core.sheet, nst_core.cli; nst_core.cli.build_parser();"
+        "import nst_core.outputs.sheet, nst_core.cli; nst_core.cli.build_parser();"
         "assert 'torch' not in sys.modules, 'torch was imported by the sheets or the parser'"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

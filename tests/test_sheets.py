@@ -5,8 +5,8 @@ import random
 import shutil
 
 from conftest import CONFIG, PHOTO, PHOTO2, make_project, planned_outputs, snakemake
-from nst_core import gallery
-from nst_core.pages import FIRST, page_name, pages
+from nst_core.outputs import gallery
+from nst_core.outputs.pages import FIRST, page_name, pages
 
 
 def changed_pages(before: dict, after: dict) -> set:
@@ -86,7 +86,7 @@ def test_a_label_sits_right_under_its_image(tmp_path):
     # would seem to name the image of the row below (as the overview's photo labels did).
     from PIL import Image
 
-    from nst_core.sheet import make_sheet
+    from nst_core.outputs.sheet import make_sheet
 
     Image.new("RGB", (200, 50), (0, 0, 255)).save(wide := tmp_path / "wide.png")
     sheet = make_sheet([str(wide)], cell=64, labels=["wide photo"]).convert("RGB")

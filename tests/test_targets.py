@@ -6,10 +6,10 @@ from PIL import Image
 
 from conftest import DEVICE, STYLE, STYLE2, tiny
 from nst_core import GramTargets, NSTError, StyleTransfer
-from nst_core.image_files import fit_long_side
-from nst_core.losses import gram
+from nst_core.core.losses import gram
+from nst_core.files.image_files import fit_long_side
+from nst_core.files.tensors import pil_to_tensor
 from nst_core.settings import TARGETS
-from nst_core.tensors import pil_to_tensor
 
 
 @pytest.fixture(scope="module")

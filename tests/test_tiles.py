@@ -9,9 +9,9 @@ from PIL import Image
 
 from conftest import DEVICE, PHOTO, STYLE, STYLE2
 from nst_core import StyleTransfer, load_source, preset, save_image, score
-from nst_core.objective import ImageWeights, Objective, tiled_features, tiled_grams
-from nst_core.reporter import QUIET
-from nst_core.tensors import pil_to_tensor
+from nst_core.core.objective import ImageWeights, Objective, tiled_features, tiled_grams
+from nst_core.core.reporter import QUIET
+from nst_core.files.tensors import pil_to_tensor
 from nst_core.tiles import GRID as TILE_GRID
 from nst_core.tiles import MARGIN as TILE_MARGIN
 from nst_core.tiles import tiles

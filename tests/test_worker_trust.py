@@ -24,7 +24,7 @@ from PIL import Image
 
 from conftest import FAST, PHOTO, STYLE, end_workers, worker_pids
 from nst_core import load_weights, to_torchvision_layout
-from nst_core.fingerprints import PACKAGE, code_fingerprint
+from nst_core.files.fingerprints import PACKAGE, code_fingerprint
 from nst_core.worker import SlotFiles, peer_uid
 
 OTHER = 65534

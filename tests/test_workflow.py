@@ -10,7 +10,7 @@ import yaml
 from PIL import Image
 
 from conftest import CONFIG, DATA, make_project, planned_outputs, snakemake, write_config
-from nst_core import gallery
+from nst_core.outputs import gallery
 
 CONSOLE = {}  # what the finished run printed
 
@@ -358,7 +358,7 @@ def test_a_failed_rerun_keeps_the_images_from_before(project):
 def _psnr(a: Path, b: Path) -> float:
     import math
 
-    from nst_core.tensors import load_image
+    from nst_core.files.tensors import load_image
 
     error = float((load_image(str(a)) - load_image(str(b))).pow(2).mean())
     return math.inf if error == 0 else 10 * math.log10(1 / error)

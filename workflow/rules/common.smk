@@ -13,14 +13,14 @@ from snakemake.utils import validate
 sys.path.insert(0, workflow.basedir)  # the nst_core next to this Snakefile
 import snakemake_internals as internals  # workflow/: what is read of Snakemake beyond its API
 import nst_core.settings as nst_settings  # the settings table; no torch import
-import nst_core.image_files as nst_image_files  # decoding checks of paintings; no torch import
-import nst_core.pages as nst_pages  # contact sheet pages; no torch import
-import nst_core.gallery as nst_gallery  # the static HTML gallery; no torch import
-import nst_core.storage as nst_storage  # listing and existence checks; no torch import
-import nst_core.progress as nst_progress  # the run's progress ledger; no torch import
-import nst_core.quality as nst_quality  # quality flags' thresholds; no torch import
+import nst_core.files.image_files as nst_image_files  # decoding checks of paintings; no torch import
+import nst_core.outputs.pages as nst_pages  # contact sheet pages; no torch import
+import nst_core.outputs.gallery as nst_gallery  # the static HTML gallery; no torch import
+import nst_core.files.storage as nst_storage  # listing and existence checks; no torch import
+import nst_core.running.progress as nst_progress  # the run's progress ledger; no torch import
+import nst_core.outputs.quality as nst_quality  # quality flags' thresholds; no torch import
 from nst_core.errors import NSTError
-from nst_core.fingerprints import code_fingerprint
+from nst_core.files.fingerprints import code_fingerprint
 
 # A config of one's own (--configfile) defines the batch: the demo's config.yaml, which Snakemake
 # has already merged under it key by key, is dropped (its artworks would otherwise stay in).

@@ -1,4 +1,4 @@
-# A static HTML gallery (nst_core/gallery.py): pages that depend only on the batch's names, so they
+# A static HTML gallery (nst_core/outputs/gallery.py): pages that depend only on the batch's names, so they
 # are made even when a photo fails, and the paintings' thumbnails. The photos' and results'
 # thumbnails come from the stylize jobs. Plain files: results/gallery/index.html opens from disk.
 localrules:

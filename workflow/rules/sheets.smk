@@ -7,7 +7,7 @@ localrules:
     overview_sheet,
 
 
-# Pages of about `sheets.page_size` photos, cut where a photo's name says so (nst_core/pages.py):
+# Pages of about `sheets.page_size` photos, cut where a photo's name says so (nst_core/outputs/pages.py):
 # a new photo remakes at most two pages per artwork, and a broken photo only its own page.
 PAGES = nst_pages.pages(PHOTOS, config["sheets"]["page_size"])
 

@@ -1,7 +1,7 @@
 # The artwork_sheets rule's body (sheets.smk): each artwork's sheet of the page's photos, made of the
 # thumbnail of it in each photo's folder.
-from nst_core import gallery, sheet
-from nst_core.storage import write_atomic
+from nst_core.files.storage import write_atomic
+from nst_core.outputs import gallery, sheet
 
 s = snakemake  # noqa: F821 (given by Snakemake's script directive)
 for artwork, output in zip(s.params.artworks, s.output):

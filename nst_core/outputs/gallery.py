@@ -20,8 +20,8 @@ import html
 import os
 from urllib.parse import quote
 
-from .image_files import THUMBNAIL_SIDE, write_thumbnail
-from .storage import write_atomic
+from ..files.image_files import THUMBNAIL_SIDE, write_thumbnail
+from ..files.storage import write_atomic
 
 THUMBNAILS = "thumbs"  # folder of the thumbnails, a folder per photo
 PHOTO_THUMBNAIL = "_photo.jpg"  # no artwork's name starts with _

@@ -13,16 +13,16 @@ import json
 
 import torch
 
+from ..errors import NSTError
+from ..files.storage import read_bytes, write_atomic
+from ..files.tensor_files import load_tensors
+from ..files.tensors import SourceImage
+from ..layers import layer_channels
+from ..settings import SETTINGS, TARGETS, Settings
 from . import color, memory
-from .errors import NSTError
-from .layers import layer_channels
 from .network import VGG19Features
 from .objective import tiled_grams
 from .scoring import SCORE_STYLE_LAYERS, painting_grams
-from .settings import SETTINGS, TARGETS, Settings
-from .storage import read_bytes, write_atomic
-from .tensor_files import load_tensors
-from .tensors import SourceImage
 
 FORMAT_VERSION = 3  # 2: the settings record comes from the settings table; 3: the yardstick's Grams
 

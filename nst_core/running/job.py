@@ -23,10 +23,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .errors import NSTError
-from .image_files import THUMBNAIL_SIDE, check_thumbnail_side
-from .settings import Settings, check_batch, from_mapping
-from .storage import file_stem, read_bytes
+from ..errors import NSTError
+from ..files.image_files import THUMBNAIL_SIDE, check_thumbnail_side
+from ..files.storage import file_stem, read_bytes
+from ..settings import Settings, check_batch, from_mapping
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import os
 
 import torch
 
-from .errors import NSTError
+from ..errors import NSTError
 
 # Set to 1, a batch goes through the network at once on a CPU too, as on a GPU: how the suite runs
 # the GPU's branches where no GPU is (docs/testing.md). Read at each call, so a test can set it.

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import torch
 
+from ..tiles import MARGIN, Tile, inner_region, pixels_of, tiles
 from .losses import content_loss_of, content_sums, style_loss_of, style_sums, tv_loss
 from .network import autocast
-from .tiles import MARGIN, Tile, inner_region, pixels_of, tiles
 
 
 def _forward_by_tiles(extractor, image: torch.Tensor, tile_size, precision: str, margin: int = MARGIN):

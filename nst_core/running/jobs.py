@@ -10,20 +10,20 @@ import copy
 import time
 from dataclasses import dataclass, field
 
-from . import memory
-from .device import describe
-from .errors import NSTError, OutOfMemory
-from .fingerprints import IMAGE_KEY, artwork_fingerprint
-from .image_files import check_output, write_thumbnail
+from ..core import memory
+from ..core.device import describe
+from ..core.objective import ImageWeights
+from ..core.reporter import Reporter
+from ..core.scoring import Yardstick
+from ..core.transfer import StyleTransfer
+from ..errors import NSTError, OutOfMemory
+from ..files.fingerprints import IMAGE_KEY, artwork_fingerprint
+from ..files.image_files import check_output, write_thumbnail
+from ..files.storage import check_location
+from ..files.tensors import load_source, load_styles, png_text, save_image
+from ..settings import Settings, batch_key, check_batch
 from .job import Artwork, PhotoJob, TargetsJob
-from .objective import ImageWeights
 from .records import write_record
-from .reporter import Reporter
-from .scoring import Yardstick
-from .settings import Settings, batch_key, check_batch
-from .storage import check_location
-from .tensors import load_source, load_styles, png_text, save_image
-from .transfer import StyleTransfer
 
 
 @dataclass

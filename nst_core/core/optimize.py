@@ -8,7 +8,7 @@ import dataclasses
 
 import torch
 
-from .errors import Diverged
+from ..errors import Diverged
 from .lbfgs import BatchedLBFGS
 
 # A loss this many times above a reference for this many evaluations in a row has diverged.

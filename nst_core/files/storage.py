@@ -18,7 +18,7 @@ import time
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from .errors import NSTError
+from ..errors import NSTError
 
 # mkstemp creates 0600 files; give finished files the permissions a plain open() would.
 _UMASK = os.umask(0)

@@ -9,7 +9,7 @@ import warnings
 
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from .errors import NSTError
+from ..errors import NSTError
 from .storage import check_location, read_bytes, write_atomic
 
 # Extension -> (Pillow format, save options).

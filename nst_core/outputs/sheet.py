@@ -9,9 +9,9 @@ import math
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import NSTError
-from .image_files import fit_long_side, load_pil, save_picture
-from .storage import file_stem
+from ..errors import NSTError
+from ..files.image_files import fit_long_side, load_pil, save_picture
+from ..files.storage import file_stem
 
 EMPTY = "-"
 # Pillow's own limit for images it decodes (89 Mpx, about 270 MB in RGB).

@@ -3,11 +3,12 @@ images; an image found up to date keeps its entry of the last record."""
 
 from __future__ import annotations
 
-from . import memory, quality
+from ..core import memory
+from ..core.scoring import Yardstick, painting_grams
+from ..core.targets import GramTargets
+from ..files.tensors import load_image, load_styles
+from ..outputs import quality
 from .job import Artwork
-from .scoring import Yardstick, painting_grams
-from .targets import GramTargets
-from .tensors import load_image, load_styles
 
 
 def write_record(path: str, source, artworks: list, done: list, fingerprints: dict) -> None:

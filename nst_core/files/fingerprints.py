@@ -21,8 +21,8 @@ IMAGE_KEY = "nst:fingerprint"  # the PNG text chunk holding image_fingerprint()
 def code_fingerprint(*context) -> str:
     """Hash of nst_core's sources and any context (an interpreter, a location, a thread count)."""
     digest = hashlib.sha256("\0".join(map(str, context)).encode())
-    for path in sorted(PACKAGE.glob("*.py")):
-        digest.update(path.name.encode())
+    for path in sorted(PACKAGE.rglob("*.py")):
+        digest.update(path.relative_to(PACKAGE).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -45,9 +45,9 @@ def image_fingerprint(photo_sha256: str, style: dict, settings) -> str:
 def artwork_fingerprint(photo_sha256: str, artwork) -> str:
     """image_fingerprint of an artwork's image of a photo (job.Artwork: its style by targets
     file or by images, its settings)."""
-    from .storage import (
-        read_bytes,
-    )  # fsspec: the worker's client, which imports this module, has the standard library only
+    # here, not at the top: fsspec, and the worker's client imports this module with the
+    # standard library only
+    from .storage import read_bytes
 
     if artwork.targets:
         style = {"targets": sha256(read_bytes(artwork.targets))}

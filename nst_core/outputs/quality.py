@@ -13,8 +13,8 @@ import io
 import statistics
 from dataclasses import dataclass, field, fields, replace
 
-from .errors import NSTError
-from .storage import read_bytes, write_atomic
+from ..errors import NSTError
+from ..files.storage import read_bytes, write_atomic
 
 # Each flag and what it means, most severe first (the order of the "needs a look" page).
 FLAGS = {

@@ -13,13 +13,13 @@ import functools
 
 import torch
 
+from ..files.image_files import load_pil
+from ..files.storage import identity
+from ..files.tensors import load_source, load_styles, pil_to_tensor, to_tensor
+from ..settings import Settings
 from . import memory
-from .image_files import load_pil
 from .network import VGG19Features, load_weights
 from .objective import features_and_grams
-from .settings import Settings
-from .storage import identity
-from .tensors import load_source, load_styles, pil_to_tensor, to_tensor
 
 # The fixed yardstick of `nst score`: independent of any run's settings, so outputs made with
 # different presets, sizes or weights can be compared.

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .errors import NSTError
+from ..errors import NSTError
 from .fingerprints import sha256
 from .image_files import decode_source, fit_long_side, load_pil, save_picture
 from .storage import read_bytes

@@ -8,7 +8,7 @@ import warnings
 
 import torch
 
-from .errors import NSTError
+from ..errors import NSTError
 
 
 def load_tensors(data: bytes, source: str, what: str):

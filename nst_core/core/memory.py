@@ -14,12 +14,12 @@ from pathlib import Path
 
 import torch
 
+from ..errors import NSTError
+from ..files.image_files import fit_long_side
+from ..tiles import GRID as TILE_GRID
+from ..tiles import MARGIN as TILE_MARGIN
+from ..tiles import tiles
 from .device import images_alone, resolve_precision
-from .errors import NSTError
-from .image_files import fit_long_side
-from .tiles import GRID as TILE_GRID
-from .tiles import MARGIN as TILE_MARGIN
-from .tiles import tiles
 
 GIB = 2**30
 # The network's peak: FACTOR x the elements of all its layer outputs x 4 bytes, plus base_bytes
