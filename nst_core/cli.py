@@ -227,7 +227,7 @@ def _run_stylize(args) -> None:
 
     job = _job_of_options(args)
     made = jobs.run(job, _ConsoleReporter(job, args.quiet))
-    failed = sum(1 for done in made if done.error)
+    failed = sum(1 for stylized in made if stylized.error)
     if failed:
         raise _Reported(f"{failed} of {len(made)} images failed")
 
@@ -252,23 +252,22 @@ class _ConsoleReporter(Reporter):
             self.note(f"jobs on {socket.gethostname()}: {text}")
 
     def image(self, artwork, stylized) -> None:
-        done = stylized
-        if done.error:
-            line = f"nst stylize: error: {done.error}"
-        elif not done.written:
-            line = f"nst: {done.output} is up to date (same photo, style, settings and code)"
+        if stylized.error:
+            line = f"nst stylize: error: {stylized.error}"
+        elif not stylized.written:
+            line = f"nst: {stylized.output} is up to date (same photo, style, settings and code)"
         elif self.quiet:
             line = None
         else:
-            width, height = done.size
-            peak = f", peak {done.peak_bytes / 2**30:.2f} GiB" if done.peak_bytes else ""
-            tiles = f", {done.tiles}" if done.tiles else ""
-            together = f" for {done.batch} images together" if done.batch > 1 else ""
-            what = f"{self.photo} in {artwork.called}"
-            line = f"nst: wrote {done.output} ({what}, {width}x{height}, {done.seconds:.1f} s{together}{peak}{tiles})"
-        run = progress.image_done(done.seconds / done.batch if done.written else None)
+            width, height = stylized.size
+            peak = f", peak {stylized.peak_bytes / 2**30:.2f} GiB" if stylized.peak_bytes else ""
+            tiles = f", {stylized.tiles}" if stylized.tiles else ""
+            together = f" for {stylized.batch} images together" if stylized.batch > 1 else ""
+            made_of = f"{self.photo} in {artwork.called}, {width}x{height}, {stylized.seconds:.1f} s"
+            line = f"nst: wrote {stylized.output} ({made_of}{together}{peak}{tiles})"
+        run = progress.image_done(stylized.seconds / stylized.batch if stylized.written else None)
         if line:
-            print(f"{line} · {run}" if run and not done.error else line, file=sys.stderr, flush=True)
+            print(f"{line} · {run}" if run and not stylized.error else line, file=sys.stderr, flush=True)
 
 
 class _Reported(NSTError):

@@ -87,20 +87,20 @@ _JOB_KEYS = {"photo", "settings", "artworks", "batch", "skip_unchanged", "record
 _ARTWORK_KEYS = {"name", "output", "thumbnail", "styles", "blend", "targets", "settings"}
 
 
-def _checked_keys(where: str | None, entry, known: set, required: set) -> dict:
+def _checked_keys(place: str | None, entry, known: set, required: set) -> dict:
     if not isinstance(entry, dict):
-        raise NSTError(f"expected a mapping, not {type(entry).__name__}").at(where)
+        raise NSTError(f"expected a mapping, not {type(entry).__name__}").at(place)
     unknown, missing = set(entry) - known, required - set(entry)
     if unknown:
-        raise NSTError(f"unknown key {sorted(unknown)[0]!r} (keys: {', '.join(sorted(known))})").at(where)
+        raise NSTError(f"unknown key {sorted(unknown)[0]!r} (keys: {', '.join(sorted(known))})").at(place)
     if missing:
-        raise NSTError(f"{sorted(missing)[0]!r} is missing").at(where)
+        raise NSTError(f"{sorted(missing)[0]!r} is missing").at(place)
     return entry
 
 
-def _checked_type(where: str, value, kind: type, what: str):
+def _checked_type(place: str, value, kind: type, expected: str):
     if not isinstance(value, kind):
-        raise NSTError(f"expected {what}, not {type(value).__name__}").at(where)
+        raise NSTError(f"expected {expected}, not {type(value).__name__}").at(place)
     return value
 
 
@@ -108,10 +108,10 @@ def _artwork(entry, shared: dict) -> Artwork:
     entry = _checked_keys(None, entry, _ARTWORK_KEYS, {"output"})
     if not entry.get("styles") and not entry.get("targets"):
         raise NSTError("give styles (one or more images) or targets (a file)")
-    own = _checked_type("settings", entry.get("settings", {}), dict, "a mapping")
+    overrides = _checked_type("settings", entry.get("settings", {}), dict, "a mapping")
     for key in ("styles", "blend"):
         _checked_type(key, entry.get(key, []), list, "a list")
-    settings = from_mapping({**shared, **own})  # checked here, once
+    settings = from_mapping({**shared, **overrides})  # checked here, once
     blend = tuple(entry["blend"]) if entry.get("blend") else None
     styles = tuple(entry.get("styles", ()))
     return Artwork(
@@ -119,12 +119,12 @@ def _artwork(entry, shared: dict) -> Artwork:
     )
 
 
-def job_from_mapping(data, where: str = "job") -> PhotoJob:
-    """The job a mapping (a job file's JSON) describes; NSTError naming `where` and the key."""
+def job_from_mapping(data, place: str = "job") -> PhotoJob:
+    """The job a mapping (a job file's JSON) describes; NSTError naming `place` and the key."""
     try:
         return _job(data)
     except NSTError as error:
-        raise error.at(where) from None
+        raise error.at(place) from None
 
 
 def _job(data) -> PhotoJob:
@@ -153,8 +153,8 @@ def _job(data) -> PhotoJob:
 _TARGETS_KEYS = {"styles", "blend", "settings", "output", "color_reference"}
 
 
-def targets_job_from_mapping(data, where: str = "job") -> TargetsJob:
-    """The targets job a mapping describes; NSTError naming `where` and the key."""
+def targets_job_from_mapping(data, place: str = "job") -> TargetsJob:
+    """The targets job a mapping describes; NSTError naming `place` and the key."""
     try:
         data = _checked_keys(None, data, _TARGETS_KEYS, {"styles", "output"})
         styles = _checked_type("styles", data["styles"], list, "a list")
@@ -164,7 +164,7 @@ def targets_job_from_mapping(data, where: str = "job") -> TargetsJob:
         settings = from_mapping(_checked_type("settings", data.get("settings", {}), dict, "a mapping"))
         return TargetsJob(tuple(styles), data["output"], settings, tuple(blend) or None, data.get("color_reference"))
     except NSTError as error:
-        raise error.at(where) from None
+        raise error.at(place) from None
 
 
 def _mapping_in(path: str):

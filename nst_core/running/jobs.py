@@ -59,12 +59,12 @@ def stylize_file(
     """Stylize one photo in the manner of one artwork (see Artwork and run); NSTError where it
     cannot."""
     artwork = Artwork(output, settings, tuple(styles), tuple(blend) if blend else None, targets)
-    (done,) = run(PhotoJob(photo, (artwork,), skip_unchanged=skip_unchanged), reporter)
-    if done.error:  # one artwork: the photo (or the file) names the line, not the artwork too
-        error = copy.copy(done.error)
+    (stylized,) = run(PhotoJob(photo, (artwork,), skip_unchanged=skip_unchanged), reporter)
+    if stylized.error:  # one artwork: the photo (or the file) names the line, not the artwork too
+        error = copy.copy(stylized.error)
         error.artwork = None
         raise error
-    return done
+    return stylized
 
 
 def stylize_photo(photo: str, artworks: list[Artwork], reporter: Reporter | None = None, **options) -> list[Stylized]:
@@ -89,10 +89,10 @@ def run(job: PhotoJob, reporter: Reporter | None = None) -> list[Stylized]:
     last, then the record (records.py) of the images made or up to date, if one is named."""
     reporter = reporter or Reporter()
     artworks, batch = job.artworks, check_batch(job.batch)
-    done: dict[int, Stylized] = {}
+    outcomes: dict[int, Stylized] = {}
 
     def finish(index: int, stylized: Stylized) -> None:
-        done[index] = stylized
+        outcomes[index] = stylized
         reporter.image(artworks[index], stylized)
 
     for index, artwork in enumerate(artworks):  # before reading anything
@@ -100,13 +100,13 @@ def run(job: PhotoJob, reporter: Reporter | None = None) -> list[Stylized]:
             check_output(artwork.output)
         except NSTError as error:  # it names the output, which is the artwork's
             finish(index, Stylized(artwork.output, written=False, error=error))
-    if len(done) == len(artworks):
-        return [done[index] for index in range(len(artworks))]
+    if len(outcomes) == len(artworks):
+        return [outcomes[index] for index in range(len(artworks))]
     source = load_source(job.photo)
     pending: dict[Settings, list[int]] = {}  # what a batch shares -> the artworks of its batches
     fingerprints = {}
     for index, artwork in enumerate(artworks):
-        if index in done:
+        if index in outcomes:
             continue
         try:
             if job.skip_unchanged:
@@ -124,9 +124,9 @@ def run(job: PhotoJob, reporter: Reporter | None = None) -> list[Stylized]:
     if job.photo_thumbnail:
         write_thumbnail(job.photo, job.photo_thumbnail, job.thumbnail_side)
     for index, artwork in enumerate(artworks):
-        if artwork.thumbnail and not done[index].error:
+        if artwork.thumbnail and not outcomes[index].error:
             write_thumbnail(artwork.output, artwork.thumbnail, job.thumbnail_side)
-    made = [done[index] for index in range(len(artworks))]
+    made = [outcomes[index] for index in range(len(artworks))]
     if job.record:
         write_record(job.record, source, list(artworks), made, fingerprints)
     return made

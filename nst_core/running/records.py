@@ -11,13 +11,13 @@ from ..outputs import quality
 from .job import Artwork
 
 
-def write_record(path: str, source, artworks: list, done: list, fingerprints: dict) -> None:
-    """The photo's record: an entry per image made (done: each artwork's jobs.Stylized), and per
+def write_record(path: str, source, artworks: list, made: list, fingerprints: dict) -> None:
+    """The photo's record: an entry per image made (made: each artwork's jobs.Stylized), and per
     image up to date its entry of the last record (measured again from its file where that has
     none). fingerprints: each artwork's image fingerprint, by index."""
     last = {entry.get("fingerprint"): entry for entry in quality.read_record(path) if entry.get("fingerprint")}
     images = []
-    for index, (artwork, stylized) in enumerate(zip(artworks, done)):
+    for index, (artwork, stylized) in enumerate(zip(artworks, made)):
         fingerprint = fingerprints.get(index)
         if stylized.error:
             continue
