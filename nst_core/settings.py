@@ -39,9 +39,12 @@ def setting(
     pattern: str | None = None,
     option: str | None = None,
     per_artwork: bool = False,
+    per_image: bool = False,
 ):
     """A Settings field with its row of the table. minimum: the least allowed value; above: values
-    must be greater; per_artwork: an artwork in the pipeline's config may override it."""
+    must be greater; per_artwork: an artwork in the pipeline's config may override it; per_image:
+    the images of one batch may differ in it (a loss weight, which core/objective.py's
+    ImageWeights carries, or what only the targets depend on)."""
     row = dict(
         help=help,
         affects=affects,
@@ -51,6 +54,7 @@ def setting(
         pattern=pattern,
         option=option,
         per_artwork=per_artwork,
+        per_image=per_image,
     )
     return field(default=default, metadata=row)
 
@@ -69,7 +73,7 @@ class Settings:
         minimum=16,
     )
     content_layers: tuple[str, ...] = setting(("relu4_2",), "VGG-19 layers of the content loss", choices=LAYER_NAMES)
-    content_weight: float = setting(2.0, "content loss weight (alpha)", minimum=0, per_artwork=True)
+    content_weight: float = setting(2.0, "content loss weight (alpha)", minimum=0, per_artwork=True, per_image=True)
     style_layers: tuple[str, ...] = setting(
         ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
         "VGG-19 layers whose Gram matrices make the style",
@@ -85,9 +89,15 @@ class Settings:
         None, "explicit weights, one per style layer (instead of --layer-weighting)"
     )
     style_weight: float = setting(
-        1.0, "style loss weight (beta): how strongly the style is imposed", above=0, per_artwork=True
+        1.0,
+        "style loss weight (beta): how strongly the style is imposed",
+        above=0,
+        per_artwork=True,
+        per_image=True,
     )
-    tv_weight: float = setting(0.0, "total-variation (smoothness) loss weight", minimum=0, per_artwork=True)
+    tv_weight: float = setting(
+        0.0, "total-variation (smoothness) loss weight", minimum=0, per_artwork=True, per_image=True
+    )
     normalisation: str = setting(
         "scaled",
         "loss normalisation: paper (1/2 sum; 1/(4N^2M^2)), mean (MSE) or scaled (sum d^2 / sum |d|)",
@@ -130,6 +140,7 @@ class Settings:
         affects=TARGETS,
         above=0,
         per_artwork=True,
+        per_image=True,
     )
     precision: str = setting(
         "auto",
@@ -232,6 +243,7 @@ class Setting:
     pattern: str | None
     option: str
     per_artwork: bool
+    per_image: bool
 
     @classmethod
     def of(cls, spec: dataclasses.Field, annotation) -> Setting:
@@ -340,9 +352,9 @@ PRESETS = {
 PRESET_OPTION = "--preset"
 
 
-# What may differ between the images of one batch (transfer.py): their loss terms' weights, and
-# what only their targets depend on. Everything else sets the images' shape, schedule or network.
-PER_IMAGE = (*(name for name in SETTINGS if name.endswith("_weight")), "style_scale")
+# What may differ between the images of one batch (core/transfer.py): their loss terms' weights,
+# and what only their targets depend on. Everything else sets the images' shape, schedule or network.
+PER_IMAGE = tuple(name for name, row in SETTINGS.items() if row.per_image)
 
 
 def batch_key(settings: Settings) -> Settings:

@@ -99,6 +99,7 @@ def test_an_artwork_that_diverges_loses_only_its_own_image(four, images_alone):
     broken = own[:2] + [own[2].replace(style_weight=1e39)] + own[3:]  # inf in fp32: non-finite losses
     results = transfer.stylize_batch(photo, targets, ImageWeights.of(broken), reporter=QUIET)
     assert isinstance(results[2], NSTError) and "check its weights" in str(results[2])
+    assert results[2].kind == "diverged"
     without = transfer.stylize_batch(
         photo, targets[:2] + targets[3:], ImageWeights.of(own[:2] + own[3:]), reporter=QUIET
     )

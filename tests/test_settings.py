@@ -10,7 +10,7 @@ import pytest
 from nst_core import NSTError
 from nst_core.cli import _settings as cli_settings
 from nst_core.cli import build_parser
-from nst_core.settings import IMAGE, PRESET_OPTION, PRESETS, RUN, SETTINGS, TARGETS, from_mapping
+from nst_core.settings import IMAGE, PER_IMAGE, PRESET_OPTION, PRESETS, RUN, SETTINGS, TARGETS, from_mapping
 
 PACKAGE = Path(__file__).resolve().parent.parent / "nst_core"
 
@@ -161,3 +161,15 @@ def test_no_import_cycle_in_nst_core():
 
     for module in sorted(graph):
         visit(module, [])
+
+
+def test_each_per_image_loss_weight_has_its_place_in_image_weights():
+    # The images of a batch may differ in these; ImageWeights (core/objective.py) carries the loss
+    # weights among them, one field a term: a new weight declared per_image needs its field there.
+    from dataclasses import fields
+
+    from nst_core.core.objective import TERMS, ImageWeights
+
+    weights = {name for name in PER_IMAGE if name.endswith("_weight")}
+    assert weights == {f"{field.name}_weight" for field in fields(ImageWeights)} == {f"{t}_weight" for t in TERMS}
+    assert "style_scale" in PER_IMAGE and "size" not in PER_IMAGE

@@ -113,7 +113,6 @@ class Artwork:
         return [source_file(path) for path in self.images]
 
 
-
 def find_photos(patterns):
     """Photo name (file name without extension) -> path or URL, from paths and glob patterns.
     Files that cannot be photos are left out, each with one line saying why: they cost only
