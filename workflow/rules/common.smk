@@ -163,7 +163,7 @@ def check_painting(name, path):
     try:
         nst_image_files.check_source(path)
     except NSTError as error:
-        raise NSTError(f"artworks: {name}: {error}") from None
+        raise error.at("artworks", name) from None
 
 
 def source_file(path):
@@ -178,7 +178,7 @@ def checked_settings(where, values):
     try:
         nst_settings.from_mapping(values)
     except NSTError as error:
-        raise NSTError(f"{where}: {error}") from None
+        raise error.at(where) from None
     return values
 
 
