@@ -121,6 +121,12 @@ class Settings:
         None, "learning rate (default: 1 for lbfgs, 0.02 for adam)", above=0, option="--lr"
     )
     lbfgs_history: int = setting(100, "L-BFGS history size", minimum=1)
+    stop_tolerance: float | None = setting(
+        None,
+        "stop an image at the final scale once its loss fell by less than this share over its last 20 steps "
+        "(0.01: 1%); none: every image takes every step",
+        minimum=0,
+    )
     tile_size: int | None = setting(
         None,
         "tiles of at most this many px a side (default: tiles only where a scale does not fit in memory)",

@@ -163,3 +163,20 @@ def test_a_photos_artworks_in_one_call_are_their_own_runs_and_a_bad_one_costs_on
         alone = tmp_path / f"alone{k}.png"
         stylize_file(str(PHOTO), str(alone), settings, styles=[str(STYLE)])
         assert torch.equal(load_image(str(alone)), load_image(str(tmp_path / f"{k}.png")))
+
+
+def test_an_image_stopped_when_done_in_a_batch_is_its_own_run_stopped_at_the_same_step(images_alone):
+    # The default coarse-to-fine schedule (32 then 48 px); at the final scale each image stops
+    # once its loss fell by less than 8% over 20 steps (a tiny image's loss falls fast), judged on its
+    # own losses alone.
+    s = tiny(size=48, min_size=32, iterations=60, coarse_iterations=4, precision="fp32", stop_tolerance=0.08)
+    transfer, photo = StyleTransfer(s), load_source(str(PHOTO))
+    targets = [transfer.make_targets([style]) for style in STYLES for _ in (0, 1)]
+    weights = ImageWeights.of([s.replace(style_weight=w) for _ in STYLES for w in (0.5, 8.0)])
+    steps = {}
+    together = transfer.stylize_batch(photo, targets, weights, reporter=QUIET, steps=steps)
+    assert sorted(steps) == [0, 1, 2, 3] and min(steps.values()) < 60 == max(steps.values()), steps
+    for b in range(4):
+        own = {}
+        alone = transfer.stylize_batch(photo, [targets[b]], weights.images([b]), reporter=QUIET, steps=own)
+        assert own == {0: steps[b]} and torch.equal(alone[0], together[b]), b

@@ -240,3 +240,28 @@ def test_gpu_check_dry_run_says_what_it_would_run():
     assert done.returncode == 0, done.stderr
     for step in ("wheels", "environment", "--device cuda -m device", "batch_throughput.py --device cuda", "gpu=1"):
         assert step in done.stdout, step
+
+
+def test_gpu_path_batch_shrinks_as_its_images_are_done_and_each_stops_where_its_own_run_does(gpu_path, monkeypatch):
+    # Stop when done on the batched path: an image done leaves the batch (the network then sees
+    # the others only). Runs on this path part by rounding (see the test above), so an image
+    # stops within one read of its own run's step, and parts from its own run by far less than
+    # two artworks' images do.
+    from nst_core.core.objective import Objective
+
+    settings = tiny(size=48, min_size=32, iterations=60, coarse_iterations=4, precision="fp32", stop_tolerance=0.08)
+    transfer, photo, targets, _ = _batch(settings)
+    weights = ImageWeights.of([settings.replace(style_weight=w) for w in (0.5, 0.5, 8.0)])
+    shrunk, images = [], Objective.images
+    spy = lambda self, indices: shrunk.append(list(indices)) or images(self, indices)  # noqa: E731
+    monkeypatch.setattr(Objective, "images", spy)
+    steps = {}
+    together = transfer.stylize_batch(photo, targets, weights, reporter=QUIET, steps=steps)
+    assert min(steps.values()) < 60 == max(steps.values()), steps
+    assert shrunk and all(b not in kept for b, n in steps.items() if n < 60 for kept in shrunk[-1:]), shrunk
+    apart = float((together[0] - together[2]).abs().mean())
+    for b in range(3):
+        alone_steps = {}
+        (alone,) = transfer.stylize_batch(photo, [targets[b]], weights.images([b]), reporter=QUIET, steps=alone_steps)
+        assert abs(alone_steps[0] - steps[b]) <= LOSS_EVERY, (b, steps, alone_steps)
+        assert float((alone - together[b]).abs().mean()) < 0.5 * apart, b

@@ -45,6 +45,7 @@ def test_a_stylized_image_is_not_flagged_and_its_record_matches_nst_score(tmp_pa
     (done,) = stylize_photo(str(PHOTO), [artwork], record=str(record))
     (entry,) = quality.read_record(str(record))
     assert entry["artwork"] == "starry" and (entry["width"], entry["height"]) == done.size
+    assert entry["steps"] == done.steps == 40  # every final step: stopping is off
     assert (
         entry["seconds"] > 0 and entry["device"] == torch.device(DEVICE).type and entry["precision"] in ("fp32", "bf16")
     )
@@ -101,13 +102,13 @@ def test_thresholds_are_checked_with_a_suggestion():
 
 def test_the_table_has_a_row_per_entry_and_flags_comma_separated(tmp_path):
     record = tmp_path / "p.tsv"
-    entry = {"artwork": "a", "width": 64, "height": 48, "seconds": 1.5, "peak_gib": 0.5, "device": "cpu"}
+    entry = {"artwork": "a", "width": 64, "height": 48, "seconds": 1.5, "steps": 120, "peak_gib": 0.5, "device": "cpu"}
     entry.update(precision="fp32", style=0.4, content=1.0, photo_style=0.5, spread=0.0, clipped=1.0, finite=True)
     quality.write_record(str(record), [entry])
     rows = quality.rows({"my photo": str(record), "missing": str(tmp_path / "none.tsv")}, quality.Thresholds())
     lines = quality.table_bytes(rows).decode().splitlines()
     assert lines[0].split("\t") == [*quality.COLUMNS, "flags"]
-    assert lines[1].split("\t") == ["my photo", "a", "64", "48", "1.5", "0.5", "cpu", "fp32", "0.4", "1"] + [
+    assert lines[1].split("\t") == ["my photo", "a", "64", "48", "1.5", "120", "0.5", "cpu", "fp32", "0.4", "1"] + [
         "flat,clipped,weak_style"
     ]
 

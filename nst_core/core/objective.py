@@ -12,6 +12,7 @@ No feathering: where the margin suffices (tiles.py), the result is the untiled o
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -158,6 +159,14 @@ class Objective:
             if any(term.weight(weights))
             for part, share in term.parts(settings).items()
         }
+
+    def images(self, indices: list[int]) -> Objective:
+        """The objective of some of the batch's images, in this order (a batch that shrinks as
+        its images are done)."""
+        part, index = copy.copy(self), torch.tensor(indices, device=self.device)
+        part.style_targets = {layer: gram.index_select(0, index) for layer, gram in self.style_targets.items()}
+        part.factors = {key: factor.index_select(0, index) for key, factor in self.factors.items()}
+        return part
 
     def tiles(self, image: torch.Tensor) -> list[Tile]:
         return tiles(*image.shape[-2:], self.tile_size, self.margin)

@@ -17,6 +17,7 @@ DIVERGENCE_GROWTH = 10
 MAX_RESTARTS = 3  # of L-BFGS per scale, from its best image, after its loss ran away
 # Steps between the host's reads of the losses (each read waits for a GPU to finish its queue).
 LOSS_EVERY = 10
+STOP_WINDOW = 2 * LOSS_EVERY  # steps over which an image's progress is judged (Stopping)
 
 
 class _Adam:
@@ -62,15 +63,37 @@ class Normaliser:
 
         return factor
 
+    def scale_for_images(self, indices: list[int]):
+        """The factors of these images, known already (a batch shrunk after its first losses)."""
+        index = torch.tensor(indices, device=self.factors.device)
+        return lambda losses: self.factors.index_select(0, index)
+
     def start(self) -> torch.Tensor:
         """Each image's first loss (float64), itself: 1 / factor rounds either way, and "never
         below its start" must hold for a run that stayed at its first loss."""
         return self.first
 
 
-def evaluate(objectives: list, image: torch.Tensor, lost: torch.Tensor, normaliser, gradients=True) -> torch.Tensor:
+def evaluate(
+    objectives: list, image: torch.Tensor, lost: torch.Tensor, normaliser, gradients=True, working=None
+) -> torch.Tensor:
     """Each image's loss ([B]) and, with gradients, its normalised gradient in image.grad.
-    objectives: one for the batch, or one per image (each alone, in a tensor of its own)."""
+    objectives: one for the batch, or one per image (each alone, in a tensor of its own).
+    working: with one objective for the batch, the images still worked on (the objective is
+    theirs: Objective.images); the others' losses are NaN and their gradients 0."""
+    if len(objectives) == 1 and working is not None:
+        part = image.detach()[working].requires_grad_(gradients)
+        losses = torch.full((image.shape[0],), torch.nan, device=image.device)
+        if not working:  # every image done or lost
+            image.grad = torch.zeros_like(image)
+            return losses
+        if not gradients:
+            losses[working] = objectives[0].loss(part)
+            return losses
+        losses[working] = objectives[0].backward(part, normaliser.scale_for_images(working))
+        image.grad = torch.zeros_like(image)
+        image.grad[working] = part.grad
+        return losses
     if len(objectives) == 1:
         if not gradients:
             return objectives[0].loss(image.detach())
@@ -170,28 +193,71 @@ def diverged(settings, what: str, image: torch.Tensor) -> Diverged:
     )
 
 
-def optimise(image, objectives: list, settings, history: int, iterations: int, bar, failed: dict, on_step=None):
+class Stopping:
+    """When an image is done: its best loss fell by less than `tolerance` (a share of it) over
+    its last STOP_WINDOW steps. Judged at the host's reads of the losses, each image on its own
+    losses alone, so an image stops at the step its own run would."""
+
+    def __init__(self, tolerance: float | None):
+        self.tolerance, self.marks = tolerance, []  # each read's best losses
+
+    def done(self, best: BestIterate, active: torch.Tensor) -> torch.Tensor:
+        self.marks.append(best.loss.clone())
+        back = STOP_WINDOW // LOSS_EVERY
+        if self.tolerance is None or len(self.marks) <= back:
+            return torch.zeros_like(active)
+        then = self.marks[-1 - back]
+        fell = (then - best.loss) / best.loss.abs()
+        return active & torch.isfinite(then) & torch.isfinite(best.loss) & (fell < self.tolerance)
+
+
+def optimise(
+    image,
+    objectives: list,
+    settings,
+    history: int,
+    iterations: int,
+    bar,
+    failed: dict,
+    on_step=None,
+    stop: float | None = None,
+    steps: dict | None = None,
+):
     """One scale for a batch of images: each image's best iterate. objectives: one for the
     batch, or one per image (evaluate). failed: {image index: NSTError} of the images already
-    lost (not optimised), to which this scale adds its own."""
+    lost (not optimised), to which this scale adds its own. stop: the Stopping tolerance, where
+    images stop when done (None: every image takes every step); steps: {image index: steps it
+    took}, filled in for every image not lost."""
     batch = image.shape[0]
     image = image.detach().contiguous().requires_grad_(True)
     lost = torch.tensor([b in failed for b in range(batch)], device=image.device)
     optimizer = make_optimizer(settings, image, history)
     normaliser, best, divergence = Normaliser(batch, image.device), BestIterate(image), Divergence(batch, image.device)
-    active = ~lost  # optimised now: not lost, not stopped after too many restarts
+    active = ~lost  # optimised now: not lost, not stopped after too many restarts, not done
+    (full, *_) = objectives
+    resting = lost  # not evaluated (on a CPU, where each image is evaluated alone): lost or done
+    stopping, taken = Stopping(stop), {}
+    working = None  # with one objective for the batch: the images it still holds (None: all)
     count = len(objectives[0].tiles(image))
     shape = f"{image.shape[-1]}x{image.shape[-2]}" + (f" in {count} tiles" if count > 1 else "")
     shape += f", {batch} images" if batch > 1 else ""
     for step in range(iterations):
-        losses = evaluate(objectives, image, lost, normaliser)
+        losses = evaluate(objectives, image, resting, normaliser, working=working)
         best.record(losses, image, active)
         optimizer.step(losses, image.grad, active)
         broken = divergence.broken(losses, active, step)
-        lost, active = lost | broken, active & ~broken
-        if step % LOSS_EVERY == LOSS_EVERY - 1 or step == iterations - 1:  # the host reads it now and then
+        lost, active, resting = lost | broken, active & ~broken, resting | broken
+        read = step % LOSS_EVERY == LOSS_EVERY - 1 or step == iterations - 1  # the host reads now and then
+        if read:
             shown = float(torch.where(torch.isfinite(losses), losses, 0).max())  # the largest
             bar.set_postfix_str(f"{shape} loss {shown:.4g}", refresh=False)
+        if read and stop is not None:
+            done = stopping.done(best, active)
+            taken.update(dict.fromkeys(torch.nonzero(done).flatten().tolist(), step + 1))
+            active, resting = active & ~done, resting | done
+            if len(objectives) == 1 and bool(done.any()):  # the batch shrinks to the images not done
+                working = torch.nonzero(~resting).flatten().tolist()
+                objectives = [full.images(working)] if working else objectives
         bar.update(1)
         if on_step is not None:
             on_step(step + 1, image.detach())
@@ -202,8 +268,14 @@ def optimise(image, objectives: list, settings, history: int, iterations: int, b
                 image.copy_(torch.where(again[:, None, None, None], best.image, image))
             optimizer.restart(again)
             best.restart(again)
+        if read and stop is not None and not bool(active.any()):  # every image done or lost
+            bar.update(iterations - step - 1)
+            break
+    if steps is not None:
+        steps.update({b: taken.get(b, iterations) for b in range(batch) if not lost[b]})
     if not iterations:
         return image.detach()
-    best.record(evaluate(objectives, image, lost, normaliser, gradients=False), image, ~lost)  # the last step's
+    # the last step's (an image done rests at its best: its last step is not taken up)
+    best.record(evaluate(objectives, image, resting, normaliser, gradients=False, working=working), image, ~resting)
     failed.update(divergence.failures(best, normaliser.start(), lost, settings, image))
     return best.image

@@ -111,6 +111,7 @@ class StyleTransfer:
         weights: ImageWeights | None = None,
         plans=None,
         reporter: Reporter | None = None,
+        steps: dict | None = None,
     ) -> list[torch.Tensor | NSTError]:
         """The photo stylized with each of several artworks' targets, optimised together as one
         batch: each result ([1, 3, H, W] CPU tensor) is the one its own stylize() gives, or the
@@ -119,6 +120,8 @@ class StyleTransfer:
         weights: each image's loss weights (default: these settings' for each). plans: as
         self.plan(photo, len(targets)) makes them (the default). reporter: told of each step,
         and about once a minute how far the work is, for a log or console where no bar shows.
+        steps: filled in with {image index: steps it took at the final scale} (settings.stop_tolerance
+        stops an image there once it is done).
         """
         s = self.settings
         weights = weights or ImageWeights.of([s] * len(targets))
@@ -126,7 +129,7 @@ class StyleTransfer:
             raise ValueError(f"{len(weights)} images' weights for {len(targets)} targets")
         plans = plans or self.plan(photo, len(targets))
         try:
-            return self._stylize(photo, targets, weights, plans, reporter or Reporter())
+            return self._stylize(photo, targets, weights, plans, reporter or Reporter(), steps)
         except NSTError as error:
             raise error.at(photo=photo.path) from None  # name the photo the run failed on
         except (RuntimeError, MemoryError) as error:
@@ -154,7 +157,7 @@ class StyleTransfer:
             return [objective(range(b, b + 1)) for b in range(len(targets))]
         return [objective(range(len(targets)))]
 
-    def _stylize(self, photo: SourceImage, targets, weights, plans, reporter: Reporter) -> list:
+    def _stylize(self, photo: SourceImage, targets, weights, plans, reporter: Reporter, steps=None) -> list:
         s = self.settings
         torch.manual_seed(s.seed)
         generator = torch.Generator().manual_seed(s.seed)
@@ -167,8 +170,8 @@ class StyleTransfer:
             total=sum(steps for _, steps in schedule), disable=disable, unit="it", dynamic_ncols=True, leave=False
         ) as shown:
             bar, margin = _Heartbeat(shown, schedule, reporter.note), 0
-            for (scale, iterations), plan in zip(schedule, plans):
-                bar.scale = scale
+            for number, ((scale, iterations), plan) in enumerate(zip(schedule, plans)):
+                bar.scale, final = scale, number == len(schedule) - 1
                 content = photo.tensor(scale)
                 height, width = content.shape[-2:]
                 self.extractor.check_input_size(width, height, photo.path)
@@ -188,7 +191,18 @@ class StyleTransfer:
                 def on_step(step, image, scale=scale, margin=margin):
                     reporter.step(scale, step, _crop(image, margin))
 
-                image = optimise(image, objectives, s, plan.history, iterations, bar, failed, on_step)
+                image = optimise(
+                    image,
+                    objectives,
+                    s,
+                    plan.history,
+                    iterations,
+                    bar,
+                    failed,
+                    on_step,
+                    stop=s.stop_tolerance if final else None,
+                    steps=steps if final else None,
+                )
         results = _crop(image, margin).clamp(0, 1)
         if s.preserve_color == "luminance":
             results = color.recombine_luminance(results, photo.tensor(s.size).to(self.device))

@@ -25,7 +25,19 @@ FLAGS = {
     "weak_style": "the style score is less than `weak_style` times better than the photo's own against the painting",
     "outlier": "style or content worse than the artwork's other results: a robust z-score over `outlier`",
 }
-COLUMNS = ("photo", "artwork", "width", "height", "seconds", "peak_gib", "device", "precision", "style", "content")
+COLUMNS = (
+    "photo",
+    "artwork",
+    "width",
+    "height",
+    "seconds",
+    "steps",  # optimiser steps at the final scale (fewer where the image stopped when done)
+    "peak_gib",
+    "device",
+    "precision",
+    "style",
+    "content",
+)
 
 
 def _threshold(default, help_text: str, alone: bool = True):
@@ -142,7 +154,7 @@ def _value(name: str, text: str):
         return text or None
     if name == "finite":
         return text == "True"
-    return int(text) if name in ("width", "height") else float(text)
+    return int(text) if name in ("width", "height", "steps") else float(text)
 
 
 def read_record(path: str) -> list[dict]:
@@ -150,7 +162,7 @@ def read_record(path: str) -> list[dict]:
     try:
         lines = read_bytes(path).decode().splitlines()
         table = list(csv.DictReader(lines, delimiter="\t"))
-        return [{name: _value(name, row[name]) for name in RECORD} for row in table]
+        return [{name: _value(name, row.get(name) or "") for name in RECORD} for row in table]
     except (NSTError, ValueError, KeyError, TypeError, UnicodeDecodeError):
         return []
 

@@ -30,7 +30,8 @@ from .records import write_record
 class Stylized:
     """What became of one image: written (its size, seconds its batch took, how many images that
     batch held, peak memory in bytes on its device, how the last scale fitted where memory
-    shaped it, the device and precision, its measures on the `nst score` yardstick), found up to
+    shaped it, the device and precision, its measures on the `nst score` yardstick, its steps at
+    the final scale), found up to
     date, or failed (error: naming the photo and the artwork, or the artwork's own file)."""
 
     output: str
@@ -44,6 +45,7 @@ class Stylized:
     device: str | None = None
     precision: str | None = None
     measured: dict | None = None
+    steps: int | None = None  # optimiser steps at the final scale
 
 
 def stylize_file(
@@ -213,7 +215,8 @@ class _Work:
         images = f"{len(members)} images together" if len(members) > 1 else members[0][1].label
         try:
             reporter = self.reporter.about(f"{source.path}: {images}")
-            results = transfer.stylize_batch(source, targets, weights, plans, reporter)
+            steps = {}
+            results = transfer.stylize_batch(source, targets, weights, plans, reporter, steps)
         except OutOfMemory as error:
             if len(members) == 1:
                 return self.fail(members, error)
@@ -224,7 +227,7 @@ class _Work:
             return self.fail(members, error)
         seconds, peak = time.perf_counter() - started, memory.peak_bytes(transfer.device)
         device = {"device": str(transfer.device), "precision": transfer.settings.precision}
-        for (index, artwork, targets), result in zip(members, results):
+        for number, ((index, artwork, targets), result) in enumerate(zip(members, results)):
             if isinstance(result, NSTError):
                 self.fail([(index, artwork)], result)
                 continue
@@ -232,7 +235,18 @@ class _Work:
             measured = self.measure(transfer, artwork.settings.size, result, targets)
             save_image(result, artwork.output, text={IMAGE_KEY: fingerprint} if fingerprint else None)
             size = (result.shape[-1], result.shape[-2])
-            made = Stylized(artwork.output, True, size, seconds, peak, tiles, len(members), measured=measured, **device)
+            made = Stylized(
+                artwork.output,
+                True,
+                size,
+                seconds,
+                peak,
+                tiles,
+                len(members),
+                measured=measured,
+                steps=steps.get(number),
+                **device,
+            )
             self.finish(index, made)
 
 

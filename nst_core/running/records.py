@@ -31,6 +31,7 @@ def write_record(path: str, source, artworks: list, made: list, fingerprints: di
                 "peak_gib": round(stylized.peak_bytes / memory.GIB, 3) if stylized.peak_bytes else None,
                 "device": stylized.device,
                 "precision": stylized.precision,
+                "steps": stylized.steps,
                 **stylized.measured,
             }
         elif fingerprint in last:
