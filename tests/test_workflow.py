@@ -207,7 +207,7 @@ def test_changing_size_remakes_targets_and_images(project):
 
 
 def test_changing_nst_core_code_remakes_everything(project):
-    with open(project / "nst_core" / "losses.py", "a") as source:
+    with open(project / "nst_core" / "core" / "losses.py", "a") as source:
         source.write("\n# a changed line\n")
     assert rerun_remakes(project) == ({"results/targets/starry.pt", "results/targets/scream.pt"}, stylized())
 

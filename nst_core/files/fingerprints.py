@@ -14,7 +14,7 @@ import hashlib
 import json
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parent.parent  # nst_core, the folder above files/
 IMAGE_KEY = "nst:fingerprint"  # the PNG text chunk holding image_fingerprint()
 
 
