@@ -139,11 +139,11 @@ def test_gpu_path_reads_no_tensor_value_on_the_host_between_the_every_n_steps_re
     plans = transfer.plan(photo, len(targets))
     reads, steps, evaluate = HostReads(), {}, optimize.evaluate
 
-    def counted(objectives, image, lost, normaliser, gradients=True):
+    def counted(objectives, image, lost, normaliser, gradients=True, working=None):
         width = image.shape[-1]
         steps[width] = steps.get(width, -1) + gradients
         reads.where = (width, steps[width] if gradients else "end")
-        return evaluate(objectives, image, lost, normaliser, gradients)
+        return evaluate(objectives, image, lost, normaliser, gradients, working)
 
     monkeypatch.setattr(optimize, "evaluate", counted)
     with reads:
@@ -178,11 +178,11 @@ def test_gpu_path_on_cuda_synchronises_only_at_the_every_n_steps_reads(monkeypat
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
 
-        def counted(objectives, image, lost, normaliser, gradients=True):
+        def counted(objectives, image, lost, normaliser, gradients=True, working=None):
             width = image.shape[-1]
             steps[width] = steps.get(width, -1) + gradients
             marks.append(((width, steps[width] if gradients else "end"), len(caught)))
-            return evaluate(objectives, image, lost, normaliser, gradients)
+            return evaluate(objectives, image, lost, normaliser, gradients, working)
 
         monkeypatch.setattr(optimize, "evaluate", counted)
         torch.cuda.set_sync_debug_mode("warn")
