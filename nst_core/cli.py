@@ -153,14 +153,19 @@ def _add_threshold_options(parser) -> None:
         group.add_argument(option, type=type(row.default), default=row.default, help=help_text)
 
 
-def _stylize_options(stylize) -> None:
-    stylize.add_argument("photo", nargs="?", help="the photo (path or fsspec URL)")
-    stylize.add_argument(
+def _add_job_option(parser, kind: str, gives: str) -> None:
+    """--job FILE: the pipeline's way to give a command its work, as data."""
+    parser.add_argument(
         "--job",
         metavar="FILE",
-        help="a job file (JSON, nst_core/job.py): the photo, its artworks, their settings and what it writes, "
-        "instead of the options that give them (the pipeline's jobs are such files)",
+        help=f"{kind} (JSON, nst_core/running/job.py): {gives}, instead of the options that give them "
+        "(the pipeline's jobs are such files)",
     )
+
+
+def _stylize_options(stylize) -> None:
+    stylize.add_argument("photo", nargs="?", help="the photo (path or fsspec URL)")
+    _add_job_option(stylize, "a job file", "the photo, its artworks, their settings and what it writes")
     _add_style_options(stylize)
     stylize.add_argument("--output", "-o", help="output image; format from the extension")
     stylize.add_argument(
@@ -220,7 +225,7 @@ def _job_of_options(args) -> PhotoJob:
   nst stylize s3://bucket/photo.jpg --style s3://bucket/art.jpg --output s3://bucket/out.png
   nst stylize --job photo.job
       (a job file: the photo's images in several artworks' styles, optimised together; its keys:
-      nst_core/job.py, and the pipeline writes one per photo, results/logs/stylize/PHOTO.job)""",
+      nst_core/running/job.py, and the pipeline writes one per photo, results/logs/stylize/PHOTO.job)""",
 )
 def _run_stylize(args) -> None:
     from .running import jobs
@@ -276,12 +281,7 @@ class _Reported(NSTError):
 
 def _targets_options(targets) -> None:
     targets.add_argument("style", nargs="*", help="style image(s) of the artwork")
-    targets.add_argument(
-        "--job",
-        metavar="FILE",
-        help="a targets job file (JSON, nst_core/job.py): the images, blend, settings and output, "
-        "instead of the options that give them (the pipeline's targets jobs are such files)",
-    )
+    _add_job_option(targets, "a targets job file", "the images, their blend, settings and output")
     targets.add_argument("--blend", type=_typed(_blend), metavar="W,W,...", help=BLEND_HELP)
     targets.add_argument("--color-reference", help="the photo, for --preserve-color histogram")
     targets.add_argument("--output", "-o", help="targets file to write")
@@ -310,7 +310,7 @@ def _targets_job_of_options(args) -> TargetsJob:
     _targets_options,
     examples="""examples:
   nst targets starry_night.jpg --output starry.targets.pt --size 512
-  nst targets --job starry.job    (a targets job file, as the pipeline writes: nst_core/job.py)
+  nst targets --job starry.job    (a targets job file, as the pipeline writes: nst_core/running/job.py)
   nst stylize photo.jpg --targets starry.targets.pt --size 512 --output out.png""",
 )
 def _run_targets(args) -> None:

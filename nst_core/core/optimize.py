@@ -82,11 +82,11 @@ def evaluate(
     working: with one objective for the batch, the images still worked on (the objective is
     theirs: Objective.images); the others' losses are NaN and their gradients 0."""
     if len(objectives) == 1 and working is not None:
-        part = image.detach()[working].requires_grad_(gradients)
         losses = torch.full((image.shape[0],), torch.nan, device=image.device)
         if not working:  # every image done or lost
             image.grad = torch.zeros_like(image)
             return losses
+        part = image.detach()[working].requires_grad_(gradients)
         if not gradients:
             losses[working] = objectives[0].loss(part)
             return losses
@@ -198,13 +198,13 @@ class Stopping:
     its last STOP_WINDOW steps. Judged at the host's reads of the losses, each image on its own
     losses alone, so an image stops at the step its own run would."""
 
-    def __init__(self, tolerance: float | None):
+    def __init__(self, tolerance: float):
         self.tolerance, self.marks = tolerance, []  # each read's best losses
 
     def done(self, best: BestIterate, active: torch.Tensor) -> torch.Tensor:
         self.marks.append(best.loss.clone())
         back = STOP_WINDOW // LOSS_EVERY
-        if self.tolerance is None or len(self.marks) <= back:
+        if len(self.marks) <= back:
             return torch.zeros_like(active)
         then = self.marks[-1 - back]
         fell = (then - best.loss) / best.loss.abs()
@@ -272,7 +272,7 @@ def optimise(
             bar.update(iterations - step - 1)
             break
     if steps is not None:
-        steps.update({b: taken.get(b, iterations) for b in range(batch) if not lost[b]})
+        steps.update({b: taken.get(b, iterations) for b, gone in enumerate(lost.tolist()) if not gone})
     if not iterations:
         return image.detach()
     # the last step's (an image done rests at its best: its last step is not taken up)

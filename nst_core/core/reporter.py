@@ -40,3 +40,12 @@ class _About(Reporter):
 
 
 QUIET = Reporter(bar=False)  # nothing told, no bar
+
+
+def duration(seconds: float) -> str:
+    """12 s, 5 min, 1.5 h."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"

@@ -11,14 +11,13 @@ from tqdm import tqdm
 
 from ..errors import NSTError, OutOfMemory
 from ..files.tensors import SourceImage, load_image, load_styles, resize
-from ..running.progress import duration
 from ..settings import Settings
 from . import color, memory
 from .device import exact_fp32, images_alone, resolve_device, resolve_precision
 from .network import VGG19Features, load_weights
 from .objective import ImageWeights, Objective, tiled_features
 from .optimize import diverged, optimise
-from .reporter import Reporter
+from .reporter import Reporter, duration
 from .targets import GramTargets, made_for
 
 HEARTBEAT_SECONDS = 60  # how often a long optimisation says how far it is, where no bar shows

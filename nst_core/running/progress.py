@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import socket
 
+from ..core.reporter import duration
+
 ENV = "NST_PROGRESS"
 HEADER = 64  # bytes: "nst-progress images=N at_once=K", padded; each byte after it is an image done
 
@@ -69,12 +71,3 @@ def image_done(seconds: float | None = None) -> str:
     if done == total or not seconds:
         return f"{done} of {total} images"
     return f"{done} of {total} images, about {duration((total - done) * seconds / at_once)} left"
-
-
-def duration(seconds: float) -> str:
-    """12 s, 5 min, 1.5 h."""
-    if seconds < 90:
-        return f"{max(1, round(seconds))} s"
-    if seconds < 90 * 60:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
