@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from .core.reporter import Reporter
 from .errors import NSTError
 from .files.storage import file_stem
+from .outputs.quality import style_ratio
 from .running import progress
 from .running.job import Artwork, PhotoJob, TargetsJob, read_job, read_targets_job
 from .settings import IMAGE, PRESET_OPTION, PRESETS, RUN, SETTINGS, TARGETS, check_batch, preset
@@ -269,10 +270,20 @@ class _ConsoleReporter(Reporter):
             tiles = f", {stylized.tiles}" if stylized.tiles else ""
             together = f" for {stylized.batch} images together" if stylized.batch > 1 else ""
             made_of = f"{self.photo} in {artwork.called}, {width}x{height}, {stylized.seconds:.1f} s"
-            line = f"nst: wrote {stylized.output} ({made_of}{together}{peak}{tiles})"
+            line = f"nst: wrote {stylized.output} ({made_of}{together}{peak}{tiles}{_pushed(artwork, stylized)})"
         run = progress.image_done(stylized.seconds / stylized.batch if stylized.written else None)
         if line:
             print(f"{line} · {run}" if run and not stylized.error else line, file=sys.stderr, flush=True)
+
+
+def _pushed(artwork, stylized) -> str:
+    """Where an artwork has a style target: how far its image came, at what weight."""
+    target = artwork.settings.style_target
+    if not target or not stylized.measured:
+        return ""
+    ratio = style_ratio(stylized.measured)
+    short = ", short of it" if ratio < target else ""
+    return f", style ratio {ratio:.1f} for a target of {target:g}{short}, at style weight {stylized.style_weight:g}"
 
 
 class _Reported(NSTError):

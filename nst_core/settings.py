@@ -44,7 +44,8 @@ def setting(
     """A Settings field with its row of the table. minimum: the least allowed value; above: values
     must be greater; per_artwork: an artwork in the pipeline's config may override it; per_image:
     the images of one batch may differ in it (a loss weight, which core/objective.py's
-    ImageWeights carries, or what only the targets depend on)."""
+    ImageWeights carries, what only the targets depend on, or what the job does after the
+    schedule: style_target)."""
     row = dict(
         help=help,
         affects=affects,
@@ -97,6 +98,14 @@ class Settings:
     )
     tv_weight: float = setting(
         0.0, "total-variation (smoothness) loss weight", minimum=0, per_artwork=True, per_image=True
+    )
+    style_target: float | None = setting(
+        None,
+        "push each image on until its style ratio on the yardstick (the photo's own style score over "
+        "the image's) reaches this, raising its own style weight; none: no push",
+        above=1,
+        per_artwork=True,
+        per_image=True,
     )
     normalisation: str = setting(
         "scaled",

@@ -40,10 +40,15 @@ def browse(folder: Path) -> dict:
 
 
 # Long enough that a normal artwork's images are clearly stylized (the yardstick's style score
-# well over 1.5x better than the photo's own), where `faint`'s style weight leaves them weak.
+# well over 1.5x better than the photo's own), where `faint`'s style weight leaves them weak;
+# `pushed`'s style target is out of reach: each image is pushed as far as its bounds allow.
 QUALITY_CONFIG = {
     **CONFIG,
-    "artworks": {**CONFIG["artworks"], "faint": {"image": "art/starry_night.jpg", "style_weight": 0.01}},
+    "artworks": {
+        **CONFIG["artworks"],
+        "faint": {"image": "art/starry_night.jpg", "style_weight": 0.01},
+        "pushed": {"image": "art/the_scream.jpg", "style_target": 1000},
+    },
     "nst": {**CONFIG["nst"], "size": 48, "iterations": 16},
     "sheets": {"cell": 32, "page_size": 2},
 }
@@ -88,7 +93,7 @@ def test_every_gallery_page_opens_from_disk_and_reaches_every_result(batch):
     assert {str(batch / "results" / "stylized" / "faint" / f"{p}.png") for p in PHOTOS} <= flagged
 
 
-def test_quality_table_has_a_row_per_image_and_flags_the_faint_artwork(batch):
+def test_quality_table_has_a_row_per_image_and_flags_the_faint_and_the_pushed_artworks(batch):
     lines = (batch / "results" / "quality.tsv").read_text().splitlines()
     header, rows = lines[0].split("\t"), [dict(zip(lines[0].split("\t"), line.split("\t"))) for line in lines[1:]]
     assert header[-1] == "flags" and {"style", "content", "seconds", "device", "precision"} <= set(header)
@@ -98,6 +103,12 @@ def test_quality_table_has_a_row_per_image_and_flags_the_faint_artwork(batch):
     for row in rows:
         assert float(row["style"]) > 0 and float(row["content"]) >= 0 and float(row["seconds"]) > 0
         assert ("weak_style" in row["flags"].split(",")) == (row["artwork"] == "faint"), row
+        assert ("short_of_target" in row["flags"].split(",")) == (row["artwork"] == "pushed"), row
+        own = QUALITY_CONFIG["artworks"][row["artwork"]]
+        weight = own.get("style_weight", 1.0) if isinstance(own, dict) else 1.0
+        pushed = row["artwork"] == "pushed"
+        assert float(row["style_weight"]) > weight if pushed else float(row["style_weight"]) == weight, row
+        assert float(row["style_ratio"]) < 1000 and (int(row["steps"]) > 16) == pushed, row
 
 
 @needs_a_browser
@@ -115,6 +126,12 @@ def test_artwork_pages_show_scores_sort_by_them_and_plot_them(batch):
         page.click("text=style, worst first")
         styles = [float(s) for s in page.eval_on_selector_all("figure", "fs => fs.map(f => f.dataset.style)")]
         assert styles == sorted(styles, reverse=True) and len(styles) == len(shown)
+        # The pushed artwork's images, sorted by the style weight each ended with
+        page.goto((folder / gallery.artwork_page("pushed", 1)).as_uri(), wait_until="load")
+        assert all(" · weight " in text for text in page.locator("figure .scores").all_inner_texts())
+        page.click("text=style weight, highest first")
+        weights = [float(w) for w in page.eval_on_selector_all("figure", "fs => fs.map(f => f.dataset.weight)")]
+        assert weights == sorted(weights, reverse=True) and min(weights) > 1 and len(weights) == len(shown)
         # Each plot: a dot per image, each a link to its image
         for artwork in QUALITY_CONFIG["artworks"]:
             page.goto((folder / gallery.plot(artwork)).as_uri(), wait_until="load")

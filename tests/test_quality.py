@@ -104,12 +104,15 @@ def test_the_table_has_a_row_per_entry_and_flags_comma_separated(tmp_path):
     record = tmp_path / "p.tsv"
     entry = {"artwork": "a", "width": 64, "height": 48, "seconds": 1.5, "steps": 120, "peak_gib": 0.5, "device": "cpu"}
     entry.update(precision="fp32", style=0.4, content=1.0, photo_style=0.5, spread=0.0, clipped=1.0, finite=True)
+    entry.update(style_weight=2.0, style_target=1.5)  # a style ratio of 0.5 / 0.4 = 1.25: short of it
     quality.write_record(str(record), [entry])
     rows = quality.rows({"my photo": str(record), "missing": str(tmp_path / "none.tsv")}, quality.Thresholds())
     lines = quality.table_bytes(rows).decode().splitlines()
     assert lines[0].split("\t") == [*quality.COLUMNS, "flags"]
-    assert lines[1].split("\t") == ["my photo", "a", "64", "48", "1.5", "120", "0.5", "cpu", "fp32", "0.4", "1"] + [
-        "flat,clipped,weak_style"
+    assert lines[1].split("\t") == ["my photo", "a", "64", "48", "1.5", "120", "2", "1.25", "0.5", "cpu", "fp32"] + [
+        "0.4",
+        "1",
+        "flat,clipped,weak_style,short_of_target",
     ]
 
 

@@ -62,6 +62,7 @@ def test_command_line_options_parse_into_the_same_settings_as_the_config_values(
         "learning_rate": 0.05,
         "lbfgs_history": 10,
         "stop_tolerance": 0.005,
+        "style_target": 4.0,
         "tile_size": 512,
         "max_memory": 2.5,
         "init": "noise",

@@ -122,13 +122,35 @@ class StyleTransfer:
         steps: filled in with {image index: steps it took at the final scale} (settings.stop_tolerance
         stops an image there once it is done).
         """
+        weights = weights or ImageWeights.of([self.settings] * len(targets))
+        plans = plans or self.plan(photo, len(targets))
+        return self._guarded(photo, targets, weights, plans, reporter, steps)
+
+    def go_on(
+        self,
+        photo: SourceImage,
+        images: torch.Tensor,
+        targets: list[GramTargets],
+        weights: ImageWeights,
+        iterations: int,
+        plans=None,
+        reporter: Reporter | None = None,
+        steps: dict | None = None,
+    ) -> list[torch.Tensor | NSTError]:
+        """Images stylize_batch made ([B, 3, H, W]) optimised further at the final scale alone,
+        from where they are, for `iterations` steps with these weights (a style_target's push:
+        a larger style weight); as stylize_batch returns them."""
+        plans = (plans or self.plan(photo, len(targets)))[-1:]
+        schedule = [(self.settings.schedule()[-1][0], iterations)]
+        return self._guarded(photo, targets, weights, plans, reporter, steps, schedule, images)
+
+    def _guarded(self, photo, targets, weights, plans, reporter, steps, schedule=None, start=None) -> list:
+        """_stylize, its errors naming the photo; out of memory said as what fits."""
         s = self.settings
-        weights = weights or ImageWeights.of([s] * len(targets))
         if len(weights) != len(targets):
             raise ValueError(f"{len(weights)} images' weights for {len(targets)} targets")
-        plans = plans or self.plan(photo, len(targets))
         try:
-            return self._stylize(photo, targets, weights, plans, reporter or Reporter(), steps)
+            return self._stylize(photo, targets, weights, plans, reporter or Reporter(), steps, schedule, start)
         except NSTError as error:
             raise error.at(photo=photo.path) from None  # name the photo the run failed on
         except (RuntimeError, MemoryError) as error:
@@ -156,11 +178,15 @@ class StyleTransfer:
             return [objective(range(b, b + 1)) for b in range(len(targets))]
         return [objective(range(len(targets)))]
 
-    def _stylize(self, photo: SourceImage, targets, weights, plans, reporter: Reporter, steps=None) -> list:
+    def _stylize(
+        self, photo: SourceImage, targets, weights, plans, reporter: Reporter, steps=None, schedule=None, start=None
+    ) -> list:
+        """schedule: (scale, steps) of each scale (default: the settings'); start: the images to
+        begin from at its first scale (default: the settings' init)."""
         s = self.settings
         torch.manual_seed(s.seed)
         generator = torch.Generator().manual_seed(s.seed)
-        schedule = s.schedule()
+        schedule = schedule or s.schedule()
         batch = len(targets)
         image, failed = None, {}
         # tqdm's disable=None means "only on a terminal".
@@ -182,7 +208,11 @@ class StyleTransfer:
                     content = color.luminance_rgb(content)
                 content_targets = tiled_features(self.extractor, content, s.content_layers, plan.tile_size, s.precision)
                 objectives = self._objectives(content_targets, targets, scale, plan, weights)
-                if image is None:  # every image starts where its own run would
+                if start is not None:  # going on from images made before, at this scale
+                    image = resize(start.to(self.device), (height - 2 * margin, width - 2 * margin))
+                    image = color.luminance_rgb(image) if s.preserve_color == "luminance" else image
+                    image, start = _reflect(image, margin), None
+                elif image is None:  # every image starts where its own run would
                     image = self._initial_image(content, generator).expand(batch, -1, -1, -1)
                 else:  # coarse-to-fine: start from the upsampled previous result
                     image = _reflect(resize(_crop(image, previous), (height, width)).clamp(0, 1), margin)

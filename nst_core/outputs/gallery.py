@@ -47,8 +47,8 @@ td img, th img { max-height: 96px; } th { font-weight: normal; }
 """
 
 
-# An artwork page's scores and flags (window.NST_SCORES: photo -> [style, content, flags]) on its
-# figures, and sorting by them.
+# An artwork page's scores and flags (window.NST_SCORES: photo -> [style, content, flags, style
+# weight]) on its figures, and sorting by them.
 SCORES_SCRIPT = """
 const scores = window.NST_SCORES;
 if (scores) {
@@ -58,8 +58,10 @@ if (scores) {
     const own = scores[figure.dataset.photo];
     if (!own) return;
     [figure.dataset.style, figure.dataset.content, figure.dataset.flags] = own;
+    if (own[3] != null) figure.dataset.weight = own[3];
     figure.querySelector(".scores").textContent =
-      `style ${own[0].toPrecision(3)} · content ${own[1].toPrecision(3)}`;
+      `style ${own[0].toPrecision(3)} · content ${own[1].toPrecision(3)}` +
+      (own[3] == null ? "" : ` · weight ${own[3].toPrecision(3)}`);
     if (own[2]) {
       const flags = document.createElement("div");
       flags.className = "flags";
@@ -73,6 +75,7 @@ if (scores) {
     style: f => -(f.dataset.style ?? -Infinity),
     content: f => -(f.dataset.content ?? -Infinity),
     flags: f => -(f.dataset.flags ? f.dataset.flags.split(",").length : 0),
+    weight: f => -(f.dataset.weight ?? -Infinity),
   };
   for (const button of document.querySelectorAll("#sort button")) {
     button.onclick = () => {
@@ -228,7 +231,9 @@ def _artwork_page(artwork, number, chunks) -> bytes:
         '<p id="sort" hidden>sort by: <button data-key="index">name</button> '
         '<button data-key="style">style, worst first</button> '
         '<button data-key="content">content, worst first</button> '
-        f'<button data-key="flags">flags first</button> · <a href="{root}{NEEDS_A_LOOK}">needs a look</a></p>'
+        '<button data-key="flags">flags first</button> '
+        '<button data-key="weight">style weight, highest first</button> '
+        f'· <a href="{root}{NEEDS_A_LOOK}">needs a look</a></p>'
     )
     scores = (
         f'<object id="plot" hidden data="{href(root, plot(artwork))}" type="image/svg+xml" class="plot"></object>'

@@ -40,7 +40,7 @@ def write_quality(table: str, folder: str, records: dict, artworks, limits, log:
     for number, chunk in enumerate(gallery.artwork_chunks(records), 1):
         for artwork in artworks:
             scores = {
-                photo: [mine["style"], mine["content"], ",".join(mine["flags"])]
+                photo: [mine["style"], mine["content"], ",".join(mine["flags"]), mine["style_weight"]]
                 for photo in chunk
                 if (mine := by_artwork[artwork].get(photo))
             }

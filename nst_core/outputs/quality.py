@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import math
 import statistics
 from dataclasses import dataclass, field, fields, replace
 
@@ -23,6 +24,8 @@ FLAGS = {
     "clipped": "mostly black or white: over a share `clipped` of the pixels are near black or white",
     "lost_layout": "the content distance is over `lost_layout` times the batch's median",
     "weak_style": "the style score is less than `weak_style` times better than the photo's own against the painting",
+    "short_of_target": "its style ratio (the photo's own style score over the image's) is short of its artwork's "
+    "`style_target` after the push",
     "outlier": "style or content worse than the artwork's other results: a robust z-score over `outlier`",
 }
 COLUMNS = (
@@ -32,6 +35,8 @@ COLUMNS = (
     "height",
     "seconds",
     "steps",  # optimiser steps at the final scale (fewer where the image stopped when done)
+    "style_weight",  # the style weight the image ended with (more where a style_target pushed it)
+    "style_ratio",  # the photo's own style score over the image's: how far the style came
     "peak_gib",
     "device",
     "precision",
@@ -91,9 +96,18 @@ def image_flags(measured: dict, limits: Thresholds) -> list[str]:
         flags.append("flat")
     if measured["clipped"] > limits.clipped:
         flags.append("clipped")
-    if measured["style"] * limits.weak_style > measured["photo_style"]:
+    ratio = style_ratio(measured)
+    if ratio < limits.weak_style:
         flags.append("weak_style")
+    if measured.get("style_target") and ratio < measured["style_target"]:
+        flags.append("short_of_target")
     return flags
+
+
+def style_ratio(measured: dict) -> float:
+    """How many times closer to the painting's style the image is than its photo, on the
+    yardstick (inf for an image at the painting's own statistics)."""
+    return measured["photo_style"] / measured["style"] if measured["style"] > 0 else math.inf
 
 
 def _robust_z(values: list[float]) -> list[float]:
@@ -133,7 +147,8 @@ def worst_first(rows: list[dict]) -> list[dict]:
     return sorted(flagged, key=lambda r: (order.index(r["flags"][0]), -len(r["flags"]), -r["style"]))
 
 
-RECORD = (*COLUMNS[1:], "photo_style", "spread", "clipped", "finite", "fingerprint")
+RECORD = (*(c for c in COLUMNS[1:] if c != "style_ratio"), "photo_style", "spread", "clipped", "finite")
+RECORD += ("style_target", "fingerprint")
 _TEXT = {"artwork", "device", "precision", "fingerprint"}
 
 
@@ -172,7 +187,8 @@ def rows(records: dict, limits: Thresholds) -> list[dict]:
     table = []
     for photo, path in records.items():
         for image in read_record(path):
-            table.append({**image, "photo": photo, "flags": image_flags(image, limits)})
+            flags = image_flags(image, limits)
+            table.append({**image, "photo": photo, "style_ratio": style_ratio(image), "flags": flags})
     batch_flags(table, limits)
     return table
 

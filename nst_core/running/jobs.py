@@ -7,6 +7,7 @@ that can fail does so before the expensive work.
 from __future__ import annotations
 
 import copy
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ from ..files.storage import check_location
 from ..files.tensors import load_source, load_styles, png_text, save_image
 from ..settings import Settings, batch_key, check_batch
 from .job import Artwork, PhotoJob, TargetsJob
+from .push import Pushed, push
 from .records import write_record
 
 
@@ -46,6 +48,7 @@ class Stylized:
     precision: str | None = None
     measured: dict | None = None
     steps: int | None = None  # optimiser steps at the final scale
+    style_weight: float | None = None  # the style weight it ended with (its style_target's push raises it)
 
 
 def stylize_file(
@@ -154,8 +157,9 @@ class _Work:
     devices_told: set = field(default_factory=set)
     yardsticks: dict = field(default_factory=dict)  # (long side, device) -> the photo's Yardstick
 
-    def measure(self, transfer: StyleTransfer, size: int, result, targets) -> dict:
+    def measure(self, transfer: StyleTransfer, result, targets) -> dict:
         """The image's measures on the yardstick (the photo's references made once per job)."""
+        size = max(result.shape[-2:])
         key = (size, str(transfer.device))
         if key not in self.yardsticks:
             self.yardsticks[key] = Yardstick(self.source.tensor(size), transfer.device, transfer.settings.max_memory)
@@ -225,14 +229,24 @@ class _Work:
             return
         except NSTError as error:
             return self.fail(members, error)
+        images = []
+        for number, ((_, artwork, targets), result) in enumerate(zip(members, results)):
+            measured = None if isinstance(result, NSTError) else self.measure(transfer, result, targets)
+            images.append(
+                Pushed(artwork.settings, targets, result, measured, artwork.settings.style_weight, steps.get(number))
+            )
+        try:
+            push(transfer, source, images, plans, reporter, functools.partial(self.measure, transfer))
+        except OutOfMemory as error:  # each image keeps what the schedule made
+            reporter.note(f"{source.path}: no push to the style target: {error}")
         seconds, peak = time.perf_counter() - started, memory.peak_bytes(transfer.device)
         device = {"device": str(transfer.device), "precision": transfer.settings.precision}
-        for number, ((index, artwork, targets), result) in enumerate(zip(members, results)):
-            if isinstance(result, NSTError):
-                self.fail([(index, artwork)], result)
+        for (index, artwork, _), image in zip(members, images):
+            if isinstance(image.result, NSTError):
+                self.fail([(index, artwork)], image.result)
                 continue
             fingerprint = self.fingerprints.get(index)
-            measured = self.measure(transfer, artwork.settings.size, result, targets)
+            result = image.result
             save_image(result, artwork.output, text={IMAGE_KEY: fingerprint} if fingerprint else None)
             size = (result.shape[-1], result.shape[-2])
             made = Stylized(
@@ -243,8 +257,9 @@ class _Work:
                 peak,
                 tiles,
                 len(members),
-                measured=measured,
-                steps=steps.get(number),
+                measured=image.measured,
+                steps=image.steps,
+                style_weight=image.style_weight,
                 **device,
             )
             self.finish(index, made)

@@ -32,9 +32,11 @@ def write_record(path: str, source, artworks: list, made: list, fingerprints: di
                 "device": stylized.device,
                 "precision": stylized.precision,
                 "steps": stylized.steps,
+                "style_weight": stylized.style_weight,
+                "style_target": artwork.settings.style_target,
                 **stylized.measured,
             }
-        elif fingerprint in last:
+        elif fingerprint in last:  # the fingerprint holds the settings: the target too
             entry = {**last[fingerprint], "artwork": artwork.called}
         else:  # made before records were kept: measured now, its seconds unknown
             entry = _measure_file(source, artwork)
@@ -50,4 +52,11 @@ def _measure_file(source, artwork: Artwork) -> dict:
     else:
         grams = painting_grams(load_styles(artwork.styles, artwork.blend), max(width, height))
     yardstick = Yardstick(source.tensor(max(width, height)))
-    return {"artwork": artwork.called, "width": width, "height": height, **yardstick.measure(image, grams)}
+    measured = yardstick.measure(image, grams)
+    return {
+        "artwork": artwork.called,
+        "width": width,
+        "height": height,
+        **measured,
+        "style_target": artwork.settings.style_target,
+    }
