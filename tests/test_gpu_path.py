@@ -15,6 +15,7 @@ from nst_core.core.device import BATCHED_NETWORK, images_alone
 from nst_core.core.objective import ImageWeights
 from nst_core.core.optimize import LOSS_EVERY
 from nst_core.core.reporter import QUIET
+from nst_core.files.tensors import load_image
 
 # The default coarse-to-fine schedule at tiny sizes: 32, 45 and 64 px, more final steps than
 # LOSS_EVERY so that there are steps between the host's reads.
@@ -209,6 +210,7 @@ import torch
 from nst_core import StyleTransfer, load_source, preset
 from nst_core.core import memory
 from nst_core.core.reporter import QUIET
+from nst_core.files.tensors import load_image
 settings = preset("default", size=192, min_size=None, iterations=3, precision="fp32", device={DEVICE!r})
 transfer = StyleTransfer(settings)
 photo = load_source({str(PHOTO)!r})
@@ -265,3 +267,22 @@ def test_gpu_path_batch_shrinks_as_its_images_are_done_and_each_stops_where_its_
         (alone,) = transfer.stylize_batch(photo, [targets[b]], weights.images([b]), reporter=QUIET, steps=alone_steps)
         assert abs(alone_steps[0] - steps[b]) <= LOSS_EVERY, (b, steps, alone_steps)
         assert float((alone - together[b]).abs().mean()) < 0.5 * apart, b
+
+
+def test_gpu_path_pushes_an_image_short_of_its_style_target_and_leaves_its_batch_mate(gpu_path, tmp_path):
+    # The push's rounds go through the batched network too (a batch of the images still short);
+    # the image without a target is the one the same job without the push makes.
+    from nst_core.outputs.quality import style_ratio
+    from nst_core.running.jobs import Artwork, stylize_photo
+    from nst_core.running.push import PUSH_ROUNDS
+
+    s = tiny(**SCHEDULE, precision="fp32")
+    made = {}
+    for target in (None, 1000.0):
+        own = [s, s.replace(style_target=target)]
+        artworks = [Artwork(str(tmp_path / f"{target}-{n}.png"), o, (str(STYLE),)) for n, o in enumerate(own)]
+        made[target] = stylize_photo(str(PHOTO), artworks)
+    (plain, unpushed), (mate, pushed) = made[None], made[1000.0]
+    assert torch.equal(load_image(mate.output), load_image(plain.output)) and mate.style_weight == 1.0
+    assert pushed.style_weight > 1 and pushed.steps == s.iterations + PUSH_ROUNDS * (s.iterations // PUSH_ROUNDS)
+    assert style_ratio(pushed.measured) > style_ratio(unpushed.measured)
