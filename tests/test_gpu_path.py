@@ -276,7 +276,7 @@ def test_gpu_path_pushes_an_image_short_of_its_style_target_and_leaves_its_batch
     from nst_core.running.jobs import Artwork, stylize_photo
     from nst_core.running.push import PUSH_ROUNDS
 
-    s = tiny(**SCHEDULE, precision="fp32")
+    s = tiny(**SCHEDULE, precision="fp32", margin=0.1)  # a reflected margin, as from 128 px on
     made = {}
     for target in (None, 1000.0):
         own = [s, s.replace(style_target=target)]
@@ -284,5 +284,7 @@ def test_gpu_path_pushes_an_image_short_of_its_style_target_and_leaves_its_batch
         made[target] = stylize_photo(str(PHOTO), artworks)
     (plain, unpushed), (mate, pushed) = made[None], made[1000.0]
     assert torch.equal(load_image(mate.output), load_image(plain.output)) and mate.style_weight == 1.0
-    assert pushed.style_weight > 1 and pushed.steps == s.iterations + PUSH_ROUNDS * (s.iterations // PUSH_ROUNDS)
-    assert style_ratio(pushed.measured) > style_ratio(unpushed.measured)
+    rounds = (pushed.steps - s.iterations) // (s.iterations // PUSH_ROUNDS)
+    assert 1 <= rounds <= PUSH_ROUNDS and pushed.style_weight <= 2.0**rounds  # a round not kept ends it
+    assert style_ratio(pushed.measured) >= style_ratio(unpushed.measured)  # never worse than unpushed
+    assert (pushed.style_weight > 1) == (style_ratio(pushed.measured) > style_ratio(unpushed.measured))

@@ -10,7 +10,8 @@ from nst_core.outputs import quality
 from nst_core.running.jobs import Artwork, stylize_photo
 from nst_core.running.push import CONTENT_BOUND, PUSH_FACTOR, PUSH_ROUNDS
 
-# The default coarse-to-fine schedule (32 then 48 px).
+# The default coarse-to-fine schedule (32 then 48 px; too small for a reflected margin, which
+# tests/test_gpu_path.py's push has).
 SETTINGS = dict(size=48, min_size=32, iterations=20, coarse_iterations=4, precision="fp32")
 ROUND = SETTINGS["iterations"] // PUSH_ROUNDS  # steps of each push round
 

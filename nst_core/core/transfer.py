@@ -209,7 +209,7 @@ class StyleTransfer:
                 content_targets = tiled_features(self.extractor, content, s.content_layers, plan.tile_size, s.precision)
                 objectives = self._objectives(content_targets, targets, scale, plan, weights)
                 if start is not None:  # going on from images made before, at this scale
-                    image = resize(start.to(self.device), (height - 2 * margin, width - 2 * margin))
+                    image = resize(start.to(self.device), (height, width))
                     image = color.luminance_rgb(image) if s.preserve_color == "luminance" else image
                     image, start = _reflect(image, margin), None
                 elif image is None:  # every image starts where its own run would

@@ -1,7 +1,8 @@
 """An artwork's style_target: each of its images whose style ratio on the yardstick (the photo's
 own style score over the image's) is short of it is pushed on from where it is, its own style
-weight raised in rounds, until it reaches the target, its layout would go or the rounds run out.
-Images of one batch are pushed together, each with its own weight."""
+weight raised in rounds, until it reaches the target, its layout would go, a round no longer
+raises its ratio or the rounds run out; it keeps the last round that gained. Images of one batch
+are pushed together, each with its own weight."""
 
 from __future__ import annotations
 
@@ -68,7 +69,9 @@ def push(transfer, photo, images: list[Pushed], plans, reporter, measure) -> Non
                 held.add(n)
                 continue
             measured = measure(result, image.targets)
-            if measured["content"] > CONTENT_BOUND * unpushed[n]:
-                held.add(n)
+            if measured["content"] > CONTENT_BOUND * unpushed[n] or style_ratio(measured) <= style_ratio(
+                image.measured
+            ):
+                held.add(n)  # its layout would go, or the push no longer gains
                 continue
             image.result, image.measured, image.style_weight = result, measured, weight
