@@ -180,3 +180,19 @@ def test_an_image_stopped_when_done_in_a_batch_is_its_own_run_stopped_at_the_sam
         own = {}
         alone = transfer.stylize_batch(photo, [targets[b]], weights.images([b]), reporter=QUIET, steps=own)
         assert own == {0: steps[b]} and torch.equal(alone[0], together[b]), b
+
+
+def test_an_image_stopped_when_done_under_adam_is_its_own_run_stopped_at_the_same_step(images_alone):
+    # Adam's momentum moves a done image's tensor on, but its result is its best iterate, which
+    # stops with it: the same as its own run stopped there.
+    s = tiny(size=32, iterations=60, optimizer="adam", precision="fp32", stop_tolerance=0.15)
+    transfer, photo = StyleTransfer(s), load_source(str(PHOTO))
+    targets = [transfer.make_targets([style]) for style in STYLES]
+    weights = ImageWeights.of([s.replace(style_weight=w) for w in (0.5, 8.0)])
+    steps = {}
+    together = transfer.stylize_batch(photo, targets, weights, reporter=QUIET, steps=steps)
+    assert min(steps.values()) < 60, steps
+    for b in range(2):
+        own = {}
+        alone = transfer.stylize_batch(photo, [targets[b]], weights.images([b]), reporter=QUIET, steps=own)
+        assert own == {0: steps[b]} and torch.equal(alone[0], together[b]), b
