@@ -237,7 +237,7 @@ class _Work:
             )
         try:
             push(transfer, source, images, plans, reporter, functools.partial(self.measure, transfer))
-        except OutOfMemory as error:  # each image keeps what the schedule made
+        except NSTError as error:  # out of memory, say: each image keeps what the schedule made
             reporter.note(f"{source.path}: no push to the style target: {error}")
         seconds, peak = time.perf_counter() - started, memory.peak_bytes(transfer.device)
         device = {"device": str(transfer.device), "precision": transfer.settings.precision}

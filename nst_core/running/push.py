@@ -43,7 +43,7 @@ def push(transfer, photo, images: list[Pushed], plans, reporter, measure) -> Non
     """Push the images short of their style_target (in place). measure(result, targets): an
     image's measures on the yardstick."""
     unpushed = {n: image.measured["content"] for n, image in enumerate(images) if image.short()}
-    held = set()  # images at their bound: kept as they are
+    held = set()  # images at a bound: they keep their last kept round
     steps = max(1, transfer.settings.iterations // PUSH_ROUNDS)
     for _ in range(PUSH_ROUNDS):
         short = [n for n in unpushed if n not in held and images[n].short()]
@@ -69,9 +69,8 @@ def push(transfer, photo, images: list[Pushed], plans, reporter, measure) -> Non
                 held.add(n)
                 continue
             measured = measure(result, image.targets)
-            if measured["content"] > CONTENT_BOUND * unpushed[n] or style_ratio(measured) <= style_ratio(
-                image.measured
-            ):
-                held.add(n)  # its layout would go, or the push no longer gains
+            layout_goes = measured["content"] > CONTENT_BOUND * unpushed[n]
+            if layout_goes or style_ratio(measured) <= style_ratio(image.measured):  # or it gains no more
+                held.add(n)
                 continue
             image.result, image.measured, image.style_weight = result, measured, weight
