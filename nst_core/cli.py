@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from .core.reporter import Reporter
 from .errors import NSTError
 from .files.storage import file_stem
-from .outputs.quality import style_ratio
+from .outputs.quality import short_of_target, style_ratio
 from .running import progress
 from .running.job import Artwork, PhotoJob, TargetsJob, read_job, read_targets_job
 from .settings import IMAGE, PRESET_OPTION, PRESETS, RUN, SETTINGS, TARGETS, check_batch, preset
@@ -281,8 +281,8 @@ def _pushed(artwork, stylized) -> str:
     target = artwork.settings.style_target
     if not target or not stylized.measured:
         return ""
+    short = ", short of it" if short_of_target(stylized.measured, target) else ""
     ratio = style_ratio(stylized.measured)
-    short = ", short of it" if ratio < target else ""
     return f", style ratio {ratio:.1f} for a target of {target:g}{short}, at style weight {stylized.style_weight:g}"
 
 

@@ -96,10 +96,9 @@ def image_flags(measured: dict, limits: Thresholds) -> list[str]:
         flags.append("flat")
     if measured["clipped"] > limits.clipped:
         flags.append("clipped")
-    ratio = style_ratio(measured)
-    if ratio < limits.weak_style:
+    if style_ratio(measured) < limits.weak_style:
         flags.append("weak_style")
-    if measured.get("style_target") and ratio < measured["style_target"]:
+    if short_of_target(measured, measured.get("style_target")):
         flags.append("short_of_target")
     return flags
 
@@ -108,6 +107,11 @@ def style_ratio(measured: dict) -> float:
     """How many times closer to the painting's style the image is than its photo, on the
     yardstick (inf for an image at the painting's own statistics)."""
     return measured["photo_style"] / measured["style"] if measured["style"] > 0 else math.inf
+
+
+def short_of_target(measured: dict, target: float | None) -> bool:
+    """Whether an image's style ratio is under its artwork's style_target (none: never)."""
+    return bool(target) and style_ratio(measured) < target
 
 
 def _robust_z(values: list[float]) -> list[float]:

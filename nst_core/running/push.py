@@ -12,7 +12,7 @@ import torch
 
 from ..core.objective import ImageWeights
 from ..errors import NSTError
-from ..outputs.quality import style_ratio
+from ..outputs.quality import short_of_target, style_ratio
 
 PUSH_FACTOR = 2.0  # a pushed image's style weight is raised this many times each round
 PUSH_ROUNDS = 4  # at most; each takes a quarter of the final scale's steps, so a push at most doubles them
@@ -35,8 +35,7 @@ class Pushed:
     steps: int | None
 
     def short(self) -> bool:
-        target = self.settings.style_target
-        return bool(target) and self.measured is not None and style_ratio(self.measured) < target
+        return self.measured is not None and short_of_target(self.measured, self.settings.style_target)
 
 
 def push(transfer, photo, images: list[Pushed], plans, reporter, measure) -> None:
