@@ -18,10 +18,12 @@ from pathlib import Path
 
 import torch
 
+from nst_core.core.optimize import LOSS_EVERY, STOP_WINDOW
+
 DEMO = Path(__file__).resolve().parent.parent / "demo"
 PHOTOS = ("astronaut", "chelsea", "coffee", "tubingen")
 ARTWORKS = ("starry_night", "the_scream", "shipwreck", "woman_with_hat")
-WINDOW = 2  # reads back: optimize.STOP_WINDOW // LOSS_EVERY
+WINDOW = STOP_WINDOW // LOSS_EVERY  # reads back, as Stopping judges
 
 
 def trace(settings, photos, folder: Path) -> tuple[dict, dict, float]:
@@ -82,9 +84,6 @@ def trace(settings, photos, folder: Path) -> tuple[dict, dict, float]:
             rows.append((settings.iterations, None, stylized.measured["style"], stylized.measured["content"]))
             traces[photo, name] = rows
     return traces, timing, time.perf_counter() - started
-
-
-LOSS_EVERY = 10
 
 
 def stop_read(rows, tolerance: float) -> int:
