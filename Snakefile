@@ -20,6 +20,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/functions.smk"
 include: "workflow/rules/targets.smk"
 include: "workflow/rules/stylize.smk"
+include: "workflow/rules/videos.smk"
 include: "workflow/rules/sheets.smk"
 include: "workflow/rules/gallery.smk"
 include: "workflow/rules/quality.smk"
@@ -38,6 +39,11 @@ rule all:
             f"{RESULTS}/stylized/{{artwork}}/{{photo}}.png",
             artwork=ARTWORKS,
             photo=PHOTOS,
+        ),
+        expand(
+            f"{RESULTS}/stylized/{{artwork}}/{{video}}.mp4",
+            artwork=ARTWORKS,
+            video=VIDEOS,
         ),
         expand(
             f"{RESULTS}/sheets/{{artwork}}/{{page}}.jpg", artwork=ARTWORKS, page=PAGES

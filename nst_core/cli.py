@@ -20,7 +20,7 @@ from .errors import NSTError
 from .files.storage import file_stem
 from .outputs.quality import short_of_target, style_ratio
 from .running import progress
-from .running.job import Artwork, PhotoJob, TargetsJob, read_job, read_targets_job
+from .running.job import Artwork, PhotoJob, TargetsJob, read_job, read_segment_job, read_targets_job
 from .settings import IMAGE, PRESET_OPTION, PRESETS, RUN, SETTINGS, TARGETS, check_batch, preset
 
 
@@ -288,6 +288,73 @@ def _pushed(artwork, stylized) -> str:
 
 class _Reported(NSTError):
     """An error whose lines are already printed: only the exit status is left to give."""
+
+
+def _video_options(video) -> None:
+    video.add_argument("video", nargs="?", help="the video (path or fsspec URL)")
+    _add_job_option(video, "a segment job file", "the video, its plan, the segment, its artworks and outputs")
+    _add_style_options(video)
+    video.add_argument("--output", "-o", help="the stylized video: H.264 in MP4, with the source's audio")
+    video.add_argument("--quiet", "-q", action="store_true", help="no progress lines or summary")
+    video.add_argument("--log", metavar="FILE", help=LOG_HELP)
+    _add_settings_options(video, TARGETS, IMAGE, RUN)
+
+
+@command(
+    "video",
+    "stylize a video in the manner of an artwork, each frame going on from the one before (Ruder et "
+    "al. 2016: no flicker), with the source's audio",
+    _video_options,
+    examples="""examples:
+  nst video clip.mp4 --style starry_night.jpg --size 256 --output clip_starry.mp4
+  nst video clip.mp4 --style art.jpg --temporal-weight 0 --output flicker.mp4   (frames independent)
+  nst video --job segment.job
+      (a segment job file, as the pipeline writes one per segment of a video: its frames in
+      several artworks' styles, optimised together; its keys: nst_core/running/job.py)""",
+)
+def _run_video(args) -> None:
+    from .running import video_jobs
+
+    reporter = _VideoReporter(args.quiet)
+    if args.job:
+        if args.video or args.style or args.targets or args.output or _given(args):
+            raise NSTError("with --job, the job file gives the video, its artworks, their settings and outputs")
+        made = video_jobs.run_segment(read_segment_job(args.job), reporter)
+        errors = [image.error for image in made if image.error]
+        for error in errors:
+            print(f"nst video: error: {error}", file=sys.stderr, flush=True)
+        if errors:
+            raise _Reported(f"{len(errors)} of {len(made)} artworks' frames failed")
+        return
+    if not args.video:
+        raise NSTError("give the video (or --job FILE)")
+    if not args.style and not args.targets:
+        raise NSTError("give --style STYLE (one or more) or --targets FILE")
+    if not args.output:
+        raise NSTError("give --output FILE")
+    settings = _settings(args)
+    artwork = Artwork(args.output, settings, tuple(args.style), tuple(args.blend) if args.blend else None, args.targets)
+    (made,) = video_jobs.stylize_video(args.video, (artwork,), lambda _: args.output, settings.segment_frames, reporter)
+    if isinstance(made, NSTError):
+        raise made.at(photo=args.video)
+    if not args.quiet:
+        print(
+            f"nst: wrote {args.output} ({made['frames']} frames in {artwork.called}, {made['seconds_per_frame']:.2f} s "
+            f"a frame; warping error {made['warp']:.4f}, style {made['style']:.3f}, content {made['content']:.3f})",
+            file=sys.stderr,
+        )
+
+
+class _VideoReporter(Reporter):
+    """`nst video`'s lines on stderr: a line per frame made; quiet: none."""
+
+    def __init__(self, quiet: bool):
+        super().__init__(bar=False if quiet else None)
+        self.quiet = quiet
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            print(f"nst: {text}", file=sys.stderr, flush=True)
 
 
 def _targets_options(targets) -> None:

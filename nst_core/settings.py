@@ -22,6 +22,10 @@ from .layers import LAYER_NAMES, check_layers, layer_channels
 from .tiles import GRID as TILE_GRID
 from .tiles import MARGIN as TILE_MARGIN
 
+# Videos: tuned by benchmarks/video_consistency.py (docs/video.md).
+TEMPORAL_WEIGHT = 3e5
+FRAME_ITERATIONS = 50
+
 # What a setting affects.
 TARGETS = "targets"  # an artwork's Gram targets, so every image made with them
 IMAGE = "image"  # only the stylized image
@@ -99,6 +103,14 @@ class Settings:
     tv_weight: float = setting(
         0.0, "total-variation (smoothness) loss weight", minimum=0, per_artwork=True, per_image=True
     )
+    temporal_weight: float = setting(
+        TEMPORAL_WEIGHT,
+        "videos: weight of the temporal loss, which keeps each frame where its predecessor's result, "
+        "moved by the optical flow, was (Ruder et al. 2016); 0: frames independent (they flicker)",
+        minimum=0,
+        per_artwork=True,
+        per_image=True,
+    )
     style_target: float | None = setting(
         None,
         "push each image on until its style ratio on the yardstick (the photo's own style score over "
@@ -135,6 +147,20 @@ class Settings:
         "stop an image at the final scale once its loss fell by less than this share over its last 20 steps "
         "(0.01: 1%); none: every image takes every step",
         minimum=0,
+    )
+    frame_iterations: int = setting(
+        FRAME_ITERATIONS,
+        "videos: optimiser steps of a frame that starts from its predecessor's result (at the final scale "
+        "only); a video's first frame, and the first after a cut, take the whole schedule",
+        minimum=1,
+    )
+    segment_frames: int = setting(
+        50,
+        "videos: frames per segment, the unit of work (a job, in the pipeline); a killed run loses at most "
+        "the segments in flight. Frames are the same whatever the segments: each goes on from its "
+        "predecessor's 8-bit result",
+        affects=RUN,
+        minimum=1,
     )
     tile_size: int | None = setting(
         None,

@@ -88,3 +88,11 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
     dy = image[..., 1:, :] - image[..., :-1, :]
     dx = image[..., :, 1:] - image[..., :, :-1]
     return dy.pow(2).flatten(1).mean(1) + dx.pow(2).flatten(1).mean(1)
+
+
+def temporal_loss(image: torch.Tensor, previous: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Ruder et al.'s short-term temporal loss per image ([B]): (1/D) sum c (x - w)^2 over the
+    D values of the image, w the previous frame's result warped into this one ([B, 3, H, W]),
+    c the mask ([1, 1, H, W]) of where w can be trusted."""
+    image = image.float()
+    return (mask * (image - previous).pow(2)).flatten(1).sum(1) / image[0].numel()

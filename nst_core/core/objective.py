@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from ..tiles import MARGIN, Tile, inner_region, pixels_of, tiles
-from .losses import content_loss_of, content_sums, style_loss_of, style_sums, tv_loss
+from .losses import content_loss_of, content_sums, style_loss_of, style_sums, temporal_loss, tv_loss
 from .network import autocast
 
 
@@ -87,6 +87,22 @@ def _tv(objective, layer, sums, positions, pixels):
     return tv_loss(pixels)
 
 
+def _temporal(objective, layer, sums, positions, pixels):
+    return temporal_loss(pixels, objective.predecessor.images, objective.predecessor.mask)
+
+
+@dataclass(frozen=True)
+class Predecessor:
+    """A video frame's predecessor, for the temporal loss: each image's previous result warped
+    into this frame ([B, 3, H, W]) and where that can be trusted ([1, 1, H, W]), at one scale."""
+
+    images: torch.Tensor
+    mask: torch.Tensor
+
+    def of(self, indices) -> Predecessor:
+        return Predecessor(self.images[list(indices)], self.mask)
+
+
 @dataclass(frozen=True)
 class ImageWeights:
     """Each image's loss weights in a batch, from its artwork's settings: the one place they
@@ -95,6 +111,7 @@ class ImageWeights:
     content: tuple[float, ...]
     style: tuple[float, ...]
     tv: tuple[float, ...]
+    temporal: tuple[float, ...]
 
     @classmethod
     def of(cls, image_settings) -> ImageWeights:
@@ -102,6 +119,7 @@ class ImageWeights:
             content=tuple(s.content_weight for s in image_settings),
             style=tuple(s.style_weight for s in image_settings),
             tv=tuple(s.tv_weight for s in image_settings),
+            temporal=tuple(s.temporal_weight for s in image_settings),
         )
 
     def __len__(self) -> int:
@@ -109,7 +127,8 @@ class ImageWeights:
 
     def images(self, indices) -> ImageWeights:
         """The weights of some of the batch's images."""
-        return ImageWeights(*(tuple(values[b] for b in indices) for values in (self.content, self.style, self.tv)))
+        values = (self.content, self.style, self.tv, self.temporal)
+        return ImageWeights(*(tuple(weights[b] for b in indices) for weights in values))
 
 
 @dataclass(frozen=True)
@@ -128,6 +147,7 @@ TERMS = {
     "content": Term(_content, lambda s: dict.fromkeys(s.content_layers, 1.0), lambda w: w.content),
     "style": Term(_style, lambda s: s.layer_weights(), lambda w: w.style),
     "tv": Term(_tv, lambda s: {None: 1.0}, lambda w: w.tv),
+    "temporal": Term(_temporal, lambda s: {None: 1.0}, lambda w: w.temporal),  # a video frame's only
 }
 
 
@@ -135,7 +155,8 @@ class Objective:
     """The loss of one scale of a batch of images of one photo, per image ([B]), for the photo's
     content features ([1, ...]) and each image's Grams ([C, C] for all, or [B, C, C]) and loss
     weights; built once per scale. settings: what the batch shares (layers, normalisation,
-    precision). tile_size: tile the images when their long side is larger (None: never)."""
+    precision). tile_size: tile the images when their long side is larger (None: never).
+    predecessor: a video frame's (the temporal term; None: a photo, no such term)."""
 
     def __init__(
         self,
@@ -146,17 +167,18 @@ class Objective:
         weights: ImageWeights,
         tile_size=None,
         margin=MARGIN,
+        predecessor: Predecessor | None = None,
     ):
-        self.extractor, self.settings = extractor, settings
+        self.extractor, self.settings, self.predecessor = extractor, settings, predecessor
         self.content_targets, self.style_targets = content_targets, style_targets
         self.tile_size, self.margin = tile_size, margin
         self.device = next(iter(content_targets.values())).device
         # each part's factor per image: a product in Python floats, rounded to fp32 once; a term
-        # no image weighs is left out
+        # no image weighs is left out, and the temporal term but for a video frame
         self.factors = {
             (name, part): torch.tensor([w * share for w in term.weight(weights)], device=self.device)
             for name, term in TERMS.items()
-            if any(term.weight(weights))
+            if any(term.weight(weights)) and (name != "temporal" or predecessor is not None)
             for part, share in term.parts(settings).items()
         }
 
@@ -165,6 +187,7 @@ class Objective:
         its images are done)."""
         part, index = copy.copy(self), torch.tensor(indices, device=self.device)
         part.style_targets = {layer: gram.index_select(0, index) for layer, gram in self.style_targets.items()}
+        part.predecessor = self.predecessor.of(indices) if self.predecessor is not None else None
         part.factors = {key: factor.index_select(0, index) for key, factor in self.factors.items()}
         return part
 

@@ -229,7 +229,7 @@ def optimise(
     images stop when done (None: every image takes every step); steps: {image index: steps it
     took}, filled in for every image not lost."""
     batch = image.shape[0]
-    image = image.detach().contiguous().requires_grad_(True)
+    image = image.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)  # moved in place
     lost = torch.tensor([b in failed for b in range(batch)], device=image.device)
     optimizer = make_optimizer(settings, image, history)
     normaliser, best, divergence = Normaliser(batch, image.device), BestIterate(image), Divergence(batch, image.device)

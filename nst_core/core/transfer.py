@@ -15,7 +15,7 @@ from ..settings import Settings
 from . import color, memory
 from .device import exact_fp32, images_alone, resolve_device, resolve_precision
 from .network import VGG19Features, load_weights
-from .objective import ImageWeights, Objective, tiled_features
+from .objective import ImageWeights, Objective, Predecessor, tiled_features
 from .optimize import diverged, optimise
 from .reporter import Reporter, duration
 from .targets import GramTargets, made_for
@@ -144,13 +144,32 @@ class StyleTransfer:
         schedule = [(self.settings.schedule()[-1][0], iterations)]
         return self._guarded(photo, targets, weights, plans, reporter, steps, schedule, images)
 
-    def _guarded(self, photo, targets, weights, plans, reporter, steps, schedule=None, start=None) -> list:
+    def next_frame(
+        self,
+        frame: SourceImage,
+        predecessor: Predecessor,
+        targets: list[GramTargets],
+        weights: ImageWeights,
+        plans=None,
+        reporter: Reporter | None = None,
+    ) -> list[torch.Tensor | NSTError]:
+        """A video frame's images, one per artwork, each starting from its predecessor's result
+        warped into this frame (predecessor.images, at the output size), optimised at the final
+        scale alone for settings.frame_iterations steps with the temporal loss keeping them
+        there where predecessor.mask trusts the warp; as stylize_batch returns them. A video's
+        first frame, and the first after a cut, are stylize_batch's."""
+        plans = (plans or self.plan(frame, len(targets)))[-1:]
+        schedule = [(self.settings.schedule()[-1][0], self.settings.frame_iterations)]
+        return self._guarded(frame, targets, weights, plans, reporter, None, schedule, predecessor.images, predecessor)
+
+    def _guarded(self, photo, targets, weights, plans, reporter, steps, schedule=None, start=None, predecessor=None):
         """_stylize, its errors naming the photo; out of memory said as what fits."""
         s = self.settings
         if len(weights) != len(targets):
             raise ValueError(f"{len(weights)} images' weights for {len(targets)} targets")
         try:
-            return self._stylize(photo, targets, weights, plans, reporter or Reporter(), steps, schedule, start)
+            reporter = reporter or Reporter()
+            return self._stylize(photo, targets, weights, plans, reporter, steps, schedule, start, predecessor)
         except NSTError as error:
             raise error.at(photo=photo.path) from None  # name the photo the run failed on
         except (RuntimeError, MemoryError) as error:
@@ -162,16 +181,24 @@ class StyleTransfer:
             problem = memory.too_big(self.extractor, s, photo.image.size, self.device, budget)
             raise OutOfMemory(f"out of memory: {problem.problem}").at(photo=photo.path) from None
 
-    def _objectives(self, content_targets: dict, targets: list, scale: int, plan, weights) -> list[Objective]:
+    def _objectives(self, content_targets: dict, targets: list, scale: int, plan, weights, predecessor=None) -> list:
         """The objective of a scale: one for the batch, or one per image where the network runs
-        on each image alone (on a CPU: see device.images_alone)."""
+        on each image alone (on a CPU: see device.images_alone); predecessor: a video frame's at
+        this scale (Predecessor), or None."""
         layers = self.settings.style_layers
         grams = [{layer: own.grams[scale][layer].to(self.device) for layer in layers} for own in targets]
 
         def objective(images: range) -> Objective:
             style = {layer: torch.stack([grams[b][layer] for b in images]) for layer in layers}
+            own = predecessor.of(images) if predecessor is not None else None
             return Objective(
-                self.extractor, self.settings, content_targets, style, weights.images(images), plan.tile_size
+                self.extractor,
+                self.settings,
+                content_targets,
+                style,
+                weights.images(images),
+                plan.tile_size,
+                predecessor=own,
             )
 
         if images_alone(self.device):
@@ -179,10 +206,20 @@ class StyleTransfer:
         return [objective(range(len(targets)))]
 
     def _stylize(
-        self, photo: SourceImage, targets, weights, plans, reporter: Reporter, steps=None, schedule=None, start=None
+        self,
+        photo,
+        targets,
+        weights,
+        plans,
+        reporter: Reporter,
+        steps=None,
+        schedule=None,
+        start=None,
+        predecessor=None,
     ) -> list:
         """schedule: (scale, steps) of each scale (default: the settings'); start: the images to
-        begin from at its first scale (default: the settings' init)."""
+        begin from at its first scale (default: the settings' init); predecessor: a video frame's
+        (Predecessor, at the output size) for the temporal loss."""
         s = self.settings
         torch.manual_seed(s.seed)
         generator = torch.Generator().manual_seed(s.seed)
@@ -207,7 +244,14 @@ class StyleTransfer:
                 if s.preserve_color == "luminance":
                     content = color.luminance_rgb(content)
                 content_targets = tiled_features(self.extractor, content, s.content_layers, plan.tile_size, s.precision)
-                objectives = self._objectives(content_targets, targets, scale, plan, weights)
+                here = None
+                if predecessor is not None:  # moved to this scale, in the same border; the border untrusted
+                    images = resize(predecessor.images.to(self.device), (height, width))
+                    images = color.luminance_rgb(images) if s.preserve_color == "luminance" else images
+                    images = _reflect(images, margin)
+                    mask = resize(predecessor.mask.to(self.device), (height, width)).clamp(0, 1)
+                    here = Predecessor(images, torch.nn.functional.pad(mask, (margin,) * 4))
+                objectives = self._objectives(content_targets, targets, scale, plan, weights, here)
                 if start is not None:  # going on from images made before, at this scale
                     image = resize(start.to(self.device), (height, width))
                     image = color.luminance_rgb(image) if s.preserve_color == "luminance" else image

@@ -105,6 +105,24 @@ def read_bytes(path: str, limit: int = MAX_READ_BYTES) -> bytes:
         return fs.cat_file(fs_path)
 
 
+@contextlib.contextmanager
+def streamed(path: str):
+    """A file to read as it goes (a video, too big to hold whole): a local path, checked to be a
+    regular file, or an open fsspec file of a URL. Failures to reach it are an NSTError naming it;
+    what the reader raises inside is its own."""
+    with contextlib.ExitStack() as stack:
+        with _failures_named(path):
+            fs, fs_path = _filesystem(str(path))
+            if isinstance(fs, LocalFileSystem):
+                problem = not_a_file(os.stat(fs_path).st_mode)
+                if problem:
+                    raise NSTError(problem, path=path)
+                source = fs_path
+            else:
+                source = stack.enter_context(fs.open(fs_path, "rb"))
+        yield source
+
+
 def _read_local(fs_path: str, limit: int, name) -> bytes:
     # O_NONBLOCK: opening a FIFO does not wait for a writer (it is refused just below).
     fd = os.open(fs_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)

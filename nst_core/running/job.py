@@ -83,6 +83,47 @@ class TargetsJob:
     color_reference: str | None = None
 
 
+@dataclass(frozen=True)
+class SegmentJob:
+    """One segment of a video in each artwork's style (video_jobs.run_segment runs it): the video,
+    its plan (video_jobs.make_plan), the segment's number in it; each artwork's output is the
+    segment's frames (MP4); previous: each artwork's previous segment's output, where the plan
+    says this segment goes on from it.
+
+        {"video": "videos/bunny.mp4", "plan": "videos/bunny/plan.json", "segment": 3,
+         "settings": {"size": 256, ...}, "artworks": [{"name": "scream", "targets": "...",
+         "output": "videos/bunny/scream/3.mp4"}], "previous": ["videos/bunny/scream/2.mp4"]}"""
+
+    video: str
+    plan: str
+    segment: int
+    artworks: tuple[Artwork, ...]
+    previous: tuple[str, ...] = ()
+
+
+_SEGMENT_KEYS = {"video", "plan", "segment", "settings", "artworks", "previous"}
+
+
+def segment_job_from_mapping(data, place: str = "job") -> SegmentJob:
+    """The segment job a mapping describes; NSTError naming `place` and the key."""
+    try:
+        data = _checked_keys(None, data, _SEGMENT_KEYS, {"video", "plan", "segment", "artworks"})
+        shared = _checked_type("settings", data.get("settings", {}), dict, "a mapping")
+        artworks = _artworks(data["artworks"], shared)
+        previous = tuple(_checked_type("previous", data.get("previous", []), list, "a list"))
+        if previous and len(previous) != len(artworks):
+            raise NSTError(f"{len(previous)} previous outputs for {len(artworks)} artworks").at("previous")
+        segment = _checked_type("segment", data["segment"], int, "a whole number")
+        return SegmentJob(data["video"], data["plan"], segment, artworks, previous)
+    except NSTError as error:
+        raise error.at(place) from None
+
+
+def read_segment_job(path: str) -> SegmentJob:
+    """The segment job in a JSON job file (a path or URL)."""
+    return segment_job_from_mapping(_mapping_in(path), path)
+
+
 _JOB_KEYS = {"photo", "settings", "artworks", "batch", "skip_unchanged", "record", "photo_thumbnail", "thumbnail_side"}
 _ARTWORK_KEYS = {"name", "output", "thumbnail", "styles", "blend", "targets", "settings"}
 
@@ -119,6 +160,19 @@ def _artwork(entry, shared: dict) -> Artwork:
     )
 
 
+def _artworks(entries, shared: dict) -> tuple[Artwork, ...]:
+    artworks = []
+    for index, entry in enumerate(_checked_type("artworks", entries, list, "a list")):
+        name = entry.get("name", index + 1) if isinstance(entry, dict) else index + 1
+        try:
+            artworks.append(_artwork(entry, shared))
+        except NSTError as error:
+            raise error.at(f"artwork {name}") from None
+    if not artworks:
+        raise NSTError("no artworks")
+    return tuple(artworks)
+
+
 def job_from_mapping(data, place: str = "job") -> PhotoJob:
     """The job a mapping (a job file's JSON) describes; NSTError naming `place` and the key."""
     try:
@@ -130,18 +184,9 @@ def job_from_mapping(data, place: str = "job") -> PhotoJob:
 def _job(data) -> PhotoJob:
     data = _checked_keys(None, data, _JOB_KEYS, {"photo", "artworks"})
     shared = _checked_type("settings", data.get("settings", {}), dict, "a mapping")
-    artworks = []
-    for index, entry in enumerate(_checked_type("artworks", data["artworks"], list, "a list")):
-        name = entry.get("name", index + 1) if isinstance(entry, dict) else index + 1
-        try:
-            artworks.append(_artwork(entry, shared))
-        except NSTError as error:
-            raise error.at(f"artwork {name}") from None
-    if not artworks:
-        raise NSTError("no artworks")
     return PhotoJob(
         data["photo"],
-        tuple(artworks),
+        _artworks(data["artworks"], shared),
         check_batch(data.get("batch", "auto")),
         bool(data.get("skip_unchanged", False)),
         data.get("record"),

@@ -19,6 +19,7 @@ import nst_core.outputs.gallery as nst_gallery  # the static HTML gallery; no to
 import nst_core.files.storage as nst_storage  # listing and existence checks; no torch import
 import nst_core.running.progress as nst_progress  # the run's progress ledger; no torch import
 import nst_core.outputs.quality as nst_quality  # quality flags' thresholds; no torch import
+import nst_core.video.plan as nst_video_plan  # a video's segments; no torch import
 from nst_core.errors import NSTError
 from nst_core.files.fingerprints import code_fingerprint
 
@@ -113,26 +114,26 @@ class Artwork:
         return [source_file(path) for path in self.images]
 
 
-def find_photos(patterns):
-    """Photo name (file name without extension) -> path or URL, from paths and glob patterns.
-    Files that cannot be photos are left out, each with one line saying why: they cost only
-    their own results."""
+def find_photos(patterns, key="photos"):
+    """Photo (or video) name (file name without extension) -> path or URL, from paths and glob
+    patterns under the config's key. Files that cannot be read are left out, each with one line
+    saying why: they cost only their own results."""
     photos = {}
     for pattern in [patterns] if isinstance(patterns, str) else patterns:
         matches = nst_storage.expand(pattern)
         if not matches:
-            raise NSTError(f"photos: {pattern!r} matches no files")
+            raise NSTError(f"{key}: {pattern!r} matches no files")
         for path, problem in matches:
             name = Path(path).stem
             problem = name_problem(name) or problem
             if problem:
                 # not again where a job parses the workflow
                 if internals.is_main_process(workflow):
-                    print(f"photos: {path!r} left out: {problem}", file=sys.stderr)
+                    print(f"{key}: {path!r} left out: {problem}", file=sys.stderr)
                 continue
             if photos.get(name, path) != path:
                 raise NSTError(
-                    f"photos: {photos[name]} and {path} would both be named {name!r}; rename one"
+                    f"{key}: {photos[name]} and {path} would both be named {name!r}; rename one"
                 )
             photos[name] = path
     return dict(sorted(photos.items()))
@@ -250,7 +251,13 @@ try:
     QUALITY = nst_quality.thresholds(config["quality"])
     check_results_prefix(internals.default_storage_prefix(workflow))
     RESULTS = config["results"]
-    PHOTOS = find_photos(config["photos"])
+    PHOTOS = find_photos(config.get("photos", []))
+    VIDEOS = find_photos(config.get("videos", []), "videos")
+    if set(PHOTOS) & set(VIDEOS):
+        name = sorted(set(PHOTOS) & set(VIDEOS))[0]
+        raise NSTError(
+            f"videos: {VIDEOS[name]} and photos: {PHOTOS[name]} would both be named {name!r}; rename one"
+        )
     ARTWORKS = {
         name: artwork(name, entry) for name, entry in config["artworks"].items()
     }
@@ -272,4 +279,6 @@ os.environ.update(
 wildcard_constraints:
     artwork="|".join(map(re.escape, ARTWORKS)),
     photo="[^/]+",
+    video="[^/]+",
+    segment="[0-9]+",
     page=f"{nst_pages.FIRST}|{re.escape(nst_pages.page_name(''))}[^/]+",

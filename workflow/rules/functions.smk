@@ -80,3 +80,37 @@ def get_page_photos(wildcards):
 
 def get_overview_cells(wildcards, input):
     return shlex.join(["-", *input])
+
+
+def get_video(wildcards):
+    return source_file(VIDEOS[wildcards.video])
+
+
+def get_segment_frames(wildcards):
+    return nst_settings.from_mapping(config["nst"]).segment_frames
+
+
+def video_segments(video):
+    """The video's segments, from its plan (a checkpoint: known once it is made)."""
+    plan = checkpoints.video_plan.get(video=video).output[0]
+    return nst_video_plan.load_plan(plan)[1]
+
+
+def get_previous_segment(wildcards):
+    """Where the segment goes on from: the previous segment's frames (and last frames), if no
+    cut separates them."""
+    part = video_segments(wildcards.video)[int(wildcards.segment)]
+    if not part.continues:
+        return []
+    folder = f"{RESULTS}/videos/{wildcards.video}"
+    outputs = [f"{folder}/{art}/{part.number - 1}.mp4" for art in ARTWORKS]
+    return outputs + [nst_video_plan.last_frame(output) for output in outputs]
+
+
+def get_video_segments(wildcards):
+    """An artwork's frames of each segment of the video, and their scores."""
+    folder = f"{RESULTS}/videos/{wildcards.video}/{wildcards.artwork}"
+    outputs = [
+        f"{folder}/{part.number}.mp4" for part in video_segments(wildcards.video)
+    ]
+    return outputs + [nst_video_plan.scores_record(output) for output in outputs]

@@ -1,0 +1,80 @@
+# Videos: each is scanned once and cut into segments (its plan: a checkpoint, as the segments are
+# known only then); one job per segment makes its frames in every artwork's style (batched, as a
+# photo's job is), going on from the previous segment's last frames where no cut separates them;
+# one job per video and artwork joins its segments and the source's audio.
+
+
+checkpoint video_plan:
+    input:
+        video=get_video,
+    output:
+        f"{RESULTS}/videos/{{video}}/plan.json",
+    log:
+        f"{RESULTS}/logs/videos/{{video}}/plan.log",
+    conda:
+        "../../envs/nst.yaml"
+    params:
+        segment_frames=get_segment_frames,
+        code=NST_CORE_CODE,
+    message:
+        "plan of {wildcards.video}: its frames, cuts and segments"
+    script:
+        "../scripts/video_plan.py"
+
+
+rule stylize_segment:
+    input:
+        video=get_video,
+        plan=f"{RESULTS}/videos/{{video}}/plan.json",
+        targets=[f"{RESULTS}/targets/{art}.pt" for art in ARTWORKS],
+        previous=get_previous_segment,
+    output:
+        frames=[f"{RESULTS}/videos/{{video}}/{art}/{{segment}}.mp4" for art in ARTWORKS],
+        last=[
+            nst_video_plan.last_frame(
+                f"{RESULTS}/videos/{{video}}/{art}/{{segment}}.mp4"
+            )
+            for art in ARTWORKS
+        ],
+        scores=[
+            nst_video_plan.scores_record(
+                f"{RESULTS}/videos/{{video}}/{art}/{{segment}}.mp4"
+            )
+            for art in ARTWORKS
+        ],
+    log:
+        run=f"{RESULTS}/logs/videos/{{video}}/{{segment}}.log",
+        job=f"{RESULTS}/logs/videos/{{video}}/{{segment}}.job",
+    benchmark:
+        f"{RESULTS}/logs/benchmarks/videos/{{video}}/{{segment}}.tsv"
+    conda:
+        "../../envs/nst.yaml"
+    threads: config["stylize_threads"]
+    resources:
+        gpu=1,
+    params:
+        settings=config["nst"],
+        artworks={art.name: art.overrides for art in ARTWORKS.values()},
+        code=NST_CORE_CODE,
+    message:
+        "stylize {wildcards.video}, segment {wildcards.segment}: its frames in every artwork's style (log: {log.run})"
+    script:
+        "../scripts/stylize_segment.py"
+
+
+rule join_video:
+    input:
+        plan=f"{RESULTS}/videos/{{video}}/plan.json",
+        segments=get_video_segments,
+    output:
+        f"{RESULTS}/stylized/{{artwork}}/{{video}}.mp4",
+    log:
+        f"{RESULTS}/logs/videos/{{video}}/join-{{artwork}}.log",
+    conda:
+        "../../envs/nst.yaml"
+    params:
+        code=NST_CORE_CODE,
+    message:
+        "join {wildcards.video} in {wildcards.artwork}: its segments and its audio"
+    script:
+        "../scripts/join_video.py"
