@@ -28,6 +28,7 @@ SLOW_MODULES = {
     "test_slurm",
     "test_tiles",
     "test_tradeoff",
+    "test_video_pipeline",
     "test_worker_trust",
     "test_workflow",
 }

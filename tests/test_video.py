@@ -249,3 +249,26 @@ def test_the_temporal_loss_holds_a_frame_to_its_warped_predecessor_where_the_mas
     free, held = distance(0.0, previous.mask), distance(1e6, previous.mask)
     assert held < free / 4
     assert distance(1e6, torch.zeros_like(previous.mask)) == pytest.approx(free, rel=1e-6)  # nothing trusted: free
+
+
+# The command
+
+
+def test_nst_video_makes_the_video_with_its_audio_and_a_bad_one_is_one_line(tmp_path, cli):
+    video = video_files.scan(str(VIDEO))
+    clip = str(tmp_path / "clip.mp4")
+    video_files.write_video(video_files.frames(video, (64, 36), 40, 4), video, clip, first=40)
+    output = tmp_path / "out.mp4"
+    settings = ["--size", "48", "--min-size", "32", "--iterations", "4", "--coarse-iterations", "2"]
+    settings += ["--frame-iterations", "2", "--segment-frames", "3", "--precision", "fp32", "--device", "cpu"]
+    code, _, err = cli("video", clip, "--style", STYLE, "--output", output, *settings)
+    assert code == 0, err
+    made = video_files.scan(str(output))
+    assert (made.width, made.height, made.frames, made.audio) == (48, 26, 4, True)
+    assert "wrote" in err and "warping error" in err
+    (tmp_path / "bad.mp4").write_text("not a video")
+    code, _, err = cli("video", tmp_path / "bad.mp4", "--style", STYLE, "--output", tmp_path / "x.mp4", *settings)
+    (line,) = err.strip().splitlines()
+    problem = "not a video FFmpeg can read (Invalid data found when processing input)"
+    assert code == 2 and line.endswith(f"bad.mp4: {problem}")
+    assert not (tmp_path / "x.mp4").exists()

@@ -28,6 +28,8 @@ VARIABLE_RATE = 0.1  # a share of the median gap
 CUT_SCORE, CUT_SIDE = 30.0, 64
 TIME_BASE = Fraction(1, 90000)  # of the frames written: MPEG's clock, exact for 24, 25, 30000/1001 fps
 CRF = 18  # libx264's constant rate factor: visually lossless for stylized frames
+# No B-frames: each packet is decoded when shown (dts = pts), so segments encoded apart join
+# one after another with their times moved on, in order (B-frames shift the decoding times back).
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ def write_video(images, video: Video, output: str, first: int = 0, audio: bool =
         raise NSTError("no frames to write", path=output)
     buffer, count = io.BytesIO(), 0
     with av.open(buffer, "w", format="mp4") as container, contextlib.ExitStack() as stack:
-        stream = container.add_stream("libx264", rate=video.rate, options={"crf": str(CRF)})
+        stream = container.add_stream("libx264", rate=video.rate, options={"crf": str(CRF), "bf": "0"})
         stream.width, stream.height, stream.pix_fmt = *image.size, "yuv420p"
         stream.time_base = stream.codec_context.time_base = TIME_BASE  # not 1 / rate: times kept as they are
         source = None
