@@ -28,6 +28,7 @@ include: "workflow/rules/quality.smk"
 
 localrules:
     all,
+    video_sheet,
 
 
 rule all:
@@ -45,6 +46,7 @@ rule all:
             artwork=ARTWORKS,
             video=VIDEOS,
         ),
+        expand(f"{RESULTS}/sheets/videos/{{video}}.jpg", video=VIDEOS),
         expand(
             f"{RESULTS}/sheets/{{artwork}}/{{page}}.jpg", artwork=ARTWORKS, page=PAGES
         ),

@@ -23,7 +23,7 @@ from .tiles import GRID as TILE_GRID
 from .tiles import MARGIN as TILE_MARGIN
 
 # Videos: tuned by benchmarks/video_consistency.py (docs/video.md).
-TEMPORAL_WEIGHT = 3e5
+TEMPORAL_WEIGHT = 1e4
 FRAME_ITERATIONS = 50
 
 # What a setting affects.

@@ -44,6 +44,7 @@ DEVICE_MODULES = {
     "test_quality",
     "test_targets",
     "test_tiles",
+    "test_video",
 }
 DEVICE = "cpu"  # the --device option's
 

@@ -89,6 +89,8 @@ def test_each_artworks_video_has_every_frame_at_its_time_with_the_audio(finished
         assert audio_packets(output) == audio_packets(workdir / "videos" / "clip.mp4")
     starry, scream = (decoded(workdir / "results" / "stylized" / a / "clip.mp4") for a in ARTWORKS)
     assert not np.array_equal(starry[0], scream[0])
+    with Image.open(workdir / "results" / "sheets" / "videos" / "clip.jpg") as sheet:  # 3 rows of frames
+        assert sheet.width > 4 * 32 and sheet.height > 3 * 26
 
 
 def test_segments_end_at_the_cut_and_go_on_from_each_other_within_a_shot(finished):

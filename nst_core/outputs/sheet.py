@@ -37,7 +37,8 @@ def _fit_text(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
 
 
 def make_sheet(paths, columns: int | None = None, cell: int = CELL, labels=None) -> Image.Image:
-    """A grid of thumbnails (long side = cell px) with labels (default: file names)."""
+    """A grid of thumbnails (long side = cell px) with labels (default: file names); paths are
+    files, or decoded Pillow images (then give labels)."""
     paths = list(paths)
     if not paths:
         raise NSTError("a contact sheet needs at least one image")
@@ -58,7 +59,8 @@ def make_sheet(paths, columns: int | None = None, cell: int = CELL, labels=None)
             f"a sheet of {columns * cell_w}x{rows * (cell + text_height + 2 * pad)} px is too large "
             f"(at most {MAX_SHEET_PIXELS / 1e6:.0f} Mpx): use a smaller --cell or fewer images per sheet"
         )
-    images = [None if p == EMPTY else load_pil(p) for p in paths]  # all read (and checked) before drawing
+    # all read (and checked) before drawing; a decoded image (a video's frame) is taken as it is
+    images = [None if p == EMPTY else p if isinstance(p, Image.Image) else load_pil(p) for p in paths]
     # Each row as tall as its tallest thumbnail: landscape photos leave no blank band between rows.
     sizes = [image and fit_long_side(image.size, cell) for image in images]
     heights = [

@@ -20,6 +20,7 @@ import nst_core.files.storage as nst_storage  # listing and existence checks; no
 import nst_core.running.progress as nst_progress  # the run's progress ledger; no torch import
 import nst_core.outputs.quality as nst_quality  # quality flags' thresholds; no torch import
 import nst_core.video.plan as nst_video_plan  # a video's segments; no torch import
+import nst_core.video.frame_sheet as nst_video_sheet  # a video's contact sheet; no torch import
 from nst_core.errors import NSTError
 from nst_core.files.fingerprints import code_fingerprint
 
@@ -40,6 +41,7 @@ RESULTS_FOLDERS = {
     "gallery",
     "logs",
     "quality",
+    "videos",
 }  # inside a results folder
 
 
@@ -84,7 +86,10 @@ def validated(config):
         raise NSTError(f"{where}: {problem.message}") from None
 
 
-RESERVED_ARTWORK_NAMES = {"overview.jpg"}  # {results}/sheets/overview.jpg
+RESERVED_ARTWORK_NAMES = {
+    "overview.jpg",
+    "videos",
+}  # {results}/sheets/overview.jpg, sheets/videos/
 # Artwork names name files: no path separators, no leading dot, nothing a shell or Snakemake reads.
 ARTWORK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 ARTWORK_KEYS = {"image", "images", "blend"}  # besides settings an artwork may override

@@ -78,3 +78,29 @@ rule join_video:
         "join {wildcards.video} in {wildcards.artwork}: its segments and its audio"
     script:
         "../scripts/join_video.py"
+
+
+# A row of the video's frames, then the same frames in each artwork's style.
+rule video_sheet:
+    input:
+        plan=f"{RESULTS}/videos/{{video}}/plan.json",
+        videos=[f"{RESULTS}/stylized/{art}/{{video}}.mp4" for art in ARTWORKS],
+    output:
+        f"{RESULTS}/sheets/videos/{{video}}.jpg",
+    log:
+        f"{RESULTS}/logs/videos/{{video}}/sheet.log",
+    conda:
+        "../../envs/nst.yaml"
+    params:
+        artworks=list(ARTWORKS),
+        cell=config["sheets"]["cell"],
+        code=NST_CORE_CODE,
+    message:
+        "sheet of {wildcards.video}: its frames in every artwork's style"
+    run:
+        nst_video_sheet.write_frame_sheet(
+            input.plan,
+            dict(zip(params.artworks, input.videos)),
+            output[0],
+            cell=params.cell,
+        )
