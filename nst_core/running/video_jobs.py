@@ -51,6 +51,7 @@ def run_segment(job: SegmentJob, reporter: Reporter | None = None) -> list[Segme
     frames alone."""
     reporter = reporter or Reporter()
     video, parts = load_plan(job.plan)
+    video = dataclasses.replace(video, path=job.video)  # where this job reads it (a local copy of a URL)
     if not 0 <= job.segment < len(parts):
         raise NSTError(f"the plan has no segment {job.segment} ({len(parts)} segments)", path=job.plan)
     part = parts[job.segment]
@@ -150,9 +151,9 @@ def stylize_video(
             made = run_segment(SegmentJob(video, plan, part.number, own, previous), reporter)
             lost.update({index: image.error for index, image in zip(alive, made) if image.error})
         results = []
-        for index, artwork in enumerate(artworks):
+        for index in range(len(artworks)):
             if index in lost:
                 results.append(lost[index])
                 continue
-            results.append(run_join(JoinJob(plan, tuple(outputs[index]), output_of(index), artwork.called)))
+            results.append(run_join(JoinJob(video, plan, tuple(outputs[index]), output_of(index))))
         return results

@@ -5,6 +5,7 @@ its measures over every frame). No torch here: the pipeline runs them in its own
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 
@@ -25,19 +26,19 @@ def make_plan(video: str, output: str, segment_frames: int) -> tuple[Video, list
 @dataclass(frozen=True)
 class JoinJob:
     """One artwork's video (run_join runs it): its segments' outputs in order, joined, with the
-    source's audio; record: where its row of the quality table goes (TSV)."""
+    audio of the source video (where this job reads it), as its plan says."""
 
+    video: str
     plan: str
     segments: tuple[str, ...]
     output: str
-    artwork: str
-    record: str | None = None
 
 
 def run_join(job: JoinJob) -> dict:
     """Join the segments and return the video's measures (means over its frames): style,
     content, photo_style, warp (the warping error), seconds per frame."""
     video, parts = load_plan(job.plan)
+    video = dataclasses.replace(video, path=job.video)
     if len(job.segments) != len(parts):
         raise NSTError(f"{len(job.segments)} segments given for the plan's {len(parts)}", path=job.plan)
     join([(path, part.first) for path, part in zip(job.segments, parts)], video, job.output)

@@ -64,6 +64,7 @@ rule stylize_segment:
 
 rule join_video:
     input:
+        video=get_video,  # its audio
         plan=f"{RESULTS}/videos/{{video}}/plan.json",
         segments=get_video_segments,
     output:
@@ -83,6 +84,7 @@ rule join_video:
 # A row of the video's frames, then the same frames in each artwork's style.
 rule video_sheet:
     input:
+        video=get_video,
         plan=f"{RESULTS}/videos/{{video}}/plan.json",
         videos=[f"{RESULTS}/stylized/{art}/{{video}}.mp4" for art in ARTWORKS],
     output:
@@ -99,6 +101,7 @@ rule video_sheet:
         "sheet of {wildcards.video}: its frames in every artwork's style"
     run:
         nst_video_sheet.write_frame_sheet(
+            input.video,
             input.plan,
             dict(zip(params.artworks, input.videos)),
             output[0],

@@ -10,7 +10,7 @@ from nst_core.running.video_join import JoinJob, run_join  # noqa: E402
 segments = tuple(path for path in s.input.segments if path.endswith(".mp4"))
 with open(s.log[0], "w", encoding="utf-8") as log:
     try:
-        measures = run_join(JoinJob(s.input.plan, segments, s.output[0], s.wildcards.artwork))
+        measures = run_join(JoinJob(s.input.video, s.input.plan, segments, s.output[0]))
     except NSTError as error:
         for out in (log, sys.stderr):
             print(f"nst video: error: {error}", file=out)
