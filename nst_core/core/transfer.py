@@ -244,18 +244,20 @@ class StyleTransfer:
                 if s.preserve_color == "luminance":
                     content = color.luminance_rgb(content)
                 content_targets = tiled_features(self.extractor, content, s.content_layers, plan.tile_size, s.precision)
+
+                def placed(images, height=height, width=width, margin=margin):
+                    """Images given at any size, at this scale and in its border, as the run holds them."""
+                    images = resize(images.to(self.device), (height, width))
+                    images = color.luminance_rgb(images) if s.preserve_color == "luminance" else images
+                    return _reflect(images, margin)
+
                 here = None
                 if predecessor is not None:  # moved to this scale, in the same border; the border untrusted
-                    images = resize(predecessor.images.to(self.device), (height, width))
-                    images = color.luminance_rgb(images) if s.preserve_color == "luminance" else images
-                    images = _reflect(images, margin)
                     mask = resize(predecessor.mask.to(self.device), (height, width)).clamp(0, 1)
-                    here = Predecessor(images, torch.nn.functional.pad(mask, (margin,) * 4))
+                    here = Predecessor(placed(predecessor.images), torch.nn.functional.pad(mask, (margin,) * 4))
                 objectives = self._objectives(content_targets, targets, scale, plan, weights, here)
                 if start is not None:  # going on from images made before, at this scale
-                    image = resize(start.to(self.device), (height, width))
-                    image = color.luminance_rgb(image) if s.preserve_color == "luminance" else image
-                    image, start = _reflect(image, margin), None
+                    image, start = placed(start), None
                 elif image is None:  # every image starts where its own run would
                     image = self._initial_image(content, generator).expand(batch, -1, -1, -1)
                 else:  # coarse-to-fine: start from the upsampled previous result

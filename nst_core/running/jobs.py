@@ -184,12 +184,7 @@ class _Work:
         ready = []
         for index, artwork in members:
             try:
-                settings = artwork.settings
-                if artwork.targets:
-                    hashes = [s.sha256 for s in load_styles(artwork.styles, artwork.blend)] if artwork.styles else None
-                    targets = transfer.load_targets(artwork.targets, self.source, hashes, settings)
-                else:
-                    targets = transfer.make_targets(artwork.styles, artwork.blend, self.source, settings)
+                targets = artwork_targets(transfer, artwork, self.source)
             except NSTError as error:
                 self.fail([(index, artwork)], error)
                 continue
@@ -263,6 +258,15 @@ class _Work:
                 **device,
             )
             self.finish(index, made)
+
+
+def artwork_targets(transfer: StyleTransfer, artwork: Artwork, photo=None):
+    """The artwork's Gram targets for this transfer: its targets file, checked (against its
+    images too, if given), or made from its images; photo: for histogram colour preservation."""
+    if artwork.targets:
+        hashes = [s.sha256 for s in load_styles(artwork.styles, artwork.blend)] if artwork.styles else None
+        return transfer.load_targets(artwork.targets, photo, hashes, artwork.settings)
+    return transfer.make_targets(artwork.styles, artwork.blend, photo, artwork.settings)
 
 
 def make_targets(job: TargetsJob) -> None:

@@ -2,8 +2,8 @@
 artwork's style, batched as a photo's images are, going on from the previous segment's last
 frames; and a whole video in one process (plan, segments, join: video_join.py).
 
-A segment writes, per artwork, its frames (H.264 in MP4, the final video's own encoding, about
-5 MB a minute at 256 px) and its last frame beside them (PNG, lossless: where the next segment
+A segment writes, per artwork, its frames (H.264 in MP4, the final video's own encoding: in the
+video demo, at 112 px, about 1.3 MB a minute) and its last frame beside them (PNG, lossless: where the next segment
 goes on from), and a record of each frame's scores. Every frame's result is carried on as its
 8-bit file holds it, so a segment that goes on from the files is the uninterrupted run's, and a
 killed run loses only the segments in flight.
@@ -25,13 +25,14 @@ from ..core.scoring import Yardstick
 from ..core.transfer import StyleTransfer
 from ..errors import NSTError
 from ..files.storage import write_atomic
-from ..files.tensors import load_image, load_styles, pil_to_tensor, save_image, tensor_to_pil
+from ..files.tensors import load_image, pil_to_tensor, save_image, tensor_to_pil
 from ..settings import batch_key
 from ..video import measure
 from ..video.plan import Segment, last_frame, load_plan, scores_record
 from ..video.sequence import Carried, stylize_frames
 from ..video.video_files import Video, frames, write_video
 from .job import SegmentJob
+from .jobs import artwork_targets
 from .video_join import JoinJob, make_plan, run_join
 
 
@@ -75,21 +76,19 @@ def _run_group(job, video: Video, part: Segment, shared, indices, made, reporter
     for index in indices:
         artwork = job.artworks[index]
         try:
-            if artwork.targets:
-                hashes = [s.sha256 for s in load_styles(artwork.styles, artwork.blend)] if artwork.styles else None
-                targets.append(transfer.load_targets(artwork.targets, None, hashes, artwork.settings))
-            else:
-                targets.append(transfer.make_targets(artwork.styles, artwork.blend, None, artwork.settings))
+            targets.append(artwork_targets(transfer, artwork))
         except NSTError as error:
             made[index].error = error.at(artwork=artwork.label)
             continue
         ready.append(index)
     if not ready:
         return
-    sources = list(frames(video, size, part.first, part.count))
+    # one decoding pass, from the frame before where the segment goes on from it
+    back = 1 if part.continues else 0
+    sources = list(frames(video, size, part.first - back, part.count + back))
     carried = before = None
     if part.continues:
-        (before,) = frames(video, size, part.first - 1, 1)
+        before = sources.pop(0)
         carried = Carried(before, torch.cat([load_image(last_frame(job.previous[index])) for index in ready]))
     weights = ImageWeights.of([job.artworks[index].settings for index in ready])
     images = {index: [] for index in ready}
@@ -98,6 +97,9 @@ def _run_group(job, video: Video, part: Segment, shared, indices, made, reporter
     run = stylize_frames(transfer, indexed, targets, weights, video.path, set(video.cuts), carried, reporter)
     for (number, results), source in zip(run, sources):
         yardstick = Yardstick(pil_to_tensor(source), transfer.device, shared.max_memory)
+        previous = sources[number - part.first - 1] if number > part.first else before
+        # the source frames' flow, once for every artwork (none across a cut, or with no frame before)
+        visible = measure.visible(previous, source) if number not in video.cuts and previous is not None else None
         for slot, index in enumerate(ready):
             result = results[slot]
             if isinstance(result, NSTError):
@@ -107,9 +109,7 @@ def _run_group(job, video: Video, part: Segment, shared, indices, made, reporter
                 continue
             measured = yardstick.measure(result, targets[slot].score_grams)
             last = images[index][-1] if images[index] else (carried.results[slot : slot + 1] if carried else None)
-            previous = sources[number - part.first - 1] if number > part.first else before
-            shot = number not in video.cuts and last is not None
-            warp = measure.pair_error(previous, source, last, result) if shot else None
+            warp = measure.error(visible, last, result) if visible and last is not None else None
             scores[index].append({"frame": number, **_scores(measured), "warp": warp})
             images[index].append(result)
         reporter.note(f"{video.path}: frame {number + 1} of {video.frames}")

@@ -23,16 +23,22 @@ def farneback(start: Image.Image, end: Image.Image) -> torch.Tensor:
     return torch.from_numpy(flow).permute(2, 0, 1).contiguous()
 
 
-def pair_error(before: Image.Image, after: Image.Image, stylized_before, stylized_after) -> float:
-    """The warping error of one pair: source frames before and after, and one artwork's stylized
-    frames of them ([1, 3, H, W] each)."""
+def visible(before: Image.Image, after: Image.Image) -> tuple[torch.Tensor, torch.Tensor]:
+    """Of a pair of source frames: the backward flow (after -> before) and the mask of the pixels
+    of `after` visible in `before`; one pair's, for all its artworks."""
     forward, backward = farneback(before, after), farneback(after, before)
-    mask = reliable(forward, backward)
+    return backward, reliable(forward, backward)
+
+
+def error(pair: tuple, stylized_before, stylized_after) -> float:
+    """The warping error of one artwork's stylized frames ([1, 3, H, W] each) of a pair of
+    source frames (visible's)."""
+    backward, mask = pair
     difference = (stylized_after.float() - warp(stylized_before, backward)).pow(2).sum(1, keepdim=True)
     return float((mask * difference).sum() / mask.sum().clamp(min=1))
 
 
 def warping_error(frames: list, stylized: list) -> float:
     """The mean warping error over a run of source frames and one artwork's stylized frames."""
-    errors = [pair_error(*frames[t - 1 : t + 1], *stylized[t - 1 : t + 1]) for t in range(1, len(frames))]
+    errors = [error(visible(*frames[t - 1 : t + 1]), *stylized[t - 1 : t + 1]) for t in range(1, len(frames))]
     return sum(errors) / len(errors)
