@@ -13,7 +13,7 @@ No feathering: where the margin suffices (tiles.py), the result is the untiled o
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -124,6 +124,10 @@ class ImageWeights:
 
     def __len__(self) -> int:
         return len(self.style)
+
+    def scaled(self, content: float = 1.0) -> ImageWeights:
+        """These weights, each image's content weight times `content`."""
+        return replace(self, content=tuple(weight * content for weight in self.content))
 
     def images(self, indices) -> ImageWeights:
         """The weights of some of the batch's images."""

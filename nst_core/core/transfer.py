@@ -21,6 +21,11 @@ from .reporter import Reporter, duration
 from .targets import GramTargets, made_for
 
 HEARTBEAT_SECONDS = 60  # how often a long optimisation says how far it is, where no bar shows
+# A frame that goes on from its predecessor keeps some of the layout of the frames before it, and
+# its content drifts from its own frame over a shot; weighing its content this much more keeps
+# frames' style and content within 5% of photo runs' (docs/video.md: 1.0 left content 6-8% further,
+# 1.15 style 6-8% further).
+FRAME_CONTENT = 1.08
 
 
 class StyleTransfer:
@@ -156,8 +161,10 @@ class StyleTransfer:
         """A video frame's images, one per artwork, each starting from its predecessor's result
         warped into this frame (predecessor.images, at the output size), optimised at the final
         scale alone for settings.frame_iterations steps with the temporal loss keeping them
-        there where predecessor.mask trusts the warp; as stylize_batch returns them. A video's
-        first frame, and the first after a cut, are stylize_batch's."""
+        there where predecessor.mask trusts the warp, and their content weighed FRAME_CONTENT
+        times as much; as stylize_batch returns them. A video's first frame, and the first
+        after a cut, are stylize_batch's."""
+        weights = weights.scaled(content=FRAME_CONTENT)
         plans = (plans or self.plan(frame, len(targets)))[-1:]
         schedule = [(self.settings.schedule()[-1][0], self.settings.frame_iterations)]
         return self._guarded(frame, targets, weights, plans, reporter, None, schedule, predecessor.images, predecessor)
