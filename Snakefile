@@ -47,6 +47,7 @@ rule all:
             video=VIDEOS,
         ),
         expand(f"{RESULTS}/sheets/videos/{{video}}.jpg", video=VIDEOS),
+        expand(f"{RESULTS}/gallery/{nst_gallery.video_source('{video}')}", video=VIDEOS),
         expand(
             f"{RESULTS}/sheets/{{artwork}}/{{page}}.jpg", artwork=ARTWORKS, page=PAGES
         ),

@@ -340,7 +340,8 @@ def _run_video(args) -> None:
     if not args.quiet:
         print(
             f"nst: wrote {args.output} ({made['frames']} frames in {artwork.called}, {made['seconds_per_frame']:.2f} s "
-            f"a frame; warping error {made['warp']:.4f}, style {made['style']:.3f}, content {made['content']:.3f})",
+            f"a frame; warping error {made['warping_error']:.4f}, style {made['style']:.3f}, "
+            f"content {made['content']:.3f})",
             file=sys.stderr,
         )
 
@@ -355,6 +356,13 @@ class _VideoReporter(Reporter):
     def note(self, text: str) -> None:
         if not self.quiet:
             print(f"nst: {text}", file=sys.stderr, flush=True)
+
+    def frame(self, video: str, number: int, frames: int, artworks: int, seconds: float) -> None:
+        run = progress.frame_done(seconds)  # counted in the run's ledger, quiet or not
+        if not self.quiet:
+            styles = f"{artworks} artworks' styles" if artworks > 1 else "its artwork's style"
+            line = f"nst: {video}: frame {number + 1} of {frames} in {styles}, {seconds:.1f} s"
+            print(f"{line} · {run}" if run else line, file=sys.stderr, flush=True)
 
 
 def _targets_options(targets) -> None:

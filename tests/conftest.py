@@ -8,6 +8,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+CHROMIUM = shutil.which("chromium")
+try:
+    from playwright.sync_api import sync_playwright
+except ImportError:  # said in the test report: see `pytest -rs`
+    sync_playwright = None
+needs_a_browser = pytest.mark.skipif(
+    CHROMIUM is None or sync_playwright is None,
+    reason="needs chromium on PATH (Debian: apt-get install chromium) and playwright (pip install playwright)",
+)
+
 # Workers started by the tests leave soon after them (each holds ~0.4 GB while idle).
 os.environ.setdefault("NST_WORKER_IDLE", "20")
 

@@ -6,14 +6,8 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from conftest import CONFIG, PHOTO, PHOTO2, make_project, snakemake
+from conftest import CHROMIUM, CONFIG, PHOTO, PHOTO2, make_project, needs_a_browser, snakemake, sync_playwright
 from nst_core.outputs import gallery
-
-CHROMIUM = shutil.which("chromium")
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # said in the test report: see `pytest -rs`
-    sync_playwright = None
 
 
 def browse(folder: Path) -> dict:
@@ -65,12 +59,6 @@ def batch(tmp_path_factory):
     result = snakemake(workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     return workdir
-
-
-needs_a_browser = pytest.mark.skipif(
-    CHROMIUM is None or sync_playwright is None,
-    reason="needs chromium on PATH (Debian: apt-get install chromium) and playwright (pip install playwright)",
-)
 
 
 @needs_a_browser

@@ -6,8 +6,11 @@ import re
 from pathlib import Path
 from urllib.parse import unquote
 
+import pytest
+
 from conftest import STYLE, STYLE2
 from nst_core.outputs import gallery, gallery_quality, pages, quality
+from nst_core.running import video_join
 
 ODD = 'it\'s <b> & "quoted"'  # a name HTML must escape and a URL must quote
 
@@ -86,3 +89,49 @@ def test_the_quality_table_and_views_name_the_flagged_image_first(tmp_path):
     assert 'href="../../stylized/starry/p3.png"' in look  # the flagged image, full size, from quality/
     scores = (folder / gallery.page_scores("starry", 1)).read_text()
     assert '"p3":[' in scores and '"flat"' in scores
+
+
+def test_a_videos_rows_pages_and_links_beside_photos(tmp_path):
+    """A video's row per artwork in the table (its frames' means, the least spread, its warping
+    error), its page in the gallery linking the source preview and each result, and the
+    needs-a-look page linking its page where a frame is near-constant."""
+    video = "clip #1 & co"
+    segments = [  # two segments of the video in starry's style; a frame of the second is flat
+        {"artwork": "starry", "segment": 0, "seconds": 3.0, "width": 48, "height": 26, "style_weight": 1.0,
+         "device": "cpu", "precision": "fp32", "frames": [
+             {"frame": 0, "style": 0.1, "content": 0.3, "photo_style": 0.5, "spread": 0.2, "clipped": 0.0,
+              "finite": True, "warp": None},
+             {"frame": 1, "style": 0.2, "content": 0.4, "photo_style": 0.5, "spread": 0.2, "clipped": 0.1,
+              "finite": True, "warp": 0.002}]},
+        {"artwork": "starry", "segment": 1, "seconds": 1.0, "width": 48, "height": 26, "style_weight": 1.0,
+         "device": "cpu", "precision": "fp32", "frames": [
+             {"frame": 2, "style": 0.3, "content": 0.5, "photo_style": 0.5, "spread": 0.001, "clipped": 0.0,
+              "finite": True, "warp": 0.004}]},
+    ]  # fmt: skip
+    measures = video_join.video_measures(segments)
+    assert measures["style"] == pytest.approx(0.2) and measures["warping_error"] == pytest.approx(0.003)
+    assert (measures["frames"], measures["seconds"], measures["spread"], measures["clipped"]) == (3, 4.0, 0.001, 0.1)
+    quality.write_record(str(tmp_path / "starry.tsv"), [measures])
+    _record(tmp_path / "p0.tsv", {"starry": (0.05, 0.3, 0.2)})
+    folder, table = tmp_path / "gallery", tmp_path / "quality.tsv"
+    gallery.write_gallery(str(folder / "index.html"), ["p0"], {"starry": str(STYLE)}, videos=[video])
+    gallery_quality.write_quality(
+        str(table), str(folder), {"p0": str(tmp_path / "p0.tsv")}, ["starry"], quality.thresholds({}),
+        videos={video: [str(tmp_path / "starry.tsv")]},
+    )  # fmt: skip
+    with open(table, newline="") as file:
+        rows = {row["photo"]: row for row in csv.DictReader(file, delimiter="\t")}
+    assert rows["p0"]["frames"] == rows["p0"]["warping_error"] == "" and rows["p0"]["flags"] == ""
+    assert (rows[video]["frames"], rows[video]["warping_error"], rows[video]["flags"]) == ("3", "0.003", "flat")
+    page = folder / gallery.video_page(video)
+    linked = set(_linked(page))
+    assert (folder / gallery.video_source(video)).resolve() in linked
+    assert (folder / gallery.video_result("starry", video)).resolve() in linked
+    scores = folder / gallery.video_scores(video)
+    assert scores.resolve() in linked and '"starry":[' in scores.read_text()
+    assert page.resolve() in set(_linked(folder / "index.html"))
+    look = folder / gallery.NEEDS_A_LOOK
+    assert page.resolve() in set(_linked(look)) and (folder / gallery.video_result("starry", video)).resolve() in set(
+        _linked(look)
+    )
+    assert "clip #1 &amp; co" in page.read_text()

@@ -26,3 +26,20 @@ def test_the_first_job_on_a_machine_says_what_it_runs_on_and_the_others_do_not(t
     progress.start(str(ledger), images=4)
     monkeypatch.setenv(progress.ENV, str(ledger))
     assert [progress.first_here() for _ in range(3)] == [True, False, False]
+
+
+def test_each_frame_says_how_many_of_the_runs_frames_are_done_with_videos_planned_in_the_run(tmp_path, monkeypatch):
+    ledger = tmp_path / "ledger"
+    monkeypatch.delenv(progress.ENV, raising=False)
+    assert progress.frame_done(2.0) == ""
+    progress.start(str(ledger), images=2, at_once=4, frames=6, videos_at_once=2)
+    monkeypatch.setenv(progress.ENV, str(ledger))
+    # 5 frames left at 12 s, two videos at once (fewer than the run's 4 jobs at once): 30 s
+    assert progress.frame_done(12.0) == "1 of 6 frames, about 30 s left"
+    progress.frames_planned(4)  # a video planned during the run
+    progress.frames_planned(10)
+    assert progress.frame_done(12.0) == "2 of 20 frames, about 2 min left"
+    assert progress.image_done(None) == "1 of 2 images"  # the images' count is apart
+    for _ in range(17):
+        progress.frame_done(1.0)
+    assert progress.frame_done(1.0) == "20 of 20 frames"

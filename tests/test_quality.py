@@ -112,6 +112,8 @@ def test_the_table_has_a_row_per_entry_and_flags_comma_separated(tmp_path):
     assert lines[1].split("\t") == ["my photo", "a", "64", "48", "1.5", "120", "2", "1.25", "0.5", "cpu", "fp32"] + [
         "0.4",
         "1",
+        "",  # frames and warping error: a video's
+        "",
         "flat,clipped,weak_style,short_of_target",
     ]
 

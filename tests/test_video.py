@@ -266,6 +266,7 @@ def test_nst_video_makes_the_video_with_its_audio_and_a_bad_one_is_one_line(tmp_
     made = video_files.scan(str(output))
     assert (made.width, made.height, made.frames, made.audio) == (48, 26, 4, True)
     assert "wrote" in err and "warping error" in err
+    assert "clip.mp4: frame 4 of 4 in its artwork's style" in err  # a line per frame
     (tmp_path / "bad.mp4").write_text("not a video")
     code, _, err = cli("video", tmp_path / "bad.mp4", "--style", STYLE, "--output", tmp_path / "x.mp4", *settings)
     (line,) = err.strip().splitlines()

@@ -3,6 +3,7 @@ file that is not a video, in two artworks' styles; segments of 3 frames on the d
 coarse-to-fine schedule. One uninterrupted run serves several assertions; a second project is
 killed (SIGKILL) in the middle and started again."""
 
+import csv
 import json
 import os
 import shutil
@@ -10,13 +11,14 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import av
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import PHOTO, SNAKEMAKE, make_project, snakemake
+from conftest import CHROMIUM, PHOTO, SNAKEMAKE, make_project, needs_a_browser, snakemake, sync_playwright
 from nst_core.video import video_files
 
 SOURCE = Path(__file__).parent.parent / "demo" / "videos" / "bigbuckbunny.mp4"
@@ -89,6 +91,8 @@ def test_each_artworks_video_has_every_frame_at_its_time_with_the_audio(finished
         assert audio_packets(output) == audio_packets(workdir / "videos" / "clip.mp4")
     starry, scream = (decoded(workdir / "results" / "stylized" / a / "clip.mp4") for a in ARTWORKS)
     assert not np.array_equal(starry[0], scream[0])
+    said = result.stdout + result.stderr  # a line per frame, counting the run's frames (the clip's, planned in the run)
+    assert "clip.mp4: frame 11 of 11 in 2 artworks' styles" in said and "· 11 of 11 frames" in said, said[-3000:]
     with Image.open(workdir / "results" / "sheets" / "videos" / "clip.jpg") as sheet:  # 3 rows of frames
         assert sheet.width > 4 * 32 and sheet.height > 3 * 26
 
@@ -114,9 +118,13 @@ def test_a_file_that_is_not_a_video_is_one_line_and_costs_only_its_own_results(f
         assert (workdir / "results" / "stylized" / artwork / "clip.mp4").is_file()
 
 
-def test_a_run_killed_in_the_middle_ends_with_the_same_videos_redoing_only_segments_in_flight(finished, tmp_path):
-    workdir = project(tmp_path, bad=False)
-    env = {**os.environ, "NST_WORKER_DIR": str(tmp_path / "workers")}
+@pytest.fixture(scope="module")
+def resumed(tmp_path_factory):
+    """A second project (no bad file) killed with SIGKILL after its first segment and started
+    again: its folder, and the segments' files made before the kill (name -> mtime)."""
+    folder = tmp_path_factory.mktemp("killed")
+    workdir = project(folder, bad=False)
+    env = {**os.environ, "NST_WORKER_DIR": str(folder / "workers")}
     segments = workdir / "results" / "videos" / "clip" / "starry"
     run = subprocess.Popen(
         [str(SNAKEMAKE), "--cores", "1"], cwd=workdir, env=env, start_new_session=True, stdout=subprocess.DEVNULL
@@ -134,9 +142,73 @@ def test_a_run_killed_in_the_middle_ends_with_the_same_videos_redoing_only_segme
     assert snakemake(workdir, "--unlock", env=env).returncode == 0
     again = snakemake(workdir, env=env)
     assert again.returncode == 0, again.stdout + again.stderr
+    return workdir, done
+
+
+def test_a_run_killed_in_the_middle_ends_with_the_same_videos_redoing_only_segments_in_flight(finished, resumed):
+    workdir, done = resumed
+    segments = workdir / "results" / "videos" / "clip" / "starry"
     for name, mtime in done.items():  # made before the kill: kept, not made again
         assert (segments / name).stat().st_mtime_ns == mtime, name
     uninterrupted = finished[0] / "results" / "stylized"
     for artwork in ARTWORKS:
-        resumed = workdir / "results" / "stylized" / artwork / "clip.mp4"
-        assert resumed.read_bytes() == (uninterrupted / artwork / "clip.mp4").read_bytes()
+        resumed_video = workdir / "results" / "stylized" / artwork / "clip.mp4"
+        assert resumed_video.read_bytes() == (uninterrupted / artwork / "clip.mp4").read_bytes()
+
+
+def test_the_quality_table_has_a_row_per_video_and_artwork_with_its_warping_error(resumed):
+    workdir, _ = resumed
+    with open(workdir / "results" / "quality.tsv", newline="") as table:
+        rows = {row["artwork"]: row for row in csv.DictReader(table, delimiter="\t") if row["photo"] == "clip"}
+    assert set(rows) == set(ARTWORKS)
+    for artwork, row in rows.items():
+        records = sorted((workdir / "results" / "videos" / "clip" / artwork).glob("*.scores.json"))
+        frames = [frame for record in records for frame in json.loads(record.read_text())["frames"]]
+        assert row["frames"] == "11" == str(len(frames)) and (row["width"], row["height"]) == ("48", "26")
+        assert float(row["style"]) == pytest.approx(sum(f["style"] for f in frames) / 11, rel=1e-3)
+        warps = [f["warp"] for f in frames if f["warp"] is not None]  # none at the first frame, nor at the cut
+        assert len(warps) == 9 and float(row["warping_error"]) == pytest.approx(sum(warps) / 9, rel=1e-3)
+        assert 0 < float(row["content"]) < 1 and row["device"] == "cpu" and row["precision"] == "fp32"
+    assert rows["scream"]["style_weight"] == "2" and rows["starry"]["style_weight"] == "1"
+
+
+@needs_a_browser
+def test_the_gallerys_page_of_a_video_plays_the_source_and_its_results_in_step(resumed):
+    workdir, _ = resumed
+    gallery = workdir / "results" / "gallery"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"]
+        )
+        page = browser.new_page()
+        errors = []
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto((gallery / "index.html").as_uri(), wait_until="load")
+        page.click("text=clip")
+        page.wait_for_function("[...document.querySelectorAll('video')].every(v => v.readyState >= 2)", timeout=20000)
+        videos = page.evaluate(
+            "[...document.querySelectorAll('video')].map(v => [v.currentSrc, v.duration, v.videoWidth, v.videoHeight])"
+        )
+        shown = page.evaluate("[...document.querySelectorAll('figure[data-artwork]')].map(f => f.dataset.artwork)")
+        assert sorted(shown) == sorted(ARTWORKS)
+        played = [Path(unquote(urlparse(src).path)).relative_to(workdir / "results") for src, *_ in videos]
+        assert [path.as_posix() for path in played] == [
+            "gallery/videos/clip.mp4",
+            *(f"stylized/{artwork}/clip.mp4" for artwork in shown),
+        ]
+        assert all((width, height) == (48, 26) for *_, width, height in videos)
+        assert max(d for _, d, *_ in videos) - min(d for _, d, *_ in videos) < 0.05
+        page.click("#play")
+        page.wait_for_function("document.querySelector('video').currentTime > 0.2", timeout=20000)
+        assert page.evaluate("[...document.querySelectorAll('video')].every(v => !v.paused)")  # all play
+        page.evaluate("document.querySelector('video').pause()")  # the results follow the source
+        page.wait_for_function("[...document.querySelectorAll('video')].every(v => v.paused)", timeout=5000)
+        lead, *rest = page.evaluate("[...document.querySelectorAll('video')].map(v => v.currentTime)")
+        duration = videos[0][1]
+        apart = [min(abs(t - lead), duration - abs(t - lead)) for t in rest]  # the clip loops
+        assert max(apart) < 0.15, (lead, rest)
+        scores = page.evaluate("[...document.querySelectorAll('figure[data-artwork] .scores')].map(s => s.textContent)")
+        assert len(scores) == 2 and all("warping error" in text for text in scores), scores
+        assert not errors, errors
+        browser.close()

@@ -77,13 +77,14 @@ def validation_problem(error):
     return problem if hasattr(problem, "absolute_path") else None
 
 
-def stylize_jobs_to_run(workflow) -> int | None:
-    """How many stylize jobs this run will run (the DAG's needrun_jobs: Snakemake has no public
-    count), for the progress ledger; None where the DAG no longer offers it."""
+def jobs_to_run(workflow) -> list | None:
+    """The jobs this run will run, each (its rule's name, its wildcards), from the DAG's
+    needrun_jobs (Snakemake has no public list), for the progress ledger; None where the DAG no
+    longer offers it."""
     try:
-        return sum(job.rule.name == "stylize" for job in workflow.dag.needrun_jobs())
+        return [(job.rule.name, dict(job.wildcards_dict)) for job in workflow.dag.needrun_jobs()]
     except AttributeError:
-        _missing("dag.needrun_jobs()", "image lines give no run-wide progress")
+        _missing("dag.needrun_jobs()", "image and frame lines give no run-wide progress")
         return None
 
 

@@ -24,6 +24,10 @@ class Reporter:
     def step(self, scale: int, step: int, images) -> None:
         """After every optimiser step: the batch's images at this scale ([B, 3, H, W])."""
 
+    def frame(self, video: str, number: int, frames: int, artworks: int, seconds: float) -> None:
+        """Each frame of a video job once it is made in its artworks' styles: its number (from
+        0) of the video's frames, and the seconds it took."""
+
     def about(self, subject: str) -> Reporter:
         """This reporter, its notes saying what they are about (a photo, its images)."""
         return _About(self, subject)
@@ -33,7 +37,7 @@ class _About(Reporter):
     def __init__(self, reporter: Reporter, subject: str):
         super().__init__(reporter.bar)
         self.reporter, self.subject = reporter, subject
-        self.device, self.image, self.step = reporter.device, reporter.image, reporter.step
+        self.device, self.image, self.step, self.frame = reporter.device, reporter.image, reporter.step, reporter.frame
 
     def note(self, text: str) -> None:
         self.reporter.note(f"{self.subject}: {text}")

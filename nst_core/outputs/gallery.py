@@ -4,7 +4,12 @@ any static host or from a bucket, with no server code. Under results/gallery/:
   index.html                  the artworks (painting, name, their pages) and the pages by photo
   by-artwork/{artwork}/{n}.html   an artwork's results, each beside its photo
   by-photo/{n}.html           photos as rows, each artwork's result in a column
+  videos/{video}.html         a video and its results in each artwork's style, playing side by side
   paintings/{artwork}.jpg     thumbnails of the paintings, made with the pages
+
+A video's page plays videos/{video}.mp4, the source at the results' size in H.264 (made by the
+pipeline's video_preview job: a browser may not play the user's own file), beside the results
+in results/stylized/.
 
 The thumbnails of a photo and its results (thumbs/{photo}/_photo.jpg, thumbs/{photo}/{artwork}.jpg:
 a folder per photo, one output for Snakemake to plan) are made by the photo's stylize job; each
@@ -44,6 +49,7 @@ figcaption { max-width: 260px; overflow: hidden; text-overflow: ellipsis; white-
 table { border-collapse: collapse; } td, th { padding: 4px; text-align: center; vertical-align: top; }
 td img, th img { max-height: 96px; } th { font-weight: normal; }
 .painting { height: 96px; vertical-align: middle; margin-right: 1em; }
+.videos figure video { height: 240px; display: block; }
 """
 
 
@@ -91,6 +97,41 @@ if (scores) {
 """
 
 
+# A video page's videos play together: the source leads, the results follow it (play, pause,
+# seek, and back in step where they drift); its scores (window.NST_VIDEO_SCORES: artwork ->
+# [style, content, warping error, flags]) under each result.
+VIDEO_SCRIPT = """
+const videos = [...document.querySelectorAll("video")], lead = videos[0];
+const others = () => videos.filter(v => v !== lead);
+document.getElementById("play").onclick = () => {
+  for (const v of videos) v.currentTime = 0;
+  lead.play();
+};
+lead.addEventListener("play", () => others().forEach(v => v.play()));
+lead.addEventListener("pause", () => others().forEach(v => v.pause()));
+lead.addEventListener("seeked", () => others().forEach(v => { v.currentTime = lead.currentTime; }));
+lead.addEventListener("timeupdate", () => others().forEach(v => {
+  if (Math.abs(v.currentTime - lead.currentTime) > 0.1) v.currentTime = lead.currentTime;
+}));
+const scores = window.NST_VIDEO_SCORES;
+if (scores) {
+  for (const figure of document.querySelectorAll("figure[data-artwork]")) {
+    const own = scores[figure.dataset.artwork];
+    if (!own) continue;
+    figure.querySelector(".scores").textContent =
+      `style ${own[0].toPrecision(3)} · content ${own[1].toPrecision(3)} · warping error ${own[2].toPrecision(3)}`;
+    if (own[3]) {
+      const flags = document.createElement("div");
+      flags.className = "flags";
+      flags.textContent = own[3].replaceAll(",", ", ");
+      figure.append(flags);
+      figure.classList.add("flagged");
+    }
+  }
+}
+"""
+
+
 def _chunks(items: list, size: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)] or [[]]
 
@@ -105,6 +146,25 @@ def artwork_page(artwork: str, number: int) -> str:
 
 def photo_page(number: int) -> str:
     return f"by-photo/{number}.html"
+
+
+def video_page(video: str) -> str:
+    return f"videos/{video}.html"
+
+
+def video_source(video: str) -> str:
+    """The source video as the gallery plays it (H.264 at the results' size)."""
+    return f"videos/{video}.mp4"
+
+
+def video_scores(video: str) -> str:
+    """The scores of a video's results, a script its page loads (gallery_quality.py)."""
+    return f"{QUALITY_VIEWS}/videos/{video}.js"
+
+
+def video_result(artwork: str, video: str) -> str:
+    """An artwork's video, relative to the gallery folder."""
+    return f"../stylized/{artwork}/{video}.mp4"
 
 
 def painting_thumbnail(artwork: str) -> str:
@@ -145,9 +205,9 @@ def artwork_chunks(photos) -> list[list[str]]:
     return _chunks(sorted(photos), RESULTS_PER_PAGE)
 
 
-def pages(photos, artworks) -> list[str]:
+def pages(photos, artworks, videos=()) -> list[str]:
     """Paths (relative to the gallery folder) of every HTML page, index first."""
-    return list(_page_makers(photos, artworks))
+    return list(_page_makers(photos, artworks, videos))
 
 
 def href(root: str, path: str) -> str:
@@ -183,7 +243,7 @@ def _range(photos: list[str]) -> str:
     return first if first == last else f"{first} – {last}"
 
 
-def _index(photos, artworks, by_artwork, by_photo) -> bytes:
+def _index(photos, artworks, by_artwork, by_photo, videos) -> bytes:
     rows = []
     for artwork in artworks:
         links = " ".join(
@@ -197,12 +257,15 @@ def _index(photos, artworks, by_artwork, by_photo) -> bytes:
     photo_links = "".join(
         f'<li><a href="{href("", photo_page(n))}">{_range(chunk)}</a></li>' for n, chunk in enumerate(by_photo, 1)
     )
+    video_links = "".join(f'<li><a href="{href("", video_page(v))}">{html.escape(v)}</a></li>' for v in videos)
+    what = f"{len(photos)} photos" + (f" and {len(videos)} videos" if videos else "")
     body = (
-        f"<h1>{len(photos)} photos × {len(artworks)} artworks</h1>\n"
+        f"<h1>{what} × {len(artworks)} artworks</h1>\n"
         f'<p><a href="{NEEDS_A_LOOK}">Needs a look</a>: the images the quality checks flag, and each '
         "artwork's plot of its images' scores</p>\n<h2>By artwork</h2>\n"
         + "\n".join(rows)
-        + f"\n<h2>By photo</h2>\n<ol>{photo_links}</ol>"
+        + (f"\n<h2>By photo</h2>\n<ol>{photo_links}</ol>" if photos else "")
+        + (f"\n<h2>Videos</h2>\n<ul>{video_links}</ul>" if videos else "")
     )
     return document("Gallery", body)
 
@@ -269,12 +332,39 @@ def _photo_page(artworks, number, chunks) -> bytes:
     return document(f"photos {number}", f"<h1>Photos, page {number} of {len(chunks)}</h1>\n{nav}\n{table}\n{nav}")
 
 
-def _page_makers(photos, artworks) -> dict:
+def _video_page(video: str, artworks) -> bytes:
+    root = root_of(video_page(video))
+    name = html.escape(video)
+    # muted: a page may start them all at once (browsers let only muted videos play by themselves)
+    attributes = 'muted loop playsinline controls preload="auto"'
+    figures = [
+        f'<figure><video src="{href(root, video_source(video))}" {attributes}></video>'
+        f"<figcaption>{name}</figcaption></figure>"
+    ]
+    for artwork in artworks:
+        figures.append(
+            f'<figure data-artwork="{html.escape(artwork)}"><video src="{href(root, video_result(artwork, video))}" '
+            f'{attributes}></video><figcaption><img class="photo" src="{href(root, painting_thumbnail(artwork))}" '
+            f'alt="{html.escape(artwork)}"> {html.escape(artwork)}</figcaption><div class="scores"></div></figure>'
+        )
+    body = (
+        f'<nav><a href="{root}index.html">index</a></nav>\n<h1>{name}</h1>\n'
+        '<p><button id="play">play all from the start</button> (the results follow the first video: '
+        "play, pause or seek it)</p>\n"
+        f'<div class="grid videos">\n{"".join(figures)}\n</div>\n'
+        f'<script src="{href(root, video_scores(video))}"></script><script>{VIDEO_SCRIPT}</script>'
+    )
+    return document(video, body)
+
+
+def _page_makers(photos, artworks, videos=()) -> dict:
     """Each page's path -> a function that makes it: one list of pages, for planning and writing."""
-    photos, artworks = sorted(photos), list(artworks)
+    photos, artworks, videos = sorted(photos), list(artworks), sorted(videos)
     by_artwork = artwork_chunks(photos)
     by_photo = _chunks(photos, _photos_per_page(artworks))
-    makers = {"index.html": functools.partial(_index, photos, artworks, by_artwork, by_photo)}
+    makers = {"index.html": functools.partial(_index, photos, artworks, by_artwork, by_photo, videos)}
+    for video in videos:
+        makers[video_page(video)] = functools.partial(_video_page, video, artworks)
     for artwork in artworks:
         for number in range(1, len(by_artwork) + 1):
             makers[artwork_page(artwork, number)] = functools.partial(_artwork_page, artwork, number, by_artwork)
@@ -283,19 +373,19 @@ def _page_makers(photos, artworks) -> dict:
     return makers
 
 
-def batch_hash(photos, artworks) -> str:
-    """A hash of the names the pages show: another photo or artwork makes them again."""
-    names = repr([sorted(photos), list(artworks)])
+def batch_hash(photos, artworks, videos=()) -> str:
+    """A hash of the names the pages show: another photo, video or artwork makes them again."""
+    names = repr([sorted(photos), list(artworks)] + ([sorted(videos)] if videos else []))
     return hashlib.sha256(names.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def write_gallery(index: str, photos, paintings, side: int = THUMBNAIL_SIDE, log: str | None = None) -> int:
+def write_gallery(index: str, photos, paintings, side: int = THUMBNAIL_SIDE, log: str | None = None, videos=()) -> int:
     """Write the index (index.html in the gallery's folder), every page and the paintings'
     thumbnails (long side `side` px); paintings: artwork -> its (first) image, a mapping or
     Snakemake's named input. Returns the number of pages, which a log file, if named, says."""
     folder = os.path.dirname(index)
     paintings = dict(paintings.items())
-    makers = _page_makers(photos, paintings)
+    makers = _page_makers(photos, paintings, videos)
     for path, make in makers.items():
         write_atomic(f"{folder}/{path}", make())
     for artwork, painting in paintings.items():

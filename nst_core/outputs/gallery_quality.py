@@ -8,6 +8,7 @@
   by-artwork/{artwork}/{n}.scores.js     the scores and flags of that page's images: the page
                                          (written before any image, by gallery.py) shows them
                                          and sorts by them
+  videos/{video}.js                      the scores and flags of a video's results, for its page
 
 Plain files: they open from disk like the rest of the gallery. No torch import.
 """
@@ -23,15 +24,18 @@ import re
 from ..files.storage import write_atomic
 from . import gallery
 from .gallery import NEEDS_A_LOOK, page_scores, plot
-from .quality import FLAGS, rows, table_bytes, worst_first
+from .quality import FLAGS, is_video, rows, table_bytes, worst_first
 
 NEEDS_A_LOOK_ROWS = 500  # the flagged images the page shows; the rest are in quality.tsv
 
 
-def write_quality(table: str, folder: str, records: dict, artworks, limits, log: str | None = None) -> list[dict]:
-    """quality.tsv at `table` from the records (photo name -> record path), and the gallery's
-    views under `folder`; returns the rows. A log file, if named, says how many are flagged."""
-    table_rows = rows(records, limits)
+def write_quality(
+    table: str, folder: str, records: dict, artworks, limits, log: str | None = None, videos: dict | None = None
+) -> list[dict]:
+    """quality.tsv at `table` from the records (photo name -> record path; videos: video name ->
+    its artworks' record paths), and the gallery's views under `folder`; returns the rows. A log
+    file, if named, says how many are flagged."""
+    table_rows = rows(records, limits, videos)
     write_atomic(table, table_bytes(table_rows))
     artworks = list(artworks)
     by_artwork = {artwork: {} for artwork in artworks}
@@ -46,6 +50,14 @@ def write_quality(table: str, folder: str, records: dict, artworks, limits, log:
             }
             script = f"window.NST_SCORES = {json.dumps(scores, separators=(',', ':'))};\n"
             write_atomic(f"{folder}/{page_scores(artwork, number)}", script.encode())
+    for video in videos or {}:
+        scores = {
+            row["artwork"]: [row["style"], row["content"], row["warping_error"], ",".join(row["flags"])]
+            for row in table_rows
+            if row["photo"] == video and is_video(row)
+        }
+        script = f"window.NST_VIDEO_SCORES = {json.dumps(scores, separators=(',', ':'))};\n"
+        write_atomic(f"{folder}/{gallery.video_scores(video)}", script.encode())
     for artwork in artworks:
         write_atomic(f"{folder}/{plot(artwork)}", _plot(artwork, list(by_artwork[artwork].values())))
     write_atomic(f"{folder}/{NEEDS_A_LOOK}", _needs_a_look(table_rows, artworks, os.path.basename(table)))
@@ -76,7 +88,7 @@ def _plot(artwork: str, own: list[dict]) -> bytes:
             label="flagged" if flagged else "not flagged",
         )
         root = gallery.root_of(plot(artwork))
-        dots.set_urls([gallery.href(root, gallery.result(artwork, row["photo"])) for row in mine])
+        dots.set_urls([gallery.href(root, _opened(row)) for row in mine])
     axes.set_xlabel("content distance to the photo (lower: closer)")
     axes.set_ylabel("style distance to the painting")
     axes.set_title(f"{artwork}: {len(own)} images")
@@ -88,6 +100,11 @@ def _plot(artwork: str, own: list[dict]) -> bytes:
     plt.close(figure)
     # a dot opens its image in the window, also where the plot is embedded in a page
     return buffer.getvalue().replace(b'target="_blank"', b'target="_top"')
+
+
+def _opened(row: dict) -> str:
+    """What a row's link opens, relative to the gallery folder: the image, or the video's page."""
+    return gallery.video_page(row["photo"]) if is_video(row) else gallery.result(row["artwork"], row["photo"])
 
 
 def _code(text: str) -> str:
@@ -105,11 +122,20 @@ def _needs_a_look(table_rows: list[dict], artworks: list[str], table_name: str) 
     for row in flagged[:NEEDS_A_LOOK_ROWS]:
         photo, artwork = row["photo"], row["artwork"]
         name = html.escape(photo)
+        if is_video(row):  # the video's result, its page, the painting
+            shown = (
+                f'<video src="{link(gallery.video_result(artwork, photo))}" muted preload="metadata"></video>'
+                f'</td><td><a href="{link(gallery.video_page(photo))}">{name}</a> ({row["frames"]} frames)'
+            )
+        else:
+            shown = (
+                f'<a href="{link(gallery.result(artwork, photo))}">'
+                f'<img src="{link(gallery.thumbnail(photo, gallery.result_thumbnail_name(artwork)))}"'
+                f' alt="{name} in the style of {html.escape(artwork)}"></a></td>'
+                f'<td><img src="{link(gallery.thumbnail(photo, gallery.PHOTO_THUMBNAIL))}" alt="{name}"><br>{name}'
+            )
         cells.append(
-            f'<tr><td><a href="{link(gallery.result(artwork, photo))}">'
-            f'<img src="{link(gallery.thumbnail(photo, gallery.result_thumbnail_name(artwork)))}"'
-            f' alt="{name} in the style of {html.escape(artwork)}"></a></td>'
-            f'<td><img src="{link(gallery.thumbnail(photo, gallery.PHOTO_THUMBNAIL))}" alt="{name}"><br>{name}</td>'
+            f"<tr><td>{shown}</td>"
             f'<td><img src="{link(gallery.painting_thumbnail(artwork))}" alt="{html.escape(artwork)}">'
             f"<br>{html.escape(artwork)}</td>"
             f'<td class="flags">{html.escape(", ".join(row["flags"]))}</td>'

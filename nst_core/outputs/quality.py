@@ -42,6 +42,8 @@ COLUMNS = (
     "precision",
     "style",
     "content",
+    "frames",  # a video's row: its frames (empty for a photo); style and content are their means
+    "warping_error",  # a video's row: the mean over frame pairs (video/measure.py)
 )
 
 
@@ -101,6 +103,11 @@ def image_flags(measured: dict, limits: Thresholds) -> list[str]:
     if short_of_target(measured, measured.get("style_target")):
         flags.append("short_of_target")
     return flags
+
+
+def is_video(row: dict) -> bool:
+    """Whether a row of the table is a video's (its photo column names the video)."""
+    return row.get("frames") is not None
 
 
 def style_ratio(measured: dict) -> float:
@@ -173,7 +180,7 @@ def _value(name: str, text: str):
         return text or None
     if name == "finite":
         return text == "True"
-    return int(text) if name in ("width", "height", "steps") else float(text)
+    return int(text) if name in ("width", "height", "steps", "frames") else float(text)
 
 
 def read_record(path: str) -> list[dict]:
@@ -186,10 +193,12 @@ def read_record(path: str) -> list[dict]:
         return []
 
 
-def rows(records: dict, limits: Thresholds) -> list[dict]:
-    """The batch's rows from its records (photo name -> record path), each with its flags."""
+def rows(records: dict, limits: Thresholds, videos: dict | None = None) -> list[dict]:
+    """The batch's rows from its records (photo name -> record path; videos: video name -> its
+    artworks' record paths), each with its flags."""
     table = []
-    for photo, path in records.items():
+    named = [*records.items(), *((video, path) for video, paths in (videos or {}).items() for path in paths)]
+    for photo, path in named:
         for image in read_record(path):
             flags = image_flags(image, limits)
             table.append({**image, "photo": photo, "style_ratio": style_ratio(image), "flags": flags})

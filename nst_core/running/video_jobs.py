@@ -95,6 +95,7 @@ def _run_group(job, video: Video, part: Segment, shared, indices, made, reporter
     scores = {index: [] for index in ready}
     indexed = list(enumerate(sources, start=part.first))
     run = stylize_frames(transfer, indexed, targets, weights, video.path, set(video.cuts), carried, reporter)
+    previous_at = time.perf_counter()
     for (number, results), source in zip(run, sources):
         yardstick = Yardstick(pil_to_tensor(source), transfer.device, shared.max_memory)
         previous = sources[number - part.first - 1] if number > part.first else before
@@ -112,7 +113,9 @@ def _run_group(job, video: Video, part: Segment, shared, indices, made, reporter
             warp = measure.error(visible, last, result) if visible and last is not None else None
             scores[index].append({"frame": number, **_scores(measured), "warp": warp})
             images[index].append(result)
-        reporter.note(f"{video.path}: frame {number + 1} of {video.frames}")
+        now = time.perf_counter()
+        reporter.frame(video.path, number, video.frames, len(ready), now - previous_at)
+        previous_at = now
     seconds = (time.perf_counter() - started) / len(ready)
     for index in ready:
         if made[index].error:
@@ -120,13 +123,23 @@ def _run_group(job, video: Video, part: Segment, shared, indices, made, reporter
         artwork = job.artworks[index]
         write_video([tensor_to_pil(image) for image in images[index]], video, artwork.output, part.first, audio=False)
         save_image(images[index][-1], last_frame(artwork.output))
-        record = {"segment": part.number, "seconds": round(seconds, 2), "frames": scores[index]}
+        record = {
+            "artwork": artwork.called,
+            "segment": part.number,
+            "seconds": round(seconds, 2),
+            "width": size[0],
+            "height": size[1],
+            "style_weight": artwork.settings.style_weight,
+            "device": str(transfer.device),
+            "precision": shared.precision,
+            "frames": scores[index],
+        }
         write_atomic(scores_record(artwork.output), json.dumps(record).encode())
         made[index].frames, made[index].seconds = len(images[index]), seconds
 
 
 def _scores(measured: dict) -> dict:
-    return {key: measured[key] for key in ("style", "content", "photo_style")}
+    return {key: measured[key] for key in ("style", "content", "photo_style", "spread", "clipped", "finite")}
 
 
 def stylize_video(

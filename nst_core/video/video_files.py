@@ -207,6 +207,12 @@ def write_video(images, video: Video, output: str, first: int = 0, audio: bool =
     return count
 
 
+def write_preview(video: Video, long_side: int, output: str) -> int:
+    """The video as browsers play it (H.264 in MP4 with its audio, its frames upright at the
+    size its results have), beside them in the gallery; returns the number of frames."""
+    return write_video(frames(video, video.frame_size(long_side)), video, output)
+
+
 def _even(image: Image.Image) -> Image.Image:
     """The image with an odd side cropped by its last pixel (H.264's 4:2:0 needs even sides)."""
     width, height = image.size

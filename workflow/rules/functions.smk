@@ -90,10 +90,36 @@ def get_segment_frames(wildcards):
     return nst_settings.from_mapping(config["nst"]).segment_frames
 
 
+def get_video_size(wildcards):
+    return nst_settings.from_mapping(config["nst"]).size
+
+
 def video_segments(video):
     """The video's segments, from its plan (a checkpoint: known once it is made)."""
     plan = checkpoints.video_plan.get(video=video).output[0]
     return nst_video_plan.load_plan(plan)[1]
+
+
+def frames_to_run(jobs):
+    """The frames that the run's segment jobs make, of the videos already planned (a video
+    planned in the run adds its own, from its plan job), and how many videos are to make.
+    """
+    replanned = {wildcards["video"] for name, wildcards in jobs if name == "video_plan"}
+    frames = 0
+    for name, wildcards in jobs:
+        if name == "stylize_segment" and wildcards["video"] not in replanned:
+            try:
+                plan = f"{RESULTS}/videos/{wildcards['video']}/plan.json"
+                parts = nst_video_plan.load_plan(plan)[1]
+                frames += parts[int(wildcards["segment"])].count
+            except (NSTError, OSError, IndexError, ValueError):
+                pass  # a plan not at hand here (in an object store): its frames uncounted
+    videos = {
+        wildcards["video"]
+        for name, wildcards in jobs
+        if name in ("video_plan", "stylize_segment")
+    }
+    return frames, len(videos)
 
 
 def get_previous_segment(wildcards):

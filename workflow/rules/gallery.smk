@@ -9,7 +9,10 @@ rule gallery:
     input:
         **{art.name: source_file(art.images[0]) for art in ARTWORKS.values()},
     output:
-        [f"{RESULTS}/gallery/{page}" for page in nst_gallery.pages(PHOTOS, ARTWORKS)],
+        [
+            f"{RESULTS}/gallery/{page}"
+            for page in nst_gallery.pages(PHOTOS, ARTWORKS, VIDEOS)
+        ],
         [
             f"{RESULTS}/gallery/{nst_gallery.painting_thumbnail(name)}"
             for name in ARTWORKS
@@ -18,11 +21,13 @@ rule gallery:
         f"{RESULTS}/logs/gallery.log",
     params:
         # the batch's names, which the pages show: a hash, as params are stored with every output
-        batch=nst_gallery.batch_hash(PHOTOS, ARTWORKS),
+        batch=nst_gallery.batch_hash(PHOTOS, ARTWORKS, VIDEOS),
         side=config["sheets"]["cell"],
         code=NST_CORE_CODE,
     message:
         f"gallery: {RESULTS}/gallery/index.html"
     run:
         # PHOTOS is the batch's photo model (common.smk): no script could get it from params
-        nst_gallery.write_gallery(output[0], PHOTOS, input, params.side, log[0])
+        nst_gallery.write_gallery(
+            output[0], PHOTOS, input, params.side, log[0], VIDEOS
+        )

@@ -7,7 +7,12 @@ localrules:
 
 rule quality:
     input:
-        expand(f"{RESULTS}/quality/{{photo}}.tsv", photo=PHOTOS),
+        photos=expand(f"{RESULTS}/quality/{{photo}}.tsv", photo=PHOTOS),
+        videos=expand(
+            f"{RESULTS}/quality/videos/{{video}}/{{artwork}}.tsv",
+            video=VIDEOS,
+            artwork=ARTWORKS,
+        ),
     output:
         table=f"{RESULTS}/quality.tsv",
         views=directory(f"{RESULTS}/gallery/{nst_gallery.QUALITY_VIEWS}"),

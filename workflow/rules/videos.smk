@@ -68,7 +68,8 @@ rule join_video:
         plan=f"{RESULTS}/videos/{{video}}/plan.json",
         segments=get_video_segments,
     output:
-        f"{RESULTS}/stylized/{{artwork}}/{{video}}.mp4",
+        video=f"{RESULTS}/stylized/{{artwork}}/{{video}}.mp4",
+        record=f"{RESULTS}/quality/videos/{{video}}/{{artwork}}.tsv",  # its row of quality.tsv
     log:
         f"{RESULTS}/logs/videos/{{video}}/join-{{artwork}}.log",
     conda:
@@ -79,6 +80,27 @@ rule join_video:
         "join {wildcards.video} in {wildcards.artwork}: its segments and its audio"
     script:
         "../scripts/join_video.py"
+
+
+# The source as the gallery's page of the video plays it beside its results (H.264 at their
+# size): a browser may not play the user's own file.
+rule video_preview:
+    input:
+        video=get_video,
+        plan=f"{RESULTS}/videos/{{video}}/plan.json",
+    output:
+        f"{RESULTS}/gallery/{nst_gallery.video_source('{video}')}",
+    log:
+        f"{RESULTS}/logs/videos/{{video}}/preview.log",
+    conda:
+        "../../envs/nst.yaml"
+    params:
+        size=get_video_size,
+        code=NST_CORE_CODE,
+    message:
+        "preview of {wildcards.video} for the gallery"
+    script:
+        "../scripts/video_preview.py"
 
 
 # A row of the video's frames, then the same frames in each artwork's style.

@@ -10,13 +10,14 @@ from nst_core.running.video_join import JoinJob, run_join  # noqa: E402
 segments = tuple(path for path in s.input.segments if path.endswith(".mp4"))
 with open(s.log[0], "w", encoding="utf-8") as log:
     try:
-        measures = run_join(JoinJob(s.input.video, s.input.plan, segments, s.output[0]))
+        measures = run_join(JoinJob(s.input.video, s.input.plan, segments, s.output.video, s.output.record))
     except NSTError as error:
         for out in (log, sys.stderr):
             print(f"nst video: error: {error}", file=out)
         sys.exit(2)
     print(
-        f"{s.output[0]}: {measures['frames']} frames; style {measures['style']:.4f}, content "
-        f"{measures['content']:.4f}, warping error {measures['warp']:.5f}, {measures['seconds_per_frame']} s a frame",
+        f"{s.output.video}: {measures['frames']} frames; style {measures['style']:.4f}, content "
+        f"{measures['content']:.4f}, warping error {measures['warping_error']:.5f}, "
+        f"{measures['seconds_per_frame']} s a frame",
         file=log,
     )

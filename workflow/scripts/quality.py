@@ -4,7 +4,10 @@ import os
 from nst_core.outputs import gallery_quality, quality
 
 s = snakemake  # noqa: F821 (given by Snakemake's script directive)
-records = {os.path.basename(path).removesuffix(".tsv"): path for path in s.input}  # {photo}.tsv
+records = {os.path.basename(path).removesuffix(".tsv"): path for path in s.input.photos}  # {photo}.tsv
+videos = {}  # videos/{video}/{artwork}.tsv
+for path in s.input.videos:
+    videos.setdefault(os.path.basename(os.path.dirname(path)), []).append(path)
 gallery_quality.write_quality(
     s.output.table,
     os.path.dirname(s.output.views),
@@ -12,4 +15,5 @@ gallery_quality.write_quality(
     s.params.artworks,
     quality.Thresholds(**s.params.limits),
     s.log[0],
+    videos,
 )

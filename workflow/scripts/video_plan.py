@@ -5,6 +5,7 @@ import sys
 s = snakemake  # noqa: F821 (given by Snakemake's script directive)
 
 from nst_core.errors import NSTError  # noqa: E402
+from nst_core.running import progress  # noqa: E402
 from nst_core.running.video_join import make_plan  # noqa: E402
 
 with open(s.log[0], "w", encoding="utf-8") as log:
@@ -14,6 +15,7 @@ with open(s.log[0], "w", encoding="utf-8") as log:
         for out in (log, sys.stderr):
             print(f"nst video: error: {error}", file=out)
         sys.exit(2)
+    progress.frames_planned(video.frames)  # its frames, for the run's lines
     cuts = f", cuts before frames {', '.join(str(c + 1) for c in video.cuts)}" if video.cuts else ""
     notes = [f"rotated {video.rotation} degrees: stylized upright"] if video.rotation else []
     notes += ["variable frame rate: each frame kept at its own time"] if video.variable_rate else []
