@@ -30,6 +30,7 @@ from conftest import (
     worker_pids,
 )
 from nst_core.outputs import gallery
+from nst_core.video import video_files
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("s3fs")
@@ -533,3 +534,36 @@ def test_a_warm_worker_follows_each_requests_endpoint(s3, tmp_path):
     assert results[2].stderr.strip().splitlines() == [
         f"nst stylize: error: s3://{BUCKET}/worker/nowhere.png: cannot connect to the storage endpoint"
     ]
+
+
+def test_a_video_in_the_bucket_is_stylized_into_the_bucket_with_its_row_and_page(s3, tmp_path):
+    """A video read from S3 and its results written there: the plan (a checkpoint) read back for
+    its segments, the segments going on from each other, the join, the quality row, the preview."""
+    client, env = s3
+    clip = tmp_path / "clip.mp4"
+    source = video_files.scan(str(REPO / "demo" / "videos" / "bigbuckbunny.mp4"))
+    video_files.write_video(video_files.frames(source, (64, 36), 40, 5), source, str(clip), first=40)
+    client.upload_file(str(clip), BUCKET, "videos/clip.mp4")
+    config = {
+        "videos": [f"s3://{BUCKET}/videos/*.mp4"],
+        "artworks": {"starry": f"s3://{BUCKET}/art/starry.jpg"},
+        "nst": {"size": 32, "iterations": 2, "coarse_iterations": 1, "min_size": None, "device": "cpu"},
+        "sheets": {"cell": 32},
+    }
+    config["nst"].update(frame_iterations=2, segment_frames=2)
+    (tmp_path / "project").mkdir()
+    workdir = make_project(tmp_path / "project", config)
+    result = snakemake(workdir, *_on_s3("video"), env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    keys = set(_keys(client, "video/results/"))
+    for key in ["stylized/starry/clip.mp4", "videos/clip/plan.json", "videos/clip/starry/2.mp4"]:
+        assert f"video/results/{key}" in keys, sorted(keys)
+    assert {"quality.tsv", "sheets/videos/clip.jpg", "gallery/videos/clip.mp4", "gallery/videos/clip.html"} <= {
+        key.removeprefix("video/results/") for key in keys
+    }
+    made = tmp_path / "made.mp4"
+    client.download_file(BUCKET, "video/results/stylized/starry/clip.mp4", str(made))
+    assert video_files.scan(str(made)).frames == 5
+    table = client.get_object(Bucket=BUCKET, Key="video/results/quality.tsv")["Body"].read().decode()
+    assert re.search(r"^clip\tstarry\t", table, re.M), table
+    assert not (workdir / "results").exists(), "results live in the bucket, not on local disk"

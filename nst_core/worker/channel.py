@@ -18,7 +18,6 @@ REQUEST_ENV_NAMES = frozenset(
     + [name for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY") for name in (proxy, proxy.lower())]
 )
 MAX_MESSAGE = 1 << 20  # bytes; a request is a command line and a few variables
-MAX_MESSAGE = 1 << 20  # bytes; a request is a command line and a few variables
 
 
 def travels(name: str) -> bool:
