@@ -19,6 +19,8 @@ def test_each_image_says_how_many_of_the_runs_images_are_done_and_the_time_left(
         progress.image_done(40.0)
     assert progress.image_done(40.0) == "16 of 16 images" == progress.image_done(40.0)
     assert os.path.getsize(ledger) == progress.HEADER + 18  # one byte per image
+    progress.start(str(ledger), images=10**9, at_once=10**6, frames=10**9, frames_at_once=10**6)  # headers fit
+    assert os.path.getsize(ledger) == os.path.getsize(f"{ledger}{progress.FRAMES}") == progress.HEADER
 
 
 def test_the_first_job_on_a_machine_says_what_it_runs_on_and_the_others_do_not(tmp_path, monkeypatch):
@@ -32,9 +34,9 @@ def test_each_frame_says_how_many_of_the_runs_frames_are_done_with_videos_planne
     ledger = tmp_path / "ledger"
     monkeypatch.delenv(progress.ENV, raising=False)
     assert progress.frame_done(2.0) == ""
-    progress.start(str(ledger), images=2, at_once=4, frames=6, videos_at_once=2)
+    progress.start(str(ledger), images=2, at_once=4, frames=6, frames_at_once=2)
     monkeypatch.setenv(progress.ENV, str(ledger))
-    # 5 frames left at 12 s, two videos at once (fewer than the run's 4 jobs at once): 30 s
+    # 5 frames left at 12 s, two at once (two chains of segments): 30 s
     assert progress.frame_done(12.0) == "1 of 6 frames, about 30 s left"
     progress.frames_planned(4)  # a video planned during the run
     progress.frames_planned(10)

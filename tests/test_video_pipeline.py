@@ -52,8 +52,8 @@ def make_clip(path: Path) -> None:
     video_files.write_video(shot, bunny, str(path), first=38)
 
 
-def project(folder: Path, bad: bool) -> Path:
-    workdir = make_project(folder, CONFIG)
+def project(folder: Path, bad: bool, **more) -> Path:
+    workdir = make_project(folder, {**CONFIG, **more})
     shutil.rmtree(workdir / "photos")
     (workdir / "videos").mkdir()
     make_clip(workdir / "videos" / "clip.mp4")
@@ -116,6 +116,21 @@ def test_a_file_that_is_not_a_video_is_one_line_and_costs_only_its_own_results(f
     for artwork in ARTWORKS:
         assert not (workdir / "results" / "stylized" / artwork / "bad.mp4").exists()
         assert (workdir / "results" / "stylized" / artwork / "clip.mp4").is_file()
+
+
+def test_by_artwork_each_artworks_frames_are_a_chain_of_jobs_of_their_own_and_the_same_frames(finished, tmp_path):
+    workdir = project(tmp_path, bad=False, video_jobs="by_artwork")
+    result = snakemake(workdir, "--resources", "gpu=2")  # two chains side by side, as on two GPUs
+    assert result.returncode == 0, result.stdout + result.stderr
+    logs = workdir / "results" / "logs" / "videos" / "clip"
+    for artwork in ARTWORKS:  # a job per segment and artwork, going on from its own artwork's segment
+        job = json.loads((logs / artwork / "1.job").read_text())
+        assert [a["name"] for a in job["artworks"]] == [artwork]
+        assert job["previous"] == [f"results/videos/clip/{artwork}/0.mp4"]
+        made = workdir / "results" / "stylized" / artwork / "clip.mp4"
+        assert made.read_bytes() == (finished[0] / "results" / "stylized" / artwork / "clip.mp4").read_bytes()
+    said = result.stdout + result.stderr
+    assert "frame 11 of 11 in its artwork's style" in said and "· 22 of 22 frames" in said, said[-3000:]
 
 
 @pytest.fixture(scope="module")

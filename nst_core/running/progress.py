@@ -5,7 +5,7 @@ images are done and about how long the rest will take (at its own pace per image
 once), at the cost of one append and one stat, however large the run.
 
 Videos' frames are counted the same way, in a second file beside it (FRAMES): a byte per frame
-made (in all its artworks). Their number is known at the start only for the videos already
+made (in all its job's artworks). Their number is known at the start only for the videos already
 planned; each video planned during the run adds its frames (PLANNED: a line per video)."""
 
 from __future__ import annotations
@@ -17,21 +17,22 @@ import socket
 from ..core.reporter import duration
 
 ENV = "NST_PROGRESS"
-HEADER = 64  # bytes: "nst-progress images=N at_once=K frames=F", padded; each byte after it is an image done
-FRAMES = ".frames"  # beside the ledger: a byte per video frame made
+HEADER = 64  # bytes: "nst-progress images=N at_once=K", padded; each byte after it is an image done
+FRAMES = ".frames"  # beside the ledger, a header as long: "nst-progress frames=F at_once=C", a byte per frame
 PLANNED = ".planned"  # beside the ledger: the frames of each video planned during the run, a line each
 
 
-def start(path: str, images: int, at_once: int = 1, frames: int = 0, videos_at_once: int = 1) -> None:
+def start(path: str, images: int, at_once: int = 1, frames: int = 0, frames_at_once: int = 1) -> None:
     """A new ledger for a run that plans this many images, with this many jobs at once, and
-    this many frames of videos already planned (a video's segments run one after another:
-    videos_at_once is how many videos' frames are made at once)."""
+    this many frames of videos already planned, this many at once (a video's segments, or a
+    video's in one artwork's style, are made one after another: at most a frame per chain)."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fields = f"images={images} at_once={max(1, at_once)} frames={frames} videos_at_once={max(1, videos_at_once)}"
-    header = f"nst-progress {fields}".ljust(HEADER - 1) + "\n"
-    with open(path, "w") as ledger:
-        ledger.write(header)
-    open(path + FRAMES, "w").close()
+    for name, fields in (
+        (path, f"images={images} at_once={max(1, at_once)}"),
+        (path + FRAMES, f"frames={frames} at_once={max(1, frames_at_once)}"),
+    ):
+        with open(name, "w") as ledger:
+            ledger.write(f"nst-progress {fields}".ljust(HEADER - 1) + "\n")
 
 
 def _ledger() -> str | None:
@@ -106,17 +107,16 @@ def frames_planned(frames: int) -> None:
 
 def frame_done(seconds: float | None = None) -> str:
     """Count one more of the run's video frames done (in all its artworks); returns "40 of 264
-    frames, about 3 min left" (the rest at this frame's pace, `seconds`, as many videos at once
-    as the run makes), or "" outside a counted run."""
+    frames, about 3 min left" (the rest at this frame's pace, `seconds`, as many at once as
+    the run makes chains of segments side by side), or "" outside a counted run."""
     path = _ledger()
     if path is None:
         return ""
     try:
-        done = _count(path + FRAMES, 0)
-        fields = _header(path)
+        done = _count(path + FRAMES, HEADER)
+        fields = _header(path + FRAMES)
         with contextlib.suppress(FileNotFoundError), open(path + PLANNED) as planned:
             fields["frames"] += sum(int(line) for line in planned if line.strip())
-        at_once = min(fields.get("videos_at_once", 1), fields["at_once"])
-        return _said(done, fields["frames"], "frames", seconds, at_once)
+        return _said(done, fields["frames"], "frames", seconds, fields["at_once"])
     except (OSError, ValueError, KeyError):
         return ""

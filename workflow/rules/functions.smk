@@ -102,34 +102,43 @@ def video_segments(video):
 
 def frames_to_run(jobs):
     """The frames that the run's segment jobs make, of the videos already planned (a video
-    planned in the run adds its own, from its plan job), and how many videos are to make.
+    planned in the run adds its own, from its plan job), and how many chains of segments
+    (each after the one before) the run makes side by side.
     """
     replanned = {wildcards["video"] for name, wildcards in jobs if name == "video_plan"}
     frames = 0
     for name, wildcards in jobs:
-        if name == "stylize_segment" and wildcards["video"] not in replanned:
+        if name.startswith("stylize_segment") and wildcards["video"] not in replanned:
             try:
                 plan = f"{RESULTS}/videos/{wildcards['video']}/plan.json"
                 parts = nst_video_plan.load_plan(plan)[1]
                 frames += parts[int(wildcards["segment"])].count
             except (NSTError, OSError, IndexError, ValueError):
                 pass  # a plan not at hand here (in an object store): its frames uncounted
+    # the chains of segments: a video's, or a video's in each artwork's style (by_artwork)
+    per_video = 1 if config["video_jobs"] == "together" else len(ARTWORKS)
     videos = {
         wildcards["video"]
         for name, wildcards in jobs
-        if name in ("video_plan", "stylize_segment")
+        if name == "video_plan" or name.startswith("stylize_segment")
     }
-    return frames, len(videos)
+    return frames, len(videos) * per_video
+
+
+def get_segment_artworks(wildcards):
+    """A by-artwork segment job's artwork and its settings (video_jobs: by_artwork)."""
+    return {wildcards.artwork: ARTWORKS[wildcards.artwork].overrides}
 
 
 def get_previous_segment(wildcards):
-    """Where the segment goes on from: the previous segment's frames (and last frames), if no
-    cut separates them."""
+    """Where the segment goes on from: the previous segment's frames (and last frames) of its
+    artworks (all, or its own with video_jobs: by_artwork), if no cut separates them."""
     part = video_segments(wildcards.video)[int(wildcards.segment)]
     if not part.continues:
         return []
     folder = f"{RESULTS}/videos/{wildcards.video}"
-    outputs = [f"{folder}/{art}/{part.number - 1}.mp4" for art in ARTWORKS]
+    chain = [wildcards.artwork] if hasattr(wildcards, "artwork") else ARTWORKS
+    outputs = [f"{folder}/{art}/{part.number - 1}.mp4" for art in chain]
     return outputs + [nst_video_plan.last_frame(output) for output in outputs]
 
 

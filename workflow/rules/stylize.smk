@@ -65,13 +65,13 @@ if internals.is_main_process(workflow):
 onstart:
     jobs = internals.jobs_to_run(workflow)
     if jobs is not None:
-        photos = sum(rule == "stylize" for rule, _ in jobs)
-        frames, videos = frames_to_run(jobs)
+        photos = sum(name == "stylize" for name, _ in jobs)
+        frames, chains = frames_to_run(jobs)
         at_once = internals.jobs_at_once(workflow, config["stylize_threads"])
         nst_progress.start(
             os.environ[nst_progress.ENV],
             photos * len(ARTWORKS),
             min(at_once, max(photos, 1)),
             frames,
-            videos,
+            min(at_once, max(chains, 1)),
         )

@@ -15,6 +15,7 @@ checkpoint video_plan:
         "../../envs/nst.yaml"
     params:
         segment_frames=get_segment_frames,
+        chains=1 if config["video_jobs"] == "together" else len(ARTWORKS),
         code=NST_CORE_CODE,
     message:
         "plan of {wildcards.video}: its frames, cuts and segments"
@@ -22,44 +23,89 @@ checkpoint video_plan:
         "../scripts/video_plan.py"
 
 
-rule stylize_segment:
-    input:
-        video=get_video,
-        plan=f"{RESULTS}/videos/{{video}}/plan.json",
-        targets=[f"{RESULTS}/targets/{art}.pt" for art in ARTWORKS],
-        previous=get_previous_segment,
-    output:
-        frames=[f"{RESULTS}/videos/{{video}}/{art}/{{segment}}.mp4" for art in ARTWORKS],
-        last=[
-            nst_video_plan.last_frame(
-                f"{RESULTS}/videos/{{video}}/{art}/{{segment}}.mp4"
-            )
-            for art in ARTWORKS
-        ],
-        scores=[
-            nst_video_plan.scores_record(
-                f"{RESULTS}/videos/{{video}}/{art}/{{segment}}.mp4"
-            )
-            for art in ARTWORKS
-        ],
-    log:
-        run=f"{RESULTS}/logs/videos/{{video}}/{{segment}}.log",
-        job=f"{RESULTS}/logs/videos/{{video}}/{{segment}}.job",
-    benchmark:
-        f"{RESULTS}/logs/benchmarks/videos/{{video}}/{{segment}}.tsv"
-    conda:
-        "../../envs/nst.yaml"
-    threads: config["stylize_threads"]
-    resources:
-        gpu=1,
-    params:
-        settings=config["nst"],
-        artworks={art.name: art.overrides for art in ARTWORKS.values()},
-        code=NST_CORE_CODE,
-    message:
-        "stylize {wildcards.video}, segment {wildcards.segment}: its frames in every artwork's style (log: {log.run})"
-    script:
-        "../scripts/stylize_segment.py"
+# A job per segment: its frames in every artwork's style, batched (video_jobs: together), or a job
+# per segment and artwork, each artwork's frames a chain of its own (video_jobs: by_artwork).
+if config["video_jobs"] == "together":
+
+    rule stylize_segment:
+        input:
+            video=get_video,
+            plan=f"{RESULTS}/videos/{{video}}/plan.json",
+            targets=[f"{RESULTS}/targets/{art}.pt" for art in ARTWORKS],
+            previous=get_previous_segment,
+        output:
+            frames=[
+                f"{RESULTS}/videos/{{video}}/{art}/{{segment}}.mp4" for art in ARTWORKS
+            ],
+            last=[
+                nst_video_plan.last_frame(
+                    f"{RESULTS}/videos/{{video}}/{art}/{{segment}}.mp4"
+                )
+                for art in ARTWORKS
+            ],
+            scores=[
+                nst_video_plan.scores_record(
+                    f"{RESULTS}/videos/{{video}}/{art}/{{segment}}.mp4"
+                )
+                for art in ARTWORKS
+            ],
+        log:
+            run=f"{RESULTS}/logs/videos/{{video}}/{{segment}}.log",
+            job=f"{RESULTS}/logs/videos/{{video}}/{{segment}}.job",
+        benchmark:
+            f"{RESULTS}/logs/benchmarks/videos/{{video}}/{{segment}}.tsv"
+        conda:
+            "../../envs/nst.yaml"
+        threads: config["stylize_threads"]
+        resources:
+            gpu=1,
+        params:
+            settings=config["nst"],
+            artworks={art.name: art.overrides for art in ARTWORKS.values()},
+            code=NST_CORE_CODE,
+        message:
+            "stylize {wildcards.video}, segment {wildcards.segment}: its frames in every artwork's style (log: {log.run})"
+        script:
+            "../scripts/stylize_segment.py"
+
+else:
+
+    rule stylize_segment_by_artwork:
+        input:
+            video=get_video,
+            plan=f"{RESULTS}/videos/{{video}}/plan.json",
+            targets=[f"{RESULTS}/targets/{{artwork}}.pt"],
+            previous=get_previous_segment,
+        output:
+            frames=[f"{RESULTS}/videos/{{video}}/{{artwork}}/{{segment}}.mp4"],
+            last=[
+                nst_video_plan.last_frame(
+                    f"{RESULTS}/videos/{{video}}/{{artwork}}/{{segment}}.mp4"
+                )
+            ],
+            scores=[
+                nst_video_plan.scores_record(
+                    f"{RESULTS}/videos/{{video}}/{{artwork}}/{{segment}}.mp4"
+                )
+            ],
+        log:
+            run=f"{RESULTS}/logs/videos/{{video}}/{{artwork}}/{{segment}}.log",
+            job=f"{RESULTS}/logs/videos/{{video}}/{{artwork}}/{{segment}}.job",
+        benchmark:
+            f"{RESULTS}/logs/benchmarks/videos/{{video}}/{{artwork}}/{{segment}}.tsv"
+        conda:
+            "../../envs/nst.yaml"
+        threads: config["stylize_threads"]
+        resources:
+            gpu=1,
+        params:
+            settings=config["nst"],
+            artworks=get_segment_artworks,
+            code=NST_CORE_CODE,
+        message:
+            "stylize {wildcards.video}, segment {wildcards.segment}, in {wildcards.artwork}'s style (log: {log.run})"
+        script:
+            "../scripts/stylize_segment.py"
 
 
 rule join_video:

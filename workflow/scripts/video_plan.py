@@ -15,7 +15,7 @@ with open(s.log[0], "w", encoding="utf-8") as log:
         for out in (log, sys.stderr):
             print(f"nst video: error: {error}", file=out)
         sys.exit(2)
-    progress.frames_planned(video.frames)  # its frames, for the run's lines
+    progress.frames_planned(video.frames * s.params.chains)  # its frames, for the run's lines
     cuts = f", cuts before frames {', '.join(str(c + 1) for c in video.cuts)}" if video.cuts else ""
     notes = [f"rotated {video.rotation} degrees: stylized upright"] if video.rotation else []
     notes += ["variable frame rate: each frame kept at its own time"] if video.variable_rate else []
