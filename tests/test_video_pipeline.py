@@ -54,7 +54,8 @@ def make_clip(path: Path) -> None:
 
 def project(folder: Path, bad: bool, **more) -> Path:
     workdir = make_project(folder, {**CONFIG, **more})
-    shutil.rmtree(workdir / "photos")
+    if "photos" not in more:
+        shutil.rmtree(workdir / "photos")
     (workdir / "videos").mkdir()
     make_clip(workdir / "videos" / "clip.mp4")
     if bad:
@@ -119,7 +120,8 @@ def test_a_file_that_is_not_a_video_is_one_line_and_costs_only_its_own_results(f
 
 
 def test_by_artwork_each_artworks_frames_are_a_chain_of_jobs_of_their_own_and_the_same_frames(finished, tmp_path):
-    workdir = project(tmp_path, bad=False, video_jobs="by_artwork")
+    """video_jobs: by_artwork, in a batch of photos and a video."""
+    workdir = project(tmp_path, bad=False, video_jobs="by_artwork", photos=["photos/*"])
     result = snakemake(workdir, "--resources", "gpu=2")  # two chains side by side, as on two GPUs
     assert result.returncode == 0, result.stdout + result.stderr
     logs = workdir / "results" / "logs" / "videos" / "clip"
@@ -131,6 +133,14 @@ def test_by_artwork_each_artworks_frames_are_a_chain_of_jobs_of_their_own_and_th
         assert made.read_bytes() == (finished[0] / "results" / "stylized" / artwork / "clip.mp4").read_bytes()
     said = result.stdout + result.stderr
     assert "frame 11 of 11 in its artwork's style" in said and "· 22 of 22 frames" in said, said[-3000:]
+    assert "· 4 of 4 images" in said  # the photos counted apart
+    with open(workdir / "results" / "quality.tsv", newline="") as table:
+        rows = list(csv.DictReader(table, delimiter="\t"))
+    assert sorted((row["photo"], row["frames"] != "") for row in rows) == sorted(
+        [(name, False) for name in ("chelsea", "tubingen") for _ in ARTWORKS] + [("clip", True)] * 2
+    )
+    index = (workdir / "results" / "gallery" / "index.html").read_text()
+    assert "2 photos and 1 video ×" in index and 'href="videos/clip.html"' in index
 
 
 @pytest.fixture(scope="module")

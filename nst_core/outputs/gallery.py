@@ -53,6 +53,19 @@ td img, th img { max-height: 96px; } th { font-weight: normal; }
 """
 
 
+# A figure's flags (comma-separated; none: ""), shown under it in red.
+FLAGS_SCRIPT = """
+function showFlags(figure, flags) {
+  if (!flags) return;
+  const line = document.createElement("div");
+  line.className = "flags";
+  line.textContent = flags.replaceAll(",", ", ");
+  figure.append(line);
+  figure.classList.add("flagged");
+}
+"""
+
+
 # An artwork page's scores and flags (window.NST_SCORES: photo -> [style, content, flags, style
 # weight]) on its figures, and sorting by them.
 SCORES_SCRIPT = """
@@ -68,13 +81,7 @@ if (scores) {
     figure.querySelector(".scores").textContent =
       `style ${own[0].toPrecision(3)} · content ${own[1].toPrecision(3)}` +
       (own[3] == null ? "" : ` · weight ${own[3].toPrecision(3)}`);
-    if (own[2]) {
-      const flags = document.createElement("div");
-      flags.className = "flags";
-      flags.textContent = own[2].replaceAll(",", ", ");
-      figure.append(flags);
-      figure.classList.add("flagged");
-    }
+    showFlags(figure, own[2]);
   });
   const worse = {
     index: f => +f.dataset.index,
@@ -120,13 +127,7 @@ if (scores) {
     if (!own) continue;
     figure.querySelector(".scores").textContent =
       `style ${own[0].toPrecision(3)} · content ${own[1].toPrecision(3)} · warping error ${own[2].toPrecision(3)}`;
-    if (own[3]) {
-      const flags = document.createElement("div");
-      flags.className = "flags";
-      flags.textContent = own[3].replaceAll(",", ", ");
-      figure.append(flags);
-      figure.classList.add("flagged");
-    }
+    showFlags(figure, own[3]);
   }
 }
 """
@@ -258,7 +259,7 @@ def _index(photos, artworks, by_artwork, by_photo, videos) -> bytes:
         f'<li><a href="{href("", photo_page(n))}">{_range(chunk)}</a></li>' for n, chunk in enumerate(by_photo, 1)
     )
     video_links = "".join(f'<li><a href="{href("", video_page(v))}">{html.escape(v)}</a></li>' for v in videos)
-    what = f"{len(photos)} photos" + (f" and {len(videos)} videos" if videos else "")
+    what = f"{len(photos)} photos" + (f" and {len(videos)} video{'s' * (len(videos) != 1)}" if videos else "")
     body = (
         f"<h1>{what} × {len(artworks)} artworks</h1>\n"
         f'<p><a href="{NEEDS_A_LOOK}">Needs a look</a>: the images the quality checks flag, and each '
@@ -301,7 +302,7 @@ def _artwork_page(artwork, number, chunks) -> bytes:
     scores = (
         f'<object id="plot" hidden data="{href(root, plot(artwork))}" type="image/svg+xml" class="plot"></object>'
         f'<script src="{href(root, page_scores(artwork, number))}"></script>'
-        f"<script>{SCORES_SCRIPT}</script>"
+        f"<script>{FLAGS_SCRIPT}{SCORES_SCRIPT}</script>"
     )
     grid = f'<div class="grid">\n{"".join(figures)}\n</div>'
     return document(f"{artwork} {number}", f"{header}\n{nav}\n{controls}\n{grid}\n{nav}\n{scores}")
@@ -352,7 +353,7 @@ def _video_page(video: str, artworks) -> bytes:
         '<p><button id="play">play all from the start</button> (the results follow the first video: '
         "play, pause or seek it)</p>\n"
         f'<div class="grid videos">\n{"".join(figures)}\n</div>\n'
-        f'<script src="{href(root, video_scores(video))}"></script><script>{VIDEO_SCRIPT}</script>'
+        f'<script src="{href(root, video_scores(video))}"></script><script>{FLAGS_SCRIPT}{VIDEO_SCRIPT}</script>'
     )
     return document(video, body)
 

@@ -2,11 +2,11 @@
 artwork's style, batched as a photo's images are, going on from the previous segment's last
 frames; and a whole video in one process (plan, segments, join: video_join.py).
 
-A segment writes, per artwork, its frames (H.264 in MP4, the final video's own encoding: in the
-video demo, at 112 px, about 1.3 MB a minute) and its last frame beside them (PNG, lossless: where the next segment
-goes on from), and a record of each frame's scores. Every frame's result is carried on as its
-8-bit file holds it, so a segment that goes on from the files is the uninterrupted run's, and a
-killed run loses only the segments in flight.
+A segment writes, per artwork, its frames (H.264 in MP4, the final video's own encoding: about
+1.1 MB a minute at 112 px, 9 MB at 256 px; docs/video.md) and its last frame beside them (PNG,
+lossless: where the next segment goes on from), and a record of each frame's scores. Every
+frame's result is carried on as its 8-bit file holds it, so a segment that goes on from the
+files is the uninterrupted run's, and a killed run loses only the segments in flight.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def _run_group(job, video: Video, part: Segment, shared, indices, made, reporter
             "height": size[1],
             "style_weight": artwork.settings.style_weight,
             "device": str(transfer.device),
-            "precision": shared.precision,
+            "precision": transfer.settings.precision,  # as resolved (auto: bf16 or fp32)
             "frames": scores[index],
         }
         write_atomic(scores_record(artwork.output), json.dumps(record).encode())
