@@ -22,6 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 VIDEO = HERE.parent / "shared" / "data" / "video" / "bigbuckbunny.mp4"
 STYLES = HERE / "demo" / "styles"
+VIDEO_SETTINGS = ("temporal_weight", "frame_iterations", "segment_frames")
 
 
 def main():
@@ -62,7 +63,9 @@ def main():
     ours = [made for _, made in stylize_frames(transfer, indexed, targets, weights, "bbb", reporter=QUIET)]
     ours_seconds = time.perf_counter() - started
 
-    key = f"{args.size}-{args.first}-{args.frames}-{'-'.join(args.artworks)}-{settings.precision}"
+    # the independent frames depend on every setting given but a video's own
+    theirs = sorted(f"{name}={value}" for name, value in overrides.items() if name not in VIDEO_SETTINGS)
+    key = "-".join([str(args.size), str(args.first), str(args.frames), *args.artworks, settings.precision, *theirs])
     cache = Path(args.reuse) / key if args.reuse else None
     independent, alone_seconds = [], None
     if cache and (cache / "seconds.json").exists():
