@@ -120,16 +120,19 @@ def test_a_file_that_is_not_a_video_is_one_line_and_costs_only_its_own_results(f
 
 
 def test_by_artwork_each_artworks_frames_are_a_chain_of_jobs_of_their_own_and_the_same_frames(finished, tmp_path):
-    """video_jobs: by_artwork, in a batch of photos and a video."""
+    """video_jobs: by_artwork, in a batch of photos and a video with a name that HTML and URLs
+    treat specially."""
     workdir = project(tmp_path, bad=False, video_jobs="by_artwork", photos=["photos/*"])
+    name = "café #1 it's"
+    (workdir / "videos" / "clip.mp4").rename(workdir / "videos" / f"{name}.mp4")
     result = snakemake(workdir, "--resources", "gpu=2")  # two chains side by side, as on two GPUs
     assert result.returncode == 0, result.stdout + result.stderr
-    logs = workdir / "results" / "logs" / "videos" / "clip"
+    logs = workdir / "results" / "logs" / "videos" / name
     for artwork in ARTWORKS:  # a job per segment and artwork, going on from its own artwork's segment
         job = json.loads((logs / artwork / "1.job").read_text())
         assert [a["name"] for a in job["artworks"]] == [artwork]
-        assert job["previous"] == [f"results/videos/clip/{artwork}/0.mp4"]
-        made = workdir / "results" / "stylized" / artwork / "clip.mp4"
+        assert job["previous"] == [f"results/videos/{name}/{artwork}/0.mp4"]
+        made = workdir / "results" / "stylized" / artwork / f"{name}.mp4"
         assert made.read_bytes() == (finished[0] / "results" / "stylized" / artwork / "clip.mp4").read_bytes()
     said = result.stdout + result.stderr
     assert "frame 11 of 11 in its artwork's style" in said and "· 22 of 22 frames" in said, said[-3000:]
@@ -137,10 +140,14 @@ def test_by_artwork_each_artworks_frames_are_a_chain_of_jobs_of_their_own_and_th
     with open(workdir / "results" / "quality.tsv", newline="") as table:
         rows = list(csv.DictReader(table, delimiter="\t"))
     assert sorted((row["photo"], row["frames"] != "") for row in rows) == sorted(
-        [(name, False) for name in ("chelsea", "tubingen") for _ in ARTWORKS] + [("clip", True)] * 2
+        [(photo, False) for photo in ("chelsea", "tubingen") for _ in ARTWORKS] + [(name, True)] * 2
     )
-    index = (workdir / "results" / "gallery" / "index.html").read_text()
-    assert "2 photos and 1 video ×" in index and 'href="videos/clip.html"' in index
+    gallery = workdir / "results" / "gallery"
+    index = (gallery / "index.html").read_text()
+    assert "2 photos and 1 video ×" in index and 'href="videos/caf%C3%A9%20%231%20it%27s.html"' in index
+    page = (gallery / "videos" / f"{name}.html").read_text()
+    assert 'src="../../stylized/starry/caf%C3%A9%20%231%20it%27s.mp4"' in page and "café #1 it&#x27;s" in page
+    assert (gallery / "videos" / f"{name}.mp4").is_file() and (gallery / "quality" / "videos" / f"{name}.js").is_file()
 
 
 @pytest.fixture(scope="module")
