@@ -50,12 +50,13 @@ def write_quality(
             }
             script = f"window.NST_SCORES = {json.dumps(scores, separators=(',', ':'))};\n"
             write_atomic(f"{folder}/{page_scores(artwork, number)}", script.encode())
-    for video in videos or {}:
-        scores = {
-            row["artwork"]: [row["style"], row["content"], row["warping_error"], ",".join(row["flags"])]
-            for row in table_rows
-            if row["photo"] == video and is_video(row)
-        }
+    by_video = {video: {} for video in videos or {}}  # the table's rows read once, not once per video
+    for row in table_rows:
+        if is_video(row):
+            by_video[row["photo"]][row["artwork"]] = [
+                row["style"], row["content"], row["warping_error"], ",".join(row["flags"])
+            ]  # fmt: skip
+    for video, scores in by_video.items():
         script = f"window.NST_VIDEO_SCORES = {json.dumps(scores, separators=(',', ':'))};\n"
         write_atomic(f"{folder}/{gallery.video_scores(video)}", script.encode())
     for artwork in artworks:

@@ -51,8 +51,7 @@ def run_segment(job: SegmentJob, reporter: Reporter | None = None) -> list[Segme
     batch. An artwork that fails (its targets are bad, its optimisation diverged) loses its own
     frames alone."""
     reporter = reporter or Reporter()
-    video, parts = load_plan(job.plan)
-    video = dataclasses.replace(video, path=job.video)  # where this job reads it (a local copy of a URL)
+    video, parts = load_plan(job.plan, job.video)
     if not 0 <= job.segment < len(parts):
         raise NSTError(f"the plan has no segment {job.segment} ({len(parts)} segments)", path=job.plan)
     part = parts[job.segment]

@@ -5,7 +5,6 @@ its measures over every frame). No torch here: the pipeline runs them in its own
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 
@@ -42,8 +41,7 @@ def run_join(job: JoinJob) -> dict:
     holds them (quality.RECORD): style, content and photo_style the frames' means, spread the
     least, clipped the most, warping_error the mean over frame pairs; seconds (all frames),
     seconds_per_frame."""
-    video, parts = load_plan(job.plan)
-    video = dataclasses.replace(video, path=job.video)
+    video, parts = load_plan(job.plan, job.video)
     if len(job.segments) != len(parts):
         raise NSTError(f"{len(job.segments)} segments given for the plan's {len(parts)}", path=job.plan)
     join([(path, part.first) for path, part in zip(job.segments, parts)], video, job.output)

@@ -3,8 +3,6 @@ artwork's style, a row per artwork. No torch here."""
 
 from __future__ import annotations
 
-import dataclasses
-
 from ..files.image_files import save_picture
 from ..outputs.sheet import make_sheet
 from .plan import load_plan
@@ -14,7 +12,7 @@ from .video_files import frames, scan
 def write_frame_sheet(source: str, plan: str, stylized: dict, output: str, columns: int = 6, cell: int = 192):
     """The sheet of the source video (as its plan says it is) and stylized (artwork name -> its
     video), `columns` frames a row, written atomically."""
-    video = dataclasses.replace(load_plan(plan)[0], path=source)
+    video = load_plan(plan, source)[0]
     chosen = sorted({round(n * (video.frames - 1) / max(columns - 1, 1)) for n in range(columns)})
     rows = [("", video)] + [(name, scan(path)) for name, path in stylized.items()]
     cells, labels = [], []

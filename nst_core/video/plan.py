@@ -55,11 +55,15 @@ def save_plan(video: Video, parts: list[Segment], path: str) -> None:
     write_atomic(path, json.dumps({"video": facts, "segments": [asdict(part) for part in parts]}, indent=1).encode())
 
 
-def load_plan(path: str) -> tuple[Video, list[Segment]]:
+def load_plan(path: str, source: str | None = None) -> tuple[Video, list[Segment]]:
+    """A plan's video and segments; source: where this job reads the video (a local copy of a
+    URL, say), if not where the plan was made."""
     try:
         data = json.loads(read_bytes(path))
         facts = data["video"]
         facts.update(times=tuple(facts["times"]), cuts=tuple(facts["cuts"]), rate=Fraction(facts["rate"]))
+        if source is not None:
+            facts["path"] = source
         return Video(**facts), [Segment(**part) for part in data["segments"]]
     except (ValueError, KeyError, TypeError) as error:
         raise NSTError(f"not a video plan nst wrote ({type(error).__name__}: {error})", path=path) from None

@@ -269,6 +269,9 @@ try:
 except NSTError as error:
     print(f"Error: {error}", file=sys.stderr)
     raise SystemExit(2)
+# A video's chains of segment jobs, each job after the one before: one (video_jobs: together), or
+# one per artwork (by_artwork).
+SEGMENT_CHAINS = 1 if config["video_jobs"] == "together" else len(ARTWORKS)
 # Snakemake does not track imported modules: rules carry this hash of nst_core's sources as a
 # param, so a code change reruns the jobs that use the code.
 NST_CORE_CODE = code_fingerprint()

@@ -115,14 +115,12 @@ def frames_to_run(jobs):
                 frames += parts[int(wildcards["segment"])].count
             except (NSTError, OSError, IndexError, ValueError):
                 pass  # a plan not at hand here (in an object store): its frames uncounted
-    # the chains of segments: a video's, or a video's in each artwork's style (by_artwork)
-    per_video = 1 if config["video_jobs"] == "together" else len(ARTWORKS)
     videos = {
         wildcards["video"]
         for name, wildcards in jobs
         if name == "video_plan" or name.startswith("stylize_segment")
     }
-    return frames, len(videos) * per_video
+    return frames, len(videos) * SEGMENT_CHAINS
 
 
 def get_segment_artworks(wildcards):

@@ -15,7 +15,7 @@ checkpoint video_plan:
         "../../envs/nst.yaml"
     params:
         segment_frames=get_segment_frames,
-        chains=1 if config["video_jobs"] == "together" else len(ARTWORKS),
+        chains=SEGMENT_CHAINS,
         code=NST_CORE_CODE,
     message:
         "plan of {wildcards.video}: its frames, cuts and segments"
