@@ -113,8 +113,9 @@ class Settings:
     )
     style_target: float | None = setting(
         None,
-        "push each image on until its style ratio on the yardstick (the photo's own style score over "
-        "the image's) reaches this, raising its own style weight; none: no push",
+        "push each image until its style ratio on the yardstick (the photo's own style score over "
+        "the image's) reaches this: made again with its own style weight raised, most on the layers "
+        "where it falls short; none: no push",
         above=1,
         per_artwork=True,
         per_image=True,

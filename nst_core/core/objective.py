@@ -112,14 +112,18 @@ class ImageWeights:
     style: tuple[float, ...]
     tv: tuple[float, ...]
     temporal: tuple[float, ...]
+    # each image's factor on some of its style layers' weights ({layer: factor}; a style_target's
+    # push tilts them towards where the image falls short)
+    style_tilt: tuple[dict, ...] = ()
 
     @classmethod
-    def of(cls, image_settings) -> ImageWeights:
+    def of(cls, image_settings, style_tilt=None) -> ImageWeights:
         return cls(
             content=tuple(s.content_weight for s in image_settings),
             style=tuple(s.style_weight for s in image_settings),
             tv=tuple(s.tv_weight for s in image_settings),
             temporal=tuple(s.temporal_weight for s in image_settings),
+            style_tilt=tuple(style_tilt or ({} for _ in image_settings)),
         )
 
     def __len__(self) -> int:
@@ -131,8 +135,12 @@ class ImageWeights:
 
     def images(self, indices) -> ImageWeights:
         """The weights of some of the batch's images."""
-        values = (self.content, self.style, self.tv, self.temporal)
+        values = (self.content, self.style, self.tv, self.temporal, self.tilts())
         return ImageWeights(*(tuple(weights[b] for b in indices) for weights in values))
+
+    def tilts(self) -> tuple[dict, ...]:
+        """Each image's style tilt ({} where it has none)."""
+        return self.style_tilt or tuple({} for _ in self.style)
 
 
 @dataclass(frozen=True)
@@ -144,12 +152,13 @@ class Term:
     value: object
     parts: object  # settings -> {part: share}
     weight: object  # ImageWeights -> a weight per image
+    tilt: object = lambda w: tuple({} for _ in w.style)  # ImageWeights -> each image's {part: factor}
 
 
 # The loss: each term's weighted parts, added in this order.
 TERMS = {
     "content": Term(_content, lambda s: dict.fromkeys(s.content_layers, 1.0), lambda w: w.content),
-    "style": Term(_style, lambda s: s.layer_weights(), lambda w: w.style),
+    "style": Term(_style, lambda s: s.layer_weights(), lambda w: w.style, lambda w: w.tilts()),
     "tv": Term(_tv, lambda s: {None: 1.0}, lambda w: w.tv),
     "temporal": Term(_temporal, lambda s: {None: 1.0}, lambda w: w.temporal),  # a video frame's only
 }
@@ -180,7 +189,10 @@ class Objective:
         # each part's factor per image: a product in Python floats, rounded to fp32 once; a term
         # no image weighs is left out, and the temporal term but for a video frame
         self.factors = {
-            (name, part): torch.tensor([w * share for w in term.weight(weights)], device=self.device)
+            (name, part): torch.tensor(
+                [w * share * tilt.get(part, 1.0) for w, tilt in zip(term.weight(weights), term.tilt(weights))],
+                device=self.device,
+            )
             for name, term in TERMS.items()
             if any(term.weight(weights)) and (name != "temporal" or predecessor is not None)
             for part, share in term.parts(settings).items()

@@ -27,13 +27,17 @@ SCORE_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 SCORE_CONTENT_LAYER = "relu4_2"
 
 
+def style_distances(grams: dict, target_grams: dict) -> dict:
+    """Each layer's ||G - A||^2 / ||A||^2 (0 = identical style statistics)."""
+    return {
+        layer: float((grams[layer][0] - target_grams[layer]).pow(2).sum() / target_grams[layer].pow(2).sum())
+        for layer in SCORE_STYLE_LAYERS
+    }
+
+
 def relative_style_distance(grams: dict, target_grams: dict) -> float:
-    """Mean over layers of ||G - A||^2 / ||A||^2 (0 = identical style statistics)."""
-    total = 0.0
-    for layer in SCORE_STYLE_LAYERS:
-        target = target_grams[layer]
-        total += float((grams[layer][0] - target).pow(2).sum() / target.pow(2).sum())
-    return total / len(SCORE_STYLE_LAYERS)
+    """The mean over layers of style_distances."""
+    return sum(style_distances(grams, target_grams).values()) / len(SCORE_STYLE_LAYERS)
 
 
 def relative_content_distance(features: dict, target: dict) -> float:
@@ -81,14 +85,17 @@ class Yardstick:
     def measure(self, image: torch.Tensor, grams: dict) -> dict:
         """Scores of one image ([1, 3, H, W], as it will be saved) against its artwork's Grams,
         with what quality flags are judged by (quality.py): the photo's own style score against
-        the same painting, the pixels' spread, the share of black or white pixels, finiteness."""
+        the same painting, each style layer's distance (where the style falls short), the
+        pixels' spread, the share of black or white pixels, finiteness."""
         finite = bool(torch.isfinite(image).all())
         pixels = (torch.nan_to_num(image.float()).clamp(0, 1) * 255).round() / 255  # as the file holds it
         features, own_grams = _pass(pixels, self.device, self.max_memory)
         grams = {layer: g.to(self.device) for layer, g in grams.items()}
         extreme = ((pixels <= 8 / 255) | (pixels >= 247 / 255)).all(1)
+        layers = style_distances(own_grams, grams)
         return {
-            "style": relative_style_distance(own_grams, grams),
+            "style": sum(layers.values()) / len(layers),
+            "style_layers": layers,
             "content": relative_content_distance(features, self.photo),
             "photo_style": relative_style_distance(self.photo_grams, grams),
             "spread": float(pixels.std()),

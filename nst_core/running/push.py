@@ -1,12 +1,13 @@
 """An artwork's style_target: each of its images whose style ratio on the yardstick (the photo's
-own style score over the image's) is short of it is pushed on from where it is, its own style
-weight raised in rounds, until it reaches the target, its layout would go, a round no longer
-raises its ratio or the rounds run out; it keeps the last round that gained. Images of one batch
-are pushed together, each with its own weight."""
+own style score over the image's) is short of it is made again, in rounds, with a larger style
+weight tilted towards the style layers where the yardstick finds it furthest from the painting,
+until it reaches the target, its layout would go, a round no longer raises its ratio or the
+rounds run out; it keeps the last round that gained. Images of one batch are pushed together,
+each with its own weights."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -15,7 +16,14 @@ from ..errors import NSTError
 from ..outputs.quality import short_of_target, style_ratio
 
 PUSH_FACTOR = 2.0  # a pushed image's style weight is raised this many times each round
-PUSH_ROUNDS = 4  # at most; each takes a quarter of the final scale's steps, so a push at most doubles them
+# At most; each makes the image again through the whole schedule. Going on from where the image
+# was (a quarter of the final scale's steps a round) stalled below the target: the deepest
+# layer's statistics, where smooth photos fall short, are the layout's, set early (docs/presets.md).
+PUSH_ROUNDS = 3
+# How far a round tilts the style weight towards the layers where the image falls short: 1 (all
+# the way by the layers' shares) overshot at 128 px, raising the deepest layer's weight 400 times
+# in two rounds, where the shallow layers' statistics went (docs/presets.md).
+TILT = 0.6
 # A round that takes the content distance beyond this many times the image's unpushed one is not
 # kept: its layout is going (well inside lost_layout's 3x the batch's median).
 CONTENT_BOUND = 2.0
@@ -24,8 +32,8 @@ CONTENT_BOUND = 2.0
 @dataclass
 class Pushed:
     """One image of a batch as the push leaves it: its result (or the NSTError that lost it),
-    measures, the style weight it ended with and its steps at the final scale, every round's
-    counted (kept or not)."""
+    measures, the style weight and tilt it ended with and its steps at the final scale, every
+    round's counted (kept or not)."""
 
     settings: object  # the artwork's Settings
     targets: object  # its GramTargets
@@ -33,9 +41,22 @@ class Pushed:
     measured: dict | None
     style_weight: float
     steps: int | None
+    tilt: dict = field(default_factory=dict)  # {style layer: factor on its weight}
 
     def short(self) -> bool:
         return self.measured is not None and short_of_target(self.measured, self.settings.style_target)
+
+    def raised(self) -> tuple[float, dict]:
+        """The next round's style weight and tilt: the weight times PUSH_FACTOR, and each style
+        layer's weight times PUSH_FACTOR ** (TILT * (layers * its share of the image's style
+        distance - 1)), the tilt's product 1: the layers where the image falls short raised most."""
+        distances = self.measured["style_layers"]
+        total = sum(distances.values()) or 1.0
+        tilt = {
+            layer: self.tilt.get(layer, 1.0) * PUSH_FACTOR ** (TILT * (len(distances) * distance / total - 1))
+            for layer, distance in distances.items()
+        }
+        return self.style_weight * PUSH_FACTOR, tilt
 
 
 def push(transfer, photo, images: list[Pushed], plans, reporter, measure) -> None:
@@ -43,27 +64,24 @@ def push(transfer, photo, images: list[Pushed], plans, reporter, measure) -> Non
     image's measures on the yardstick."""
     unpushed = {n: image.measured["content"] for n, image in enumerate(images) if image.short()}
     held = set()  # images at a bound: they keep their last kept round
-    steps = max(1, transfer.settings.iterations // PUSH_ROUNDS)
     for _ in range(PUSH_ROUNDS):
         short = [n for n in unpushed if n not in held and images[n].short()]
         if not short:
             return
-        weights = [images[n].style_weight * PUSH_FACTOR for n in short]
-        image_settings = [images[n].settings.replace(style_weight=w) for n, w in zip(short, weights)]
+        raised = [images[n].raised() for n in short]
+        image_settings = [images[n].settings.replace(style_weight=w) for n, (w, _) in zip(short, raised)]
         taken = {}
-        made = transfer.go_on(
+        made = transfer.stylize_batch(
             photo,
-            torch.cat([images[n].result for n in short]),
             [images[n].targets for n in short],
-            ImageWeights.of(image_settings),
-            steps,
+            ImageWeights.of(image_settings, [tilt for _, tilt in raised]),
             plans,
             reporter,
             taken,
         )
-        for number, (n, weight, result) in enumerate(zip(short, weights, made)):
+        for number, (n, (weight, tilt), result) in enumerate(zip(short, raised, made)):
             image = images[n]
-            image.steps = (image.steps or 0) + taken.get(number, steps)
+            image.steps = (image.steps or 0) + taken.get(number, transfer.settings.iterations)
             if isinstance(result, NSTError):  # it diverged: the last round's image stays
                 held.add(n)
                 continue
@@ -72,4 +90,4 @@ def push(transfer, photo, images: list[Pushed], plans, reporter, measure) -> Non
             if layout_goes or style_ratio(measured) <= style_ratio(image.measured):  # or it gains no more
                 held.add(n)
                 continue
-            image.result, image.measured, image.style_weight = result, measured, weight
+            image.result, image.measured, image.style_weight, image.tilt = result, measured, weight, tilt
