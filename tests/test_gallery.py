@@ -95,8 +95,10 @@ def test_quality_table_has_a_row_per_image_and_flags_the_faint_and_the_pushed_ar
         own = QUALITY_CONFIG["artworks"][row["artwork"]]
         weight = own.get("style_weight", 1.0) if isinstance(own, dict) else 1.0
         pushed = row["artwork"] == "pushed"
-        assert float(row["style_weight"]) > weight if pushed else float(row["style_weight"]) == weight, row
+        # a pushed image keeps a round only where it gained: its weight is raised or left
+        assert float(row["style_weight"]) >= weight if pushed else float(row["style_weight"]) == weight, row
         assert float(row["style_ratio"]) < 1000 and (int(row["steps"]) > 16) == pushed, row
+    assert any(float(row["style_weight"]) > 1 for row in rows if row["artwork"] == "pushed")
 
 
 @needs_a_browser
@@ -119,7 +121,7 @@ def test_artwork_pages_show_scores_sort_by_them_and_plot_them(batch):
         assert all(" · weight " in text for text in page.locator("figure .scores").all_inner_texts())
         page.click("text=style weight, highest first")
         weights = [float(w) for w in page.eval_on_selector_all("figure", "fs => fs.map(f => f.dataset.weight)")]
-        assert weights == sorted(weights, reverse=True) and min(weights) > 1 and len(weights) == len(shown)
+        assert weights == sorted(weights, reverse=True) and max(weights) > 1 and len(weights) == len(shown)
         # Each plot: a dot per image, each a link to its image
         for artwork in QUALITY_CONFIG["artworks"]:
             page.goto((folder / gallery.plot(artwork)).as_uri(), wait_until="load")
