@@ -9,8 +9,9 @@ product (what torch can reach here) and the nominal peak for --ghz and --flops-p
 
     python benchmarks/levers.py [--size 384] [--repeat 5] [--compile]
 
-With --compile, the channels_last rows give way to torch.compile (inductor) rows, which also run
-with zero padding of conv1_1, since inductor fails on the backward of replicate padding.
+The network runs channels last (network.py). With --compile, torch.compile (inductor) rows are
+added, which also run with zero padding of conv1_1, since inductor fails on the backward of
+replicate padding.
 """
 
 import argparse
@@ -71,17 +72,9 @@ def main():
     cores = torch.get_num_threads()
     print(f"# {args.size} px ({width}x{height}), torch {torch.__version__}, {cores} threads, {os.cpu_count()} cores")
 
-    variants = [
-        ("fp32", "fp32", False, False),
-        ("bf16 autocast", "bf16", False, False),
-        ("bf16 + channels_last", "bf16", True, False),
-        ("fp32 + channels_last", "fp32", True, False),
-    ]
+    variants = [("fp32", "fp32", False), ("bf16 autocast", "bf16", False)]
     if args.compile:
-        variants = variants[:2] + [
-            ("fp32 + torch.compile", "fp32", False, True),
-            ("bf16 + torch.compile", "bf16", False, True),
-        ]
+        variants += [("fp32 + torch.compile", "fp32", True), ("bf16 + torch.compile", "bf16", True)]
     limits = {"fp32": gemm_flops_per_second(torch.float32), "bf16": gemm_flops_per_second(torch.bfloat16)}
     nominal = {"fp32": args.ghz * 1e9 * args.flops_per_cycle * cores}
     nominal["bf16"] = 2 * nominal["fp32"]
@@ -95,8 +88,8 @@ def main():
     print(f"one evaluation: {flops / 1e9:.0f} GFLOP")
     print(f"{'variant':<24} {'s/evaluation':>12} {'GFLOP/s':>8} {'of matmul':>9} {'of nominal':>10}")
     if args.compile:
-        variants += [(name + ", zero padding", precision, False, True) for name, precision, _, c in variants if c]
-    for name, precision, channels_last, compiled in variants:
+        variants += [(name + ", zero padding", precision, True) for name, precision, c in variants if c]
+    for name, precision, compiled in variants:
         padding = "zeros" if "zero padding" in name else "replicate"
         settings = preset("default", size=args.size, min_size=None, precision=precision, padding=padding)
         transfer = StyleTransfer(settings)
@@ -105,11 +98,9 @@ def main():
         features = transfer.extractor(content)
         content_targets = {layer: features[layer].detach() for layer in settings.content_layers}
         style_targets = targets.grams[args.size]
-        memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        transfer.extractor.to(memory_format=memory_format)
         if compiled:
             transfer.extractor = torch.compile(transfer.extractor)
-        image = content.clone().to(memory_format=memory_format).requires_grad_(True)
+        image = content.clone().requires_grad_(True)
 
         def evaluate(transfer=transfer, image=image, content_targets=content_targets, style_targets=style_targets):
             image.grad = None

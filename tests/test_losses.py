@@ -1,6 +1,7 @@
+import pytest
 import torch
 
-from nst_core.core.losses import content_loss, gram, style_loss, tv_loss
+from nst_core.core.losses import content_loss, gram, style_loss, style_sums, tv_loss
 
 
 def test_gram_against_hand_computation():
@@ -75,3 +76,33 @@ def test_every_loss_is_each_images_own_in_a_batch():
             torch.testing.assert_close(together[b], style_loss(images[b : b + 1], targets[b], normalisation)[0])
             torch.testing.assert_close(content[b], content_loss(images[b : b + 1], photo, normalisation)[0])
     torch.testing.assert_close(tv_loss(images)[1], tv_loss(images[1:2])[0])
+
+
+@pytest.mark.parametrize("layout", ["channels_first", "channels_last", "part_of_channels_last"])
+def test_style_sums_gradient_is_autograds_in_every_layout_the_network_gives(layout):
+    # style_sums computes dL/dF itself, as one product in F's layout (the network runs channels
+    # last; a tile's inner region is a part of such a tensor): the same as autograd's derivative
+    torch.manual_seed(0)
+    features = torch.randn(2, 5, 7, 6, dtype=torch.float64)
+    if layout != "channels_first":
+        features = features.contiguous(memory_format=torch.channels_last)
+    if layout == "part_of_channels_last":
+        features = features[..., 1:6, 2:5]
+    weights = torch.randn(2, 5, 5, dtype=torch.float64)
+    ours = features.detach().requires_grad_(True)
+    (style_sums(ours) * weights).sum().backward()
+    plain = features.detach().requires_grad_(True)
+    flat = plain.reshape(2, 5, -1)
+    ((flat @ flat.transpose(1, 2)) * weights).sum().backward()
+    torch.testing.assert_close(ours.grad, plain.grad)
+    assert ours.grad.shape == features.shape
+    assert torch.autograd.gradcheck(style_sums, (features.detach().requires_grad_(True),))
+
+
+def test_style_sums_of_bf16_features_are_fp32_and_their_gradient_bf16():
+    features = torch.randn(1, 8, 4, 4).bfloat16().contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    sums = style_sums(features)
+    sums.sum().backward()
+    exact = features.detach().double().reshape(1, 8, 16)
+    assert sums.dtype == torch.float32 and features.grad.dtype == torch.bfloat16
+    torch.testing.assert_close(sums.double(), exact @ exact.transpose(1, 2), rtol=1e-6, atol=1e-6)

@@ -32,12 +32,43 @@ def _scaled_mse(diff: torch.Tensor) -> torch.Tensor:
     return _per_image(diff.pow(2)) / (_per_image(diff.abs()) + _EPS)
 
 
+def _positions(features: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """[B, C, H, W] -> its values as [B, H*W, C] where channels are last in memory (the network
+    runs so: network.py), else as [B, C, H*W]; and whether positions come first. A view where
+    the layout allows: a copy would cost as much as the product."""
+    b, c, h, w = features.shape
+    if features.stride(1) == 1 and features.stride(3) != 1:  # channels last, or a part of such
+        return features.permute(0, 2, 3, 1).reshape(b, h * w, c), True
+    return features.reshape(b, c, h * w), False
+
+
+class _StyleSums(torch.autograd.Function):
+    """sum over positions of F F^T in fp32, with its gradient as one product in F's own dtype and
+    layout: dL/dF = (S' + S'^T) F for S' = dL/dS. Autograd's own is two products in fp32 added in
+    mismatched layouts, which took half of a bf16 evaluation on a CPU with AMX (docs/benchmarks.md)."""
+
+    @staticmethod
+    def forward(ctx, features):
+        values, positions_first = _positions(features)
+        ctx.save_for_backward(values)
+        ctx.shape, ctx.positions_first = features.shape, positions_first
+        values = values.to(torch.promote_types(values.dtype, torch.float32))  # bf16 -> fp32
+        return values.transpose(1, 2) @ values if positions_first else values @ values.transpose(1, 2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (values,) = ctx.saved_tensors
+        b, c, h, w = ctx.shape
+        both = (grad + grad.transpose(1, 2)).to(values.dtype)
+        if ctx.positions_first:
+            return (values @ both).reshape(b, h, w, c).permute(0, 3, 1, 2)
+        return (both @ values).reshape(b, c, h, w)
+
+
 def style_sums(features: torch.Tensor) -> torch.Tensor:
     """[B, C, H, W] -> [B, C, C]: sum over positions of F F^T, in fp32. Sums add up over the
     parts of an image, which is what makes tiles exact (objective.py)."""
-    b, c, h, w = features.shape
-    flat = features.float().reshape(b, c, h * w)
-    return flat @ flat.transpose(1, 2)
+    return _StyleSums.apply(features)
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
