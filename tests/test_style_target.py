@@ -41,8 +41,8 @@ def test_images_are_pushed_to_their_target_or_flagged_short_and_the_others_stay_
 ):
     before, plain, rows = unpushed
     ratios = [rows[f"a{n}"]["style_ratio"] for n in range(3)]
-    # a1's target a little above where it ends unpushed, within reach (how many rounds it takes
-    # at 48 px varies with the CPU's rounding); a2's out of reach
+    # a1's target a little above where it ends unpushed (2%: at 48 px one round gains 3.6% to
+    # over 5%, by the CPU's rounding): one round reaches it; a2's out of reach
     targets = (None, ratios[1] * 1.02, 1000.0)
     pushed, pushed_rows = made(tmp_path, targets)
     a0, a1, a2 = (pushed_rows[f"a{n}"] for n in range(3))
@@ -50,11 +50,9 @@ def test_images_are_pushed_to_their_target_or_flagged_short_and_the_others_stay_
     assert torch.equal(load_image(pushed[0].output), load_image(plain[0].output))
     assert (a0["style_weight"], a0["steps"], a0["style_target"]) == (1.0, 20, None)
     assert "short_of_target" not in a0["flags"]
-    # Reached: twice the weight a round, a schedule's steps more a round, not flagged
-    reached_in = (a1["steps"] - 20) // ROUND
-    assert a1["style_ratio"] >= targets[1] and a1["style_weight"] == PUSH_FACTOR**reached_in
-    assert 1 <= reached_in <= PUSH_ROUNDS and a1["steps"] == 20 + reached_in * ROUND
-    assert "short_of_target" not in a1["flags"]
+    # Reached in one round: twice the weight, a schedule's steps more, not flagged
+    assert a1["style_ratio"] >= targets[1] and a1["style_weight"] == PUSH_FACTOR
+    assert a1["steps"] == 20 + ROUND and "short_of_target" not in a1["flags"]
     # Out of reach: rounds until one gains no more, the best kept within the content bound, flagged
     rounds = (a2["steps"] - 20) // ROUND
     assert 1 <= rounds <= PUSH_ROUNDS and a2["style_weight"] <= PUSH_FACTOR**rounds and a2["style_target"] == 1000.0
