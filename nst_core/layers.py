@@ -29,10 +29,15 @@ def check_layers(names) -> None:
         raise NSTError(f"unknown VGG-19 layer {unknown[0]!r}: use names like conv4_2, relu1_1, pool3")
 
 
+def layer_block(name: str) -> int:
+    """The block a layer is in: 1 for conv1_1 ... 5 for relu5_4 and pool5."""
+    check_layers([name])
+    return int(name[4])  # conv4_2, relu4_2, pool4: block digit at [4]
+
+
 def layer_channels(name: str) -> int:
     """Number of channels of a layer's output (64 for conv1_x ... 512 for conv5_x)."""
-    check_layers([name])
-    return _BLOCK_CHANNELS[int(name[4]) - 1]  # conv4_2, relu4_2, pool4: block digit at [4]
+    return _BLOCK_CHANNELS[layer_block(name) - 1]
 
 
 def layer_stride(name: str) -> int:

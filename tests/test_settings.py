@@ -10,7 +10,17 @@ import pytest
 from nst_core import NSTError
 from nst_core.cli import _settings as cli_settings
 from nst_core.cli import build_parser
-from nst_core.settings import IMAGE, PER_IMAGE, PRESET_OPTION, PRESETS, RUN, SETTINGS, TARGETS, from_mapping
+from nst_core.settings import (
+    DEEP_FACTOR,
+    IMAGE,
+    PER_IMAGE,
+    PRESET_OPTION,
+    PRESETS,
+    RUN,
+    SETTINGS,
+    TARGETS,
+    from_mapping,
+)
 
 PACKAGE = Path(__file__).resolve().parent.parent / "nst_core"
 
@@ -87,6 +97,19 @@ def test_none_on_the_command_line_overrides_a_presets_value():
     args = build_parser().parse_args(["stylize", "photo.jpg", "-o", "out.png", "--min-size", "none"])
     assert PRESETS["default"].min_size is not None and cli_settings(args).min_size is None
     assert cli_settings(build_parser().parse_args(["stylize", "photo.jpg", "-o", "out.png"])) == PRESETS["default"]
+
+
+def test_the_default_weighs_block_5_more_than_the_authors_code_and_channels_keeps_theirs():
+    default = PRESETS["default"].replace(style_layers=("relu1_1", "relu4_1", "relu5_1", "conv5_2"))
+    deep, authors = default.layer_weights(), default.replace(layer_weighting="channels").layer_weights()
+    assert authors == {
+        "relu1_1": 1e3 / 64**2,
+        "relu4_1": 1e3 / 512**2,
+        "relu5_1": 1e3 / 512**2,
+        "conv5_2": 1e3 / 512**2,
+    }
+    assert deep == {**authors, "relu5_1": DEEP_FACTOR * authors["relu5_1"], "conv5_2": DEEP_FACTOR * authors["conv5_2"]}
+    assert DEEP_FACTOR > 1
 
 
 def test_each_command_takes_the_settings_that_affect_what_it_makes():
