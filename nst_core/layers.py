@@ -43,6 +43,5 @@ def layer_channels(name: str) -> int:
 def layer_stride(name: str) -> int:
     """Pixels of the input per position of a layer's output: 1 for block 1's convs, 2 for pool1
     and block 2, ... 16 for block 5 (each pool halves)."""
-    check_layers([name])
-    pools_before = int(name[4]) - (0 if name.startswith("pool") else 1)
+    pools_before = layer_block(name) - (0 if name.startswith("pool") else 1)
     return 2**pools_before
