@@ -56,13 +56,12 @@ def trace(folder: str, size: int, every: int, overrides: dict, started: float) -
     targets = transfer.make_targets([str(STYLE)])
     width, height = fit_long_side(photo.image.size, size)
     overhead, snapshots = 0.0, []
-    last_scale, final_steps = settings.scales()[-1], settings.iterations
+    budgets = dict(settings.schedule())  # {scale: its steps}
 
     class Snapshots(Reporter):
         def step(self, scale, step, image):
             nonlocal overhead
-            budget = final_steps if scale == last_scale else settings.coarse_iterations
-            if step % every and step != budget:
+            if step % every and step != budgets[scale]:
                 return
             now = time.time()
             path = f"{folder}/snapshot-{len(snapshots):04d}.png"

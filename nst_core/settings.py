@@ -76,7 +76,11 @@ class Settings:
 
     size: int = setting(512, "output long side in px; the photo's aspect ratio is kept", affects=TARGETS, minimum=16)
     iterations: int = setting(200, "optimiser steps at the final scale", minimum=0)
-    coarse_iterations: int = setting(20, "optimiser steps at each coarser scale (they set the layout)", minimum=0)
+    coarse_iterations: int = setting(
+        20,
+        "optimiser steps at the smallest scale; each coarser scale above it fewer, in proportion to its side",
+        minimum=0,
+    )
     min_size: int | None = setting(
         128,
         "smallest scale of the coarse-to-fine schedule (x sqrt 2 per step); none for one scale",
@@ -261,9 +265,14 @@ class Settings:
         return margin if margin >= 4 else 0
 
     def schedule(self) -> list[tuple[int, int]]:
-        """(long side, optimiser steps) of each scale: coarse_iterations at the coarse ones."""
+        """(long side, optimiser steps) of each scale: iterations at the final one; at a coarse one,
+        coarse_iterations times the smallest scale's side over its own (at least one step). The
+        smallest scales set the layout (block 5's statistics); a larger coarse scale is redone by the
+        final one, and its steps cost the most (docs/benchmarks.md, "The coarse scales' steps")."""
         scales = self.scales()
-        return [(scale, self.iterations if scale == scales[-1] else self.coarse_iterations) for scale in scales]
+        at_least = min(self.coarse_iterations, 1)
+        coarse = [max(round(self.coarse_iterations * scales[0] / scale), at_least) for scale in scales[:-1]]
+        return [*zip(scales[:-1], coarse), (scales[-1], self.iterations)]
 
     def affecting(self, *effects: str) -> dict:
         """{name: value} of the settings that affect any of these (TARGETS, IMAGE, RUN)."""

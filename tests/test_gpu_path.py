@@ -71,7 +71,7 @@ def test_gpu_path_objective_is_each_images_own_at_every_scale(monkeypatch):
 
 
 def test_gpu_path_images_are_the_per_image_ones_and_failures_stay_per_image(monkeypatch, tmp_path):
-    # The whole default schedule (10 steps per coarse scale, 30 at the last). Pixels agree to
+    # The whole default schedule (10 and 7 steps at the coarse scales, 30 at the last). Pixels agree to
     # rounding only until a max-pooling window with tied inputs (flat, clamped or reflected
     # areas) routes the gradient to another pixel; after that the runs part as two thread
     # counts' do (docs/testing.md): the bound is 5% on the yardstick's scores (measured 1.4% on a

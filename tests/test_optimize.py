@@ -168,6 +168,15 @@ def test_schedule_of_scales():
     assert preset("paper", size=512).scales() == [512]
 
 
+def test_coarse_steps_fall_with_the_scale():
+    # coarse_iterations at the smallest scale; a larger coarse one gets them times 128 / its side
+    # (at least one), the final scale its iterations.
+    assert preset("default", size=512).schedule() == [(128, 20), (181, 14), (256, 10), (362, 7), (512, 200)]
+    assert preset("default", size=2048, coarse_iterations=2).schedule()[-2:] == [(1448, 1), (2048, 200)]
+    assert {steps for _, steps in preset("default", size=512, coarse_iterations=0).schedule()[:-1]} == {0}
+    assert preset("default", size=100).schedule() == [(100, 200)]
+
+
 @pytest.mark.parametrize(
     "overrides, message",
     [
