@@ -133,8 +133,8 @@ SCHEDULE_TILE = 240  # inner regions of 48 px: 6 tiles at 238 px (252 with its m
 
 @pytest.mark.parametrize("colours", [("none", "histogram"), ("luminance", "luminance")])
 def test_a_photos_artworks_by_tiles_on_the_default_schedule_are_the_untiled_ones(strip_file, tmp_path, colours):
-    # Coarse to fine (168, 238, 336 px, each inside its reflected margin; 4 steps per coarse
-    # scale and 8 at the last, as issue 34's command), two artworks in one batch at their own
+    # Coarse to fine (168, 238, 336 px, each inside its reflected margin; 4 and 3 steps at the
+    # coarse scales and 8 at the last, as issue 34's command), two artworks in one batch at their own
     # weights and colour modes (luminance changes the content, so it has a batch of its own);
     # tiles at both finer scales.
     settings = preset(
