@@ -78,7 +78,7 @@ class Settings:
     iterations: int = setting(200, "optimiser steps at the final scale", minimum=0)
     coarse_iterations: int = setting(
         20,
-        "optimiser steps at the smallest scale; each coarser scale above it fewer, in proportion to its side",
+        "optimiser steps at the smallest scale; at a larger coarse one, that x the smallest side / its own",
         minimum=0,
     )
     min_size: int | None = setting(
