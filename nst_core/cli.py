@@ -515,7 +515,7 @@ def _run_check(args) -> int:
     flags = image_flags(measured, limits)
     print(
         f"{args.image}: style {measured['style']:.3g} (the photo's own: {measured['photo_style']:.3g}), "
-        f"content {measured['content']:.3g}; flags: {', '.join(flags) or 'none'}"
+        f"content {measured['content']:.3g}, layout {measured['layout']:.3g}; flags: {', '.join(flags) or 'none'}"
     )
     return 1 if flags else 0
 

@@ -34,6 +34,9 @@ def test_planted_bad_results_are_flagged(yardstick):
     assert "flat" in flags_of(torch.full_like(photo, 0.5), yardstick)
     assert "weak_style" in flags_of(noise, yardstick)  # no further from the photo's style than the photo
     assert "weak_style" in flags_of(photo, yardstick)  # the photo unchanged
+    assert "lost_layout" in flags_of(photo.flip(2, 3), yardstick)  # its content, in another layout
+    assert "lost_layout" in flags_of(photo.mean((2, 3), keepdim=True).expand_as(photo), yardstick)  # none
+    assert "lost_layout" not in flags_of(photo, yardstick)
     assert flags_of(with_nan, yardstick)[0] == "non_finite"
 
 
@@ -69,8 +72,10 @@ def test_batch_flags_mark_the_image_far_from_the_rest():
     rows = rows_of(styles, contents) + rows_of([0.1] * 3, [0.8, 0.8, 2.5], artwork="b")
     quality.batch_flags(rows, quality.Thresholds())
     flagged = {(row["artwork"], row["photo"]): row["flags"] for row in rows if row["flags"]}
-    # a's p9 has an unusual style score; b's p2 lost its layout (b has too few images for outliers)
-    assert flagged == {("a", "p9"): ["outlier"], ("b", "p2"): ["lost_layout"]}
+    # a's p9 has an unusual style score; b has too few images for outliers, and a content distance
+    # far from the batch's is no flag by itself (a style's texture raises it: lost_layout reads the
+    # image's layout)
+    assert flagged == {("a", "p9"): ["outlier"]}
 
 
 def test_an_artwork_with_few_images_or_equal_scores_has_no_outliers():
@@ -98,12 +103,17 @@ def test_thresholds_are_checked_with_a_suggestion():
         quality.thresholds({"outlier_min": 2.5})
     with pytest.raises(NSTError, match="flat: give a positive number, not 'x'"):
         quality.thresholds({"flat": "x"})
+    with pytest.raises(
+        NSTError, match="lost_layout: give a correlation under 1, not 3 .before 6 December 2026 a multiple"
+    ):
+        quality.thresholds({"lost_layout": 3})  # a config from before
 
 
 def test_the_table_has_a_row_per_entry_and_flags_comma_separated(tmp_path):
     record = tmp_path / "p.tsv"
     entry = {"artwork": "a", "width": 64, "height": 48, "seconds": 1.5, "steps": 120, "peak_gib": 0.5, "device": "cpu"}
-    entry.update(precision="fp32", style=0.4, content=1.0, photo_style=0.5, spread=0.0, clipped=1.0, finite=True)
+    entry.update(precision="fp32", style=0.4, content=1.0, layout=0.3, photo_style=0.5, spread=0.0, clipped=1.0)
+    entry.update(finite=True)
     entry.update(style_weight=2.0, style_target=1.5)  # a style ratio of 0.5 / 0.4 = 1.25: short of it
     quality.write_record(str(record), [entry])
     rows = quality.rows({"my photo": str(record), "missing": str(tmp_path / "none.tsv")}, quality.Thresholds())
@@ -112,9 +122,10 @@ def test_the_table_has_a_row_per_entry_and_flags_comma_separated(tmp_path):
     assert lines[1].split("\t") == ["my photo", "a", "64", "48", "1.5", "120", "2", "1.25", "0.5", "cpu", "fp32"] + [
         "0.4",
         "1",
+        "0.3",
         "",  # frames and warping error: a video's
         "",
-        "flat,clipped,weak_style,short_of_target",
+        "flat,clipped,lost_layout,weak_style,short_of_target",
     ]
 
 
@@ -125,6 +136,10 @@ def test_nst_check_prints_scores_and_flags_with_an_exit_status(tmp_path, cli):
     assert code == 1 and "flags: weak_style" in out and out.startswith(f"{photo_png}: style ")
     code, out, _ = cli("check", photo_png, "--photo", PHOTO, "--style", STYLE, "--weak-style", "0.5")
     assert code == 0 and out.rstrip().endswith("flags: none")
+    turned_png = tmp_path / "turned.png"  # the photo upside down: its content in another layout
+    save_image(load_source(str(PHOTO)).tensor(SIZE).flip(2, 3), str(turned_png))
+    code, out, _ = cli("check", turned_png, "--photo", PHOTO, "--style", STYLE, "--lost-layout", "0.35")
+    assert code == 1 and "lost_layout" in out and ", layout " in out
     code, out, err = cli("check", tmp_path / "none.png", "--photo", PHOTO, "--style", STYLE)
     assert code == 2 and err.strip() == f"nst check: error: {tmp_path / 'none.png'}: no such file"
 

@@ -2,7 +2,8 @@
 
 Always the bundled Oxford weights, max pooling, zero padding, relu layers, at the scored
 image's own resolution: style = mean relative Gram distance to the style image (resized to the
-same long side), content = relative feature distance to the photo (resized to the same size).
+same long side), content = relative feature distance to the photo (resized to the same size),
+layout = the correlation of those feature maps with the photo's.
 A stylize job scores its images on it as they are made (Yardstick), from tensors at hand, by
 tiles where a whole pass would not fit in the run's memory (the same scores, to rounding).
 """
@@ -44,6 +45,16 @@ def relative_content_distance(features: dict, target: dict) -> float:
     """||F - P||^2 / ||P||^2 at relu4_2 (0 = identical content features)."""
     f, p = features[SCORE_CONTENT_LAYER].float(), target[SCORE_CONTENT_LAYER].float()
     return float((f - p).pow(2).sum() / p.pow(2).sum())
+
+
+def layout_correlation(features: dict, target: dict) -> float:
+    """The correlation of the relu4_2 maps with the photo's: each channel's mean over the image
+    taken out, the cosine of the rest as one vector (1 = the photo's layout, 0 = none of it).
+    Unlike the content distance it does not grow with the texture a style adds (docs/benchmarks.md,
+    "The layout flag")."""
+    f, p = (maps[SCORE_CONTENT_LAYER].float().flatten(2) for maps in (features, target))
+    f, p = f - f.mean(2, keepdim=True), p - p.mean(2, keepdim=True)
+    return float(torch.nn.functional.cosine_similarity(f.flatten(), p.flatten(), dim=0))
 
 
 @functools.lru_cache(maxsize=2)
@@ -97,6 +108,7 @@ class Yardstick:
             "style": sum(layers.values()) / len(layers),
             "style_layers": layers,
             "content": relative_content_distance(features, self.photo),
+            "layout": layout_correlation(features, self.photo),
             "photo_style": relative_style_distance(self.photo_grams, grams),
             "spread": float(pixels.std()),
             "clipped": float(extreme.float().mean()),

@@ -22,7 +22,7 @@ FLAGS = {
     "non_finite": "NaN or infinite values before saving",
     "flat": "near-constant: the pixels' standard deviation is under `flat` (0-1 scale)",
     "clipped": "mostly black or white: over a share `clipped` of the pixels are near black or white",
-    "lost_layout": "the content distance is over `lost_layout` times the batch's median",
+    "lost_layout": "its layout (the correlation of its deep feature maps with the photo's) is under `lost_layout`",
     "weak_style": "the style score is less than `weak_style` times better than the photo's own against the painting",
     "short_of_target": "its style ratio (the photo's own style score over the image's) is short of its artwork's "
     "`style_target` after the push",
@@ -42,6 +42,7 @@ COLUMNS = (
     "precision",
     "style",
     "content",
+    "layout",  # the correlation of the image's relu4_2 maps with the photo's (1: the photo's layout)
     "frames",  # a video's row: its frames (empty for a photo); style and content are their means
     "warping_error",  # a video's row: the mean over frame pairs (video/measure.py)
 )
@@ -60,11 +61,17 @@ class Thresholds:
     flat: float = _threshold(0.02, "flat below this standard deviation of the pixels (0-1 scale)")
     clipped: float = _threshold(0.5, "clipped above this share of black or white pixels")
     weak_style: float = _threshold(1.5, "weak_style below this ratio of the photo's own style score to the image's")
+    # The photo upside down scores 0.01 to 0.28 from 128 px, flat 0; the demo's images 0.57 to 0.87
+    # (docs/benchmarks.md, "The layout flag").
     lost_layout: float = _threshold(
-        3.0, "lost_layout above this multiple of the batch's median content distance", alone=False
+        0.35, "lost_layout below this correlation of the image's deep maps with the photo's"
     )
     outlier: float = _threshold(3.5, "outlier above this robust z-score within an artwork's results", alone=False)
     outlier_min: int = _threshold(8, "outliers are judged among at least this many results of an artwork", alone=False)
+
+
+# Thresholds that are correlations, and what a value of 1 or more may have been meant as.
+CORRELATIONS = {"lost_layout": "before 6 December 2026 a multiple of the batch's median content distance"}
 
 
 def image_thresholds() -> list:
@@ -85,6 +92,8 @@ def thresholds(given: dict | None) -> Thresholds:
         kind = type(known[name].default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 or kind(value) != value:
             raise NSTError(f"quality: {name}: give a positive {'whole ' if kind is int else ''}number, not {value!r}")
+        if name in CORRELATIONS and value >= 1:
+            raise NSTError(f"quality: {name}: give a correlation under 1, not {value!r} ({CORRELATIONS[name]})")
         values[name] = kind(value)
     return replace(Thresholds(), **values)
 
@@ -98,6 +107,8 @@ def image_flags(measured: dict, limits: Thresholds) -> list[str]:
         flags.append("flat")
     if measured["clipped"] > limits.clipped:
         flags.append("clipped")
+    if measured.get("layout") is not None and measured["layout"] < limits.lost_layout:
+        flags.append("lost_layout")
     if style_ratio(measured) < limits.weak_style:
         flags.append("weak_style")
     if short_of_target(measured, measured.get("style_target")):
@@ -129,14 +140,8 @@ def _robust_z(values: list[float]) -> list[float]:
 
 
 def batch_flags(rows: list[dict], limits: Thresholds) -> None:
-    """Add to each row's flags those that compare it with the batch: lost_layout (the whole
-    batch's content distances), outlier (the artwork's style and content, on the worse side)."""
-    contents = [row["content"] for row in rows]
-    if contents:
-        usual = statistics.median(contents)
-        for row in rows:
-            if row["content"] > limits.lost_layout * usual:
-                row["flags"].append("lost_layout")
+    """Add to each row's flags those that compare it with the batch: outlier (the artwork's
+    style and content, on the worse side)."""
     by_artwork: dict[str, list[dict]] = {}
     for row in rows:
         by_artwork.setdefault(row["artwork"], []).append(row)

@@ -25,7 +25,7 @@ PUSH_ROUNDS = 3
 # in two rounds, where the shallow layers' statistics went (docs/presets.md).
 TILT = 0.6
 # A round that takes the content distance beyond this many times the image's unpushed one is not
-# kept: its layout is going (well inside lost_layout's 3x the batch's median).
+# kept: its layout is going.
 CONTENT_BOUND = 2.0
 
 

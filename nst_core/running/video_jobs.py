@@ -138,7 +138,7 @@ def _run_group(job, video: Video, part: Segment, shared, indices, made, reporter
 
 
 def _scores(measured: dict) -> dict:
-    return {key: measured[key] for key in ("style", "content", "photo_style", "spread", "clipped", "finite")}
+    return {key: measured[key] for key in ("style", "content", "layout", "photo_style", "spread", "clipped", "finite")}
 
 
 def stylize_video(

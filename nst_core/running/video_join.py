@@ -38,8 +38,8 @@ class JoinJob:
 
 def run_join(job: JoinJob) -> dict:
     """Join the segments and return the video's measures over its frames, as a quality record
-    holds them (quality.RECORD): style, content and photo_style the frames' means, spread the
-    least, clipped the most, warping_error the mean over frame pairs; seconds (all frames),
+    holds them (quality.RECORD): style, content and photo_style the frames' means, layout and
+    spread the least, clipped the most, warping_error the mean over frame pairs; seconds (all frames),
     seconds_per_frame."""
     video, parts = load_plan(job.plan, job.video)
     if len(job.segments) != len(parts):
@@ -61,6 +61,7 @@ def video_measures(records: list[dict]) -> dict:
     measures = {key: first.get(key) for key in ("artwork", "width", "height", "style_weight", "device", "precision")}
     measures.update(
         {key: sum(entry[key] for entry in frames) / len(frames) for key in ("style", "content", "photo_style")},
+        layout=min(entry.get("layout", 1.0) for entry in frames),
         spread=min(entry.get("spread", 1.0) for entry in frames),
         clipped=max(entry.get("clipped", 0.0) for entry in frames),
         finite=all(entry.get("finite", True) for entry in frames),
